@@ -1,0 +1,83 @@
+"""The closed sets of node labels and relationship types.
+
+Cypher text is only ever built from these enums, never from caller input.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Label(StrEnum):
+    PERSON = "Person"
+    TEAM = "Team"
+    DATASET = "Dataset"
+    DATASET_VERSION = "DatasetVersion"
+    EXPERIMENT = "Experiment"
+    RUN = "Run"
+    CODE_VERSION = "CodeVersion"
+    ENVIRONMENT = "Environment"
+    MODEL = "Model"
+    MODEL_VERSION = "ModelVersion"
+    DEPLOYMENT = "Deployment"
+    NOTE = "Note"
+
+
+class Rel(StrEnum):
+    MEMBER_OF = "MEMBER_OF"
+    OWNS = "OWNS"
+    TRAINED = "TRAINED"
+    PART_OF = "PART_OF"
+    CHILD_OF = "CHILD_OF"
+    USED = "USED"
+    PRODUCED = "PRODUCED"
+    VERSION_OF = "VERSION_OF"
+    AT_COMMIT = "AT_COMMIT"
+    IN_ENV = "IN_ENV"
+    SERVES = "SERVES"
+    DEPLOYED = "DEPLOYED"
+    WROTE = "WROTE"
+    ABOUT = "ABOUT"
+
+
+#: The property holding each label's natural key; each has a uniqueness constraint.
+#: Composite keys (a dataset version, a model version, a code version) are stored
+#: once more as one derived ``key`` property ("customers@2024-05") and constrained there.
+KEY_PROPERTY: dict[Label, str] = {
+    Label.PERSON: "handle",
+    Label.TEAM: "name",
+    Label.DATASET: "name",
+    Label.DATASET_VERSION: "key",
+    Label.EXPERIMENT: "name",
+    Label.RUN: "id",
+    Label.CODE_VERSION: "key",
+    Label.ENVIRONMENT: "digest",
+    Label.MODEL: "name",
+    Label.MODEL_VERSION: "key",
+    Label.DEPLOYMENT: "id",
+    Label.NOTE: "id",
+}
+
+#: Assets that can be owned, in the order a bare name is resolved ("churn" is the model
+#: ``churn`` if there is one, else the dataset, else the experiment).
+OWNABLE: tuple[Label, ...] = (Label.MODEL, Label.DATASET, Label.EXPERIMENT, Label.DEPLOYMENT)
+OWNERS: tuple[Label, ...] = (Label.PERSON, Label.TEAM)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    ABORTED = "ABORTED"
+
+
+class DeploymentStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    RETIRED = "RETIRED"
+
+
+class InputRole(StrEnum):
+    TRAIN = "train"
+    VALIDATION = "validation"
+    TEST = "test"
+    OTHER = "other"

@@ -1,0 +1,80 @@
+"""kb's errors, one tree for every layer.
+
+    KbError
+    ├── InvalidInput      bad input; names the field, the value and the problem
+    ├── NotFound          an entity that the caller named does not exist
+    ├── Conflict          the write contradicts what the graph already holds
+    ├── Unauthorized      no token, or an unknown or revoked one
+    ├── Forbidden         a valid token without the scope the action needs
+    ├── GraphUnavailable  Neo4j cannot be reached or refused the credentials
+    └── LocalDbError      the local Neo4j could not be provisioned or started
+
+Lower-layer errors (neo4j, pydantic, subprocess) are mapped once, at the boundary
+that meets them, with ``raise KbError(...) from exc``.
+"""
+
+from __future__ import annotations
+
+
+class KbError(Exception):
+    """Base of every error kb raises on purpose."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(KbError):
+    """Raised by validation (kb.domain, kb.ingest) before anything is written."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, field: str, problem: str, value: object = None) -> None:
+        shown = "" if value is None else f" (got {value!r:.80})"
+        super().__init__(f"{field}: {problem}{shown}")
+        self.field = field
+        self.problem = problem
+        self.value = value
+
+
+class NotFound(KbError):
+    """Raised by kb.graph lookups and kb.ingest when a referenced entity is missing."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(f"{kind} {key!r} does not exist")
+        self.kind = kind
+        self.key = key
+
+
+class Conflict(KbError):
+    """Raised when a write contradicts the graph (for example a version taken by another run)."""
+
+    code = "CONFLICT"
+
+
+class Unauthorized(KbError):
+    """Raised by kb.api auth when a request carries no valid token."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(KbError):
+    """Raised by kb.api auth when the token lacks the scope the action needs."""
+
+    code = "FORBIDDEN"
+
+
+class GraphUnavailable(KbError):
+    """Raised by kb.graph when Neo4j is down, unreachable or refuses the credentials."""
+
+    code = "GRAPH_UNAVAILABLE"
+
+
+class LocalDbError(KbError):
+    """Raised by kb.localdb; the message always names the fix."""
+
+    code = "LOCAL_DB"

@@ -1,0 +1,128 @@
+"""The Neo4j driver's lifecycle, managed transactions and error mapping.
+
+Every unit of work goes through ``Graph.read`` or ``Graph.write`` (the driver's
+``execute_read``/``execute_write``: retried on transient faults, so units of work must be
+idempotent). Results are consumed inside the transaction and returned as plain data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction
+from neo4j import exceptions as neo_exc
+from neo4j.time import Date as NeoDate
+from neo4j.time import DateTime as NeoDateTime
+
+from kb.errors import Conflict, GraphUnavailable, KbError
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def plain(value: Any) -> Any:
+    """Neo4j values as plain Python: temporal types become ``datetime``/``date``."""
+    if isinstance(value, NeoDateTime):
+        return value.to_native()
+    if isinstance(value, NeoDate):
+        return value.to_native()
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, datetime | date):
+        return value
+    return value
+
+
+class Graph:
+    """One driver and one database name; cheap to share between threads."""
+
+    def __init__(self, driver: neo4j.Driver, database: str = "neo4j") -> None:
+        self._driver = driver
+        self.database = database
+        self._schema_ready = False
+        self._lock = threading.Lock()
+        self.round_trips = 0  # units of work run; tests use it to spot N+1 access
+
+    @classmethod
+    def connect(cls, uri: str, user: str, password: str, *, database: str = "neo4j") -> Graph:
+        try:
+            driver = GraphDatabase.driver(
+                uri, auth=(user, password), max_connection_pool_size=50, connection_timeout=10,
+                notifications_min_severity="OFF",
+            )
+            driver.verify_connectivity()
+        except neo_exc.AuthError as exc:
+            raise GraphUnavailable(
+                f"Neo4j at {uri} refused the credentials for user {user!r}; "
+                "check KB_NEO4J_USER/KB_NEO4J_PASSWORD"
+            ) from exc
+        except (neo_exc.ServiceUnavailable, neo_exc.DriverError, OSError, ValueError) as exc:
+            raise GraphUnavailable(
+                f"cannot reach Neo4j at {uri}: {exc}; run `kb up` or check KB_NEO4J_URI"
+            ) from exc
+        return cls(driver, database)
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def read(
+        self, work: Callable[Concatenate[ManagedTransaction, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        return self._run("read", work, *args, **kw)
+
+    def write(
+        self, work: Callable[Concatenate[ManagedTransaction, P], T], *args: P.args, **kw: P.kwargs
+    ) -> T:
+        return self._run("write", work, *args, **kw)
+
+    def _run(self, mode: str, work: Callable[..., T], *args: Any, **kw: Any) -> T:
+        with self._lock:
+            self.round_trips += 1
+        try:
+            with self._driver.session(database=self.database) as session:
+                execute = session.execute_read if mode == "read" else session.execute_write
+                return execute(work, *args, **kw)
+        except KbError:
+            raise
+        except neo_exc.ConstraintError as exc:
+            raise Conflict(f"the write conflicts with existing data: {exc.message}") from exc
+        except (neo_exc.ServiceUnavailable, neo_exc.SessionExpired, OSError) as exc:
+            raise GraphUnavailable(f"Neo4j became unreachable: {exc}") from exc
+        except neo_exc.AuthError as exc:
+            raise GraphUnavailable("Neo4j refused the credentials") from exc
+
+    def ping(self) -> bool:
+        """True when the database answers a trivial query (readiness probes)."""
+        try:
+            self.read(_ping)
+        except KbError:
+            return False
+        return True
+
+    def ensure_schema(self) -> None:
+        """Apply constraints and indexes once per process (idempotent on the server too)."""
+        if self._schema_ready:
+            return
+        from .schema import apply_schema
+
+        apply_schema(self)
+        self._schema_ready = True
+
+
+def _ping(tx: ManagedTransaction) -> int:
+    return tx.run("RETURN 1 AS ok").single(strict=True)["ok"]

@@ -1,0 +1,225 @@
+"""Turn a validated ``Batch`` into the node and link rows the statements take.
+
+Pure functions, no I/O: every entity a record mentions becomes a node row (a "stub" with
+no properties when only its key is known), deduplicated, so one statement per label and
+per link type writes the whole batch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kb.domain import (
+    Batch,
+    DatasetVersionKey,
+    Label,
+    ModelVersionRecord,
+    Rel,
+    RunRecord,
+    versioned_key,
+)
+
+
+def encode_map(values: dict[str, Any]) -> str:
+    """Params and metrics as canonical JSON: exact, comparable, and stable byte for byte."""
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass
+class Plan:
+    nodes: dict[Label, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    created: dict[Label, dict[str, datetime]] = field(default_factory=dict)
+    links: dict[tuple[Label, Rel, Label], dict[tuple[str, str], dict[str, Any]]] = field(
+        default_factory=dict
+    )
+
+    def node(self, label: Label, key: str, props: dict[str, Any] | None = None,
+             created_at: datetime | None = None) -> None:
+        current = self.nodes.setdefault(label, {}).setdefault(key, {})
+        if props:
+            current.update({k: v for k, v in props.items() if v is not None})
+        if created_at is not None:
+            self.created.setdefault(label, {})[key] = created_at
+
+    def link(self, a: Label, rel: Rel, b: Label, a_key: str, b_key: str,
+             props: dict[str, Any] | None = None) -> None:
+        rows = self.links.setdefault((a, rel, b), {})
+        rows.setdefault((a_key, b_key), {}).update(
+            {k: v for k, v in (props or {}).items() if v is not None}
+        )
+
+    def node_rows(self, label: Label) -> list[dict[str, Any]]:
+        created = self.created.get(label, {})
+        return [
+            {"key": key, "props": props, "createdAt": created.get(key)}
+            for key, props in self.nodes.get(label, {}).items()
+        ]
+
+    def link_rows(self, triple: tuple[Label, Rel, Label]) -> list[dict[str, Any]]:
+        return [{"a": a, "b": b, "props": p} for (a, b), p in self.links.get(triple, {}).items()]
+
+
+def _dataset_version(plan: Plan, ref: DatasetVersionKey) -> str:
+    key = ref.key
+    plan.node(Label.DATASET_VERSION, key, {"dataset": ref.dataset, "version": ref.version})
+    plan.node(Label.DATASET, ref.dataset)
+    plan.link(Label.DATASET_VERSION, Rel.VERSION_OF, Label.DATASET, key, ref.dataset)
+    return key
+
+
+def _person(plan: Plan, handle: str) -> None:
+    plan.node(Label.PERSON, handle)
+
+
+def _run(plan: Plan, run: RunRecord) -> None:
+    plan.node(
+        Label.RUN,
+        run.id,
+        {
+            "name": run.name,
+            "kind": run.kind,
+            "status": run.status.value,
+            "startedAt": run.started_at,
+            "endedAt": run.ended_at,
+            "params": encode_map(run.params),
+            "paramKeys": sorted(run.params),
+            "metrics": encode_map(run.metrics),
+            "metricKeys": sorted(run.metrics),
+            "command": run.command,
+            "seed": run.seed,
+            "trackerUrl": run.tracker_url,
+            "error": run.error,
+        },
+    )
+    if run.experiment:
+        plan.node(Label.EXPERIMENT, run.experiment)
+        plan.link(Label.RUN, Rel.PART_OF, Label.EXPERIMENT, run.id, run.experiment)
+    if run.person:
+        _person(plan, run.person)
+        plan.link(Label.PERSON, Rel.TRAINED, Label.RUN, run.person, run.id)
+    if run.parent:
+        plan.node(Label.RUN, run.parent)
+        plan.link(Label.RUN, Rel.CHILD_OF, Label.RUN, run.id, run.parent)
+    for item in run.inputs:
+        key = _dataset_version(plan, item)
+        plan.link(Label.RUN, Rel.USED, Label.DATASET_VERSION, run.id, key,
+                  {"role": item.role.value})
+    for out in run.dataset_outputs:
+        key = _dataset_version(plan, out)
+        plan.link(Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION, run.id, key)
+    if run.code:
+        code = run.code
+        plan.node(Label.CODE_VERSION, code.key, {"repo": code.repo, "commit": code.commit,
+                                                 "branch": code.branch, "dirty": code.dirty})
+        plan.link(Label.RUN, Rel.AT_COMMIT, Label.CODE_VERSION, run.id, code.key)
+    if run.environment:
+        env = run.environment
+        plan.node(Label.ENVIRONMENT, env.digest, {
+            "python": env.python, "platform": env.platform, "accelerator": env.accelerator,
+            "packages": list(env.packages) or None,
+        })
+        plan.link(Label.RUN, Rel.IN_ENV, Label.ENVIRONMENT, run.id, env.digest)
+
+
+def _model_version(plan: Plan, mv: ModelVersionRecord) -> None:
+    key = versioned_key(mv.model, mv.version or "")
+    plan.node(Label.MODEL, mv.model)
+    plan.node(
+        Label.MODEL_VERSION,
+        key,
+        {"model": mv.model, "version": mv.version, "uri": mv.uri, "framework": mv.framework,
+         "description": mv.description, "aliases": sorted(mv.aliases) or None},
+        created_at=mv.created_at,
+    )
+    plan.link(Label.MODEL_VERSION, Rel.VERSION_OF, Label.MODEL, key, mv.model)
+    if mv.run_id:
+        plan.link(Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION, mv.run_id, key)
+
+
+def build_plan(batch: Batch) -> Plan:
+    """Nodes and links for everything but ownership, retirements and alias moves.
+
+    Model versions must carry their version by now (``kb.graph.models`` assigns them).
+    """
+    plan = Plan()
+    for team in batch.teams:
+        plan.node(Label.TEAM, team.name, {"description": team.description})
+    for p in batch.people:
+        plan.node(Label.PERSON, p.handle, {
+            "name": p.name, "email": p.email,
+            "active": False if p.left_at is not None and p.active is None else p.active,
+            "leftAt": p.left_at,
+        })
+        for team in p.teams:
+            plan.node(Label.TEAM, team)
+            plan.link(Label.PERSON, Rel.MEMBER_OF, Label.TEAM, p.handle, team)
+    for d in batch.datasets:
+        plan.node(Label.DATASET, d.name, {
+            "description": d.description, "domain": d.domain, "license": d.license,
+            "datasheet": encode_map(d.datasheet) if d.datasheet else None,
+        })
+    for dv in batch.dataset_versions:
+        key = _dataset_version(plan, dv)
+        schema = None
+        if dv.schema_fields is not None:
+            schema = encode_map({"fields": [f.model_dump(exclude_none=True)
+                                            for f in dv.schema_fields]})
+        plan.node(Label.DATASET_VERSION, key, {
+            "uri": dv.uri, "digest": dv.digest, "rows": dv.rows, "schema": schema,
+            "description": dv.description,
+        }, created_at=dv.created_at)
+        if dv.derived_from:
+            # A derivation with no run of its own gets one, so lineage stays
+            # DatasetVersion <-USED- Run -PRODUCED-> DatasetVersion everywhere.
+            run_id = f"derive:{key}"
+            plan.node(Label.RUN, run_id, {"kind": "derivation", "status": "COMPLETED",
+                                          "name": f"derive {key}"})
+            plan.link(Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION, run_id, key)
+            for src in dv.derived_from:
+                src_key = _dataset_version(plan, src)
+                plan.link(Label.RUN, Rel.USED, Label.DATASET_VERSION, run_id, src_key,
+                          {"role": "other"})
+    for e in batch.experiments:
+        plan.node(Label.EXPERIMENT, e.name, {"description": e.description})
+    for m in batch.models:
+        plan.node(Label.MODEL, m.name, {
+            "description": m.description, "task": m.task, "intendedUse": m.intended_use,
+            "limitations": m.limitations, "license": m.license, "baseModel": m.base_model,
+        })
+    for run in batch.runs:
+        _run(plan, run)
+    for mv in batch.model_versions:
+        _model_version(plan, mv)
+    for d in batch.deployments:
+        plan.node(Label.DEPLOYMENT, d.id, {
+            "environment": d.environment, "endpoint": d.endpoint, "status": d.status.value,
+            "deployedAt": d.deployed_at, "retiredAt": d.retired_at,
+        })
+        plan.link(Label.DEPLOYMENT, Rel.SERVES, Label.MODEL_VERSION, d.id,
+                  versioned_key(d.model, d.version))
+        if d.deployed_by:
+            _person(plan, d.deployed_by)
+            plan.link(Label.PERSON, Rel.DEPLOYED, Label.DEPLOYMENT, d.deployed_by, d.id)
+    for note in batch.notes:
+        plan.node(Label.NOTE, note.id, {"body": note.body}, created_at=note.created_at)
+        plan.link(Label.NOTE, Rel.ABOUT, note.about.label, note.id, note.about.key)
+        if note.author:
+            _person(plan, note.author)
+            plan.link(Label.PERSON, Rel.WROTE, Label.NOTE, note.author, note.id)
+    for own in batch.ownerships:
+        if own.owner.label is Label.PERSON:
+            _person(plan, own.owner.key)
+        else:
+            plan.node(Label.TEAM, own.owner.key)
+    return plan
+
+
+#: Labels in the order their rows are written (links come after every node exists).
+NODE_ORDER: tuple[Label, ...] = (
+    Label.TEAM, Label.PERSON, Label.DATASET, Label.DATASET_VERSION, Label.EXPERIMENT,
+    Label.CODE_VERSION, Label.ENVIRONMENT, Label.MODEL, Label.RUN, Label.MODEL_VERSION,
+    Label.DEPLOYMENT, Label.NOTE,
+)

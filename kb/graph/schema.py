@@ -1,0 +1,89 @@
+"""Constraints, indexes and the recorded schema version.
+
+Community 5.26 accepts single and composite uniqueness constraints (checked on the real
+server) but not existence constraints; composite keys are constrained through their
+derived ``key`` property so that a MERGE on one property stays safe under concurrency.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from neo4j import ManagedTransaction
+
+from kb.domain import KEY_PROPERTY, Label
+
+if TYPE_CHECKING:
+    from .driver import Graph
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+CONSTRAINTS = [
+    f"CREATE CONSTRAINT {label.value.lower()}_key IF NOT EXISTS "
+    f"FOR (n:{label.value}) REQUIRE n.{prop} IS UNIQUE"
+    for label, prop in KEY_PROPERTY.items()
+]
+
+_INDEXED = [
+    (Label.RUN, "startedAt"),
+    (Label.RUN, "status"),
+    (Label.DEPLOYMENT, "environment"),
+    (Label.DEPLOYMENT, "status"),
+    (Label.DATASET_VERSION, "dataset"),
+    (Label.MODEL_VERSION, "model"),
+    (Label.PERSON, "active"),
+] + [(label, "updatedAt") for label in Label]
+
+INDEXES = [
+    f"CREATE INDEX {label.value.lower()}_{prop.lower()} IF NOT EXISTS "
+    f"FOR (n:{label.value}) ON (n.{prop})"
+    for label, prop in _INDEXED
+]
+
+FULLTEXT_INDEX = "kb_search"
+FULLTEXT = (
+    f"CREATE FULLTEXT INDEX {FULLTEXT_INDEX} IF NOT EXISTS "
+    "FOR (n:Person|Team|Dataset|Model|Experiment|Note|Run) "
+    "ON EACH [n.handle, n.name, n.description, n.body, n.task, n.intendedUse, n.domain]"
+)
+
+RECORD_VERSION = """
+MERGE (m:KbMeta {id: 'schema'})
+ON CREATE SET m.createdAt = datetime()
+SET m.version = CASE WHEN coalesce(m.version, 0) < $version THEN $version ELSE m.version END,
+    m.appliedAt = datetime()
+RETURN m.version AS version
+"""
+
+READ_VERSION = "MATCH (m:KbMeta {id: 'schema'}) RETURN m.version AS version"
+
+
+def _run_each(tx: ManagedTransaction, statements: list[str]) -> None:
+    for statement in statements:
+        tx.run(statement).consume()
+
+
+def _record(tx: ManagedTransaction, version: int) -> int:
+    return tx.run(RECORD_VERSION, version=version).single(strict=True)["version"]
+
+
+def _read(tx: ManagedTransaction) -> int | None:
+    record = tx.run(READ_VERSION).single()
+    return None if record is None else record["version"]
+
+
+def apply_schema(graph: Graph) -> int:
+    """Create what is missing; schema commands each need a transaction of their own."""
+    for statement in [*CONSTRAINTS, *INDEXES, FULLTEXT, "CREATE CONSTRAINT kbmeta_id IF NOT "
+                      "EXISTS FOR (n:KbMeta) REQUIRE n.id IS UNIQUE"]:
+        graph.write(_run_each, [statement])
+    version = graph.write(_record, SCHEMA_VERSION)
+    log.debug("graph schema at version %s", version)
+    return version
+
+
+def schema_version(graph: Graph) -> int | None:
+    return graph.read(_read)

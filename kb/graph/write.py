@@ -1,0 +1,84 @@
+"""Write one ``Batch`` in one managed transaction: all of it, or none of it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from neo4j import ManagedTransaction
+
+from kb.domain import Batch, Label, versioned_key
+from kb.errors import NotFound
+
+from . import deployments, models
+from .driver import Graph
+from .plan import NODE_ORDER, build_plan
+from .statements import CLOSE_OWNERSHIP, LINK, MISSING, OWN, UPSERT
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WriteResult:
+    """What the caller could not know before the write: assigned model versions."""
+
+    model_versions: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+
+def _require(tx: ManagedTransaction, label: Label, keys: set[str], kind: str) -> None:
+    if not keys:
+        return
+    missing = tx.run(MISSING[label], keys=sorted(keys)).single(strict=True)["missing"]
+    if missing:
+        raise NotFound(kind, missing[0])
+
+
+def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str) -> WriteResult:
+    versions = models.assign_versions(tx, batch.model_versions, now, actor)
+    batch = batch.model_copy(update={"model_versions": versions})
+    plan = build_plan(batch)
+
+    # References that must already exist (in the graph or in this batch) are checked
+    # before anything is linked; a NotFound aborts the transaction, so nothing is written.
+    for label in NODE_ORDER:
+        rows = plan.node_rows(label)
+        if rows:
+            tx.run(UPSERT[label], rows=rows, now=now, actor=actor).consume()
+    _require(tx, Label.RUN, {mv.run_id for mv in versions if mv.run_id}, "run")
+    _require(tx, Label.MODEL_VERSION,
+             {versioned_key(d.model, d.version) for d in batch.deployments}, "model version")
+    _require(tx, Label.DEPLOYMENT, set(batch.retirements), "deployment")
+    for note in batch.notes:
+        _require(tx, note.about.label, {note.about.key}, note.about.label.value)
+    for own in batch.ownerships:
+        _require(tx, own.asset.label, {own.asset.key}, own.asset.label.value)
+
+    for triple in LINK:
+        rows = plan.link_rows(triple)
+        if rows:
+            tx.run(LINK[triple], rows=rows, now=now).consume()
+
+    models.move_aliases(tx, versions, now, actor)
+    deployments.retire_replaced(tx, batch.deployments, now, actor)
+    deployments.retire(tx, batch.retirements, now, actor)
+    _ownerships(tx, batch, now, actor)
+    return WriteResult([(mv.model, mv.version or "", mv.run_id) for mv in versions])
+
+
+def _ownerships(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str) -> None:
+    for own in batch.ownerships:
+        if own.transfer_from is not None:
+            tx.run(CLOSE_OWNERSHIP[own.asset.label], rows=[{
+                "asset": own.asset.key, "role": own.role, "since": own.since,
+                "fromKey": own.transfer_from.key, "fromLabel": own.transfer_from.label.value,
+            }], now=now, actor=actor).consume()
+        tx.run(OWN[(own.owner.label, own.asset.label)], rows=[{
+            "owner": own.owner.key, "asset": own.asset.key, "role": own.role, "since": own.since,
+        }], now=now, actor=actor).consume()
+
+
+def apply(graph: Graph, batch: Batch, *, actor: str, now: datetime | None = None) -> WriteResult:
+    """Write ``batch`` atomically and idempotently, stamped with ``actor``."""
+    stamp = now or datetime.now(UTC)
+    return graph.write(write_batch, batch, stamp, actor)
