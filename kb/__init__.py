@@ -9,3 +9,47 @@ The SDK lives here so that training scripts need only ``import kb``::
 """
 
 from __future__ import annotations
+
+from kb.ingest.digest import content_digest
+from kb.ingest.sdk import (
+    batch,
+    client,
+    close,
+    connect,
+    dataset,
+    dataset_version,
+    deploy,
+    experiment,
+    log_run,
+    model,
+    note,
+    own,
+    person,
+    register_model,
+    retire,
+    run,
+    team,
+    transfer,
+)
+
+__all__ = [
+    "batch",
+    "client",
+    "close",
+    "connect",
+    "content_digest",
+    "dataset",
+    "dataset_version",
+    "deploy",
+    "experiment",
+    "log_run",
+    "model",
+    "note",
+    "own",
+    "person",
+    "register_model",
+    "retire",
+    "run",
+    "team",
+    "transfer",
+]

@@ -1,0 +1,214 @@
+"""Collect validated records into one ``Batch``; the single write path's front door.
+
+Every writer (SDK, CLI, GraphQL mutations, importers) builds records here, so validation,
+id generation and reference resolution are written once. Each method validates its input
+at once and raises ``InvalidInput`` naming the field; nothing reaches the graph until the
+whole batch is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kb.domain import (
+    Batch,
+    DatasetRecord,
+    DatasetVersionRecord,
+    DeploymentRecord,
+    ExperimentRecord,
+    Label,
+    ModelRecord,
+    ModelVersionRecord,
+    NoteRecord,
+    OwnershipRecord,
+    PersonRecord,
+    Ref,
+    RunRecord,
+    TeamRecord,
+    parse_ref,
+    validate,
+    versioned_key,
+)
+from kb.errors import InvalidInput, NotFound
+from kb.graph import Graph
+from kb.graph.deployments import find_active
+from kb.graph.lookup import asset_labels
+
+DatasetRef = tuple[str, str] | Mapping[str, Any] | str
+
+
+def dataset_key(value: DatasetRef, field: str) -> dict[str, Any]:
+    """Accept ``("customers", "2024-05")``, ``"customers@2024-05"`` or a mapping."""
+    if isinstance(value, str):
+        name, sep, version = value.rpartition("@")
+        if not sep:
+            raise InvalidInput(field, "must name a dataset version as NAME@VERSION", value)
+        return {"dataset": name, "version": version}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, Sequence) and len(value) in (2, 3):
+        out = {"dataset": value[0], "version": value[1]}
+        if len(value) == 3:
+            out["role"] = value[2]
+        return out
+    raise InvalidInput(field, "must be (name, version), 'name@version' or a mapping", value)
+
+
+def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class BatchBuilder:
+    """Accumulates records; ``batch()`` returns them as one immutable ``Batch``."""
+
+    def __init__(self, graph: Graph | None = None) -> None:
+        self._graph = graph
+        self._lists: dict[str, list[Any]] = {name: [] for name in Batch.model_fields}
+
+    def __len__(self) -> int:
+        return sum(len(items) for items in self._lists.values())
+
+    def batch(self) -> Batch:
+        return Batch.model_construct(**{k: tuple(v) for k, v in self._lists.items()})
+
+    def clear(self) -> None:
+        for items in self._lists.values():
+            items.clear()
+
+    # -- people and teams -------------------------------------------------------------
+    def team(self, name: str, *, description: str | None = None) -> TeamRecord:
+        rec = validate(TeamRecord, _drop_none({"name": name, "description": description}),
+                       prefix="team")
+        self._lists["teams"].append(rec)
+        return rec
+
+    def person(self, handle: str, *, name: str | None = None, email: str | None = None,
+               team: str | Iterable[str] | None = None, active: bool | None = None,
+               left_at: datetime | str | None = None) -> PersonRecord:
+        teams = [team] if isinstance(team, str) else list(team or [])
+        rec = validate(PersonRecord, _drop_none({
+            "handle": handle, "name": name, "email": email, "teams": teams, "active": active,
+            "left_at": left_at}), prefix="person")
+        self._lists["people"].append(rec)
+        return rec
+
+    # -- data ---------------------------------------------------------------------------
+    def dataset(self, name: str, **fields: Any) -> DatasetRecord:
+        rec = validate(DatasetRecord, _drop_none({"name": name, **fields}), prefix="dataset")
+        self._lists["datasets"].append(rec)
+        return rec
+
+    def dataset_version(self, dataset: str, version: str, *,
+                        derived_from: Iterable[DatasetRef] = (),
+                        schema: Iterable[Mapping[str, Any] | str] | None = None,
+                        **fields: Any) -> DatasetVersionRecord:
+        data = _drop_none({"dataset": dataset, "version": version, **fields})
+        data["derived_from"] = [dataset_key(d, f"dataset_version.derived_from.{i}")
+                                for i, d in enumerate(derived_from)]
+        if schema is not None:
+            data["schema_fields"] = [{"name": f} if isinstance(f, str) else f for f in schema]
+        rec = validate(DatasetVersionRecord, data, prefix="dataset_version")
+        self._lists["dataset_versions"].append(rec)
+        return rec
+
+    # -- training -----------------------------------------------------------------------
+    def experiment(self, name: str, *, description: str | None = None) -> ExperimentRecord:
+        rec = validate(ExperimentRecord, _drop_none({"name": name, "description": description}),
+                       prefix="experiment")
+        self._lists["experiments"].append(rec)
+        return rec
+
+    def model(self, name: str, **fields: Any) -> ModelRecord:
+        rec = validate(ModelRecord, _drop_none({"name": name, **fields}), prefix="model")
+        self._lists["models"].append(rec)
+        return rec
+
+    def run(self, *, id: str | None = None, inputs: Iterable[DatasetRef] = (),
+            outputs: Iterable[DatasetRef] = (), **fields: Any) -> RunRecord:
+        """A run as a fact; ``inputs`` accept ``(name, version[, role])`` tuples."""
+        data = _drop_none({"id": id or uuid.uuid4().hex, **fields})
+        data["inputs"] = [dataset_key(d, f"run.inputs.{i}") for i, d in enumerate(inputs)]
+        data["dataset_outputs"] = [dataset_key(d, f"run.outputs.{i}")
+                                   for i, d in enumerate(outputs)]
+        rec = validate(RunRecord, data, prefix="run")
+        self._lists["runs"].append(rec)
+        return rec
+
+    def model_version(self, model: str, *, version: str | int | None = None,
+                      run_id: str | None = None, aliases: Iterable[str] = (),
+                      **fields: Any) -> ModelVersionRecord:
+        rec = validate(ModelVersionRecord, _drop_none({
+            "model": model, "version": None if version is None else str(version),
+            "run_id": run_id, "aliases": list(aliases), **fields}), prefix="model_version")
+        self._lists["model_versions"].append(rec)
+        return rec
+
+    # -- production -----------------------------------------------------------------------
+    def deploy(self, model: str, version: str | int, *, environment: str,
+               by: str | None = None, endpoint: str | None = None, id: str | None = None,
+               deployed_at: datetime | str | None = None) -> DeploymentRecord:
+        data = _drop_none({"id": id or "pending", "model": model, "version": str(version),
+                           "environment": environment, "deployed_by": by,
+                           "endpoint": endpoint,
+                           "deployed_at": deployed_at or datetime.now(UTC)})
+        rec = validate(DeploymentRecord, data, prefix="deploy")
+        if id is None:
+            existing = None
+            if self._graph is not None:
+                existing = self._graph.read(
+                    find_active, model_version_key=versioned_key(rec.model, rec.version),
+                    environment=rec.environment, endpoint=rec.endpoint)
+            rec = rec.model_copy(update={"id": existing or f"dep-{uuid.uuid4().hex[:12]}"})
+        self._lists["deployments"].append(rec)
+        return rec
+
+    def retire(self, deployment_id: str) -> None:
+        if not deployment_id or not deployment_id.strip():
+            raise InvalidInput("deployment", "must be a deployment id", deployment_id)
+        self._lists["retirements"].append(deployment_id.strip())
+
+    # -- collaboration --------------------------------------------------------------------
+    def own(self, asset: str, *, owner: str, role: str = "owner",
+            since: datetime | str | None = None, transfer_from: str | None = None
+            ) -> OwnershipRecord:
+        data = _drop_none({
+            "asset": self.resolve_asset(asset),
+            "owner": parse_ref(owner, default="person", field="owner"),
+            "role": role, "since": since,
+            "transfer_from": None if transfer_from is None else parse_ref(
+                transfer_from, default="person", field="from"),
+        })
+        rec = validate(OwnershipRecord, data, prefix="own")
+        self._lists["ownerships"].append(rec)
+        return rec
+
+    def note(self, about: str, body: str, *, by: str | None = None,
+             created_at: datetime | str | None = None) -> NoteRecord:
+        target = parse_ref(about, default="model", field="about")
+        digest = hashlib.sha256(f"{target}\0{by or ''}\0{body}".encode()).hexdigest()[:16]
+        rec = validate(NoteRecord, _drop_none({
+            "id": f"note-{digest}", "about": target, "author": by, "body": body,
+            "created_at": created_at}), prefix="note")
+        self._lists["notes"].append(rec)
+        return rec
+
+    def resolve_asset(self, asset: str) -> Ref:
+        """``model:churn`` as written; a bare name is the model, dataset, experiment or
+        deployment of that name, in that order."""
+        if ":" in asset.split("@", 1)[0]:
+            ref = parse_ref(asset, field="asset")
+            if ref.label not in (Label.MODEL, Label.DATASET, Label.EXPERIMENT,
+                                 Label.DEPLOYMENT):
+                raise InvalidInput("asset", "only models, datasets, experiments and "
+                                   "deployments can be owned", asset)
+            return ref
+        if self._graph is None:
+            return parse_ref(asset, default="model", field="asset")
+        labels = self._graph.read(asset_labels, asset)
+        if not labels:
+            raise NotFound("asset", asset)
+        return Ref(labels[0], asset)

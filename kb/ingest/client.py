@@ -1,0 +1,113 @@
+"""``Client``: the write path bound to one graph and one actor.
+
+Each convenience method is a one-record batch; ``batch()`` groups many calls into one
+transaction. GraphQL mutations, the CLI, the SDK and the importers all write through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from kb.domain import DeploymentRecord, ModelVersionRecord, NoteRecord, OwnershipRecord
+from kb.graph import Graph, WriteResult, apply
+
+from .builder import BatchBuilder
+
+
+class Client:
+    def __init__(self, graph: Graph, *, actor: str, default_person: str | None = None) -> None:
+        self.graph = graph
+        self.actor = actor
+        self.default_person = default_person
+
+    def builder(self) -> BatchBuilder:
+        return BatchBuilder(self.graph)
+
+    def write(self, builder: BatchBuilder, *, now: datetime | None = None) -> WriteResult:
+        batch = builder.batch()
+        if not batch:
+            return WriteResult()
+        return apply(self.graph, batch, actor=self.actor, now=now or datetime.now(UTC))
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[BatchBuilder]:
+        """Collect writes and apply them in one transaction when the block ends cleanly."""
+        builder = self.builder()
+        yield builder
+        self.write(builder)
+
+    # One-record writes, each its own transaction.
+    def person(self, handle: str, **fields: Any) -> None:
+        with self.batch() as b:
+            b.person(handle, **fields)
+
+    def team(self, name: str, **fields: Any) -> None:
+        with self.batch() as b:
+            b.team(name, **fields)
+
+    def dataset(self, name: str, **fields: Any) -> None:
+        with self.batch() as b:
+            b.dataset(name, **fields)
+
+    def dataset_version(self, dataset: str, version: str, **fields: Any) -> None:
+        with self.batch() as b:
+            b.dataset_version(dataset, version, **fields)
+
+    def experiment(self, name: str, **fields: Any) -> None:
+        with self.batch() as b:
+            b.experiment(name, **fields)
+
+    def model(self, name: str, **fields: Any) -> None:
+        with self.batch() as b:
+            b.model(name, **fields)
+
+    def log_run(self, *, models: list[dict[str, Any]] | None = None, **fields: Any
+                ) -> tuple[str, list[ModelVersionRecord]]:
+        """Record a finished run and the model versions it produced, in one transaction."""
+        b = self.builder()
+        fields.setdefault("person", self.default_person)
+        run = b.run(**fields)
+        for spec in models or []:
+            spec = dict(spec)
+            b.model_version(spec.pop("model"), run_id=run.id, **spec)
+        result = self.write(b)
+        return run.id, [
+            ModelVersionRecord(model=m, version=v, run_id=r) for m, v, r in result.model_versions
+        ]
+
+    def register_model(self, model: str, **fields: Any) -> ModelVersionRecord:
+        b = self.builder()
+        b.model_version(model, **fields)
+        (name, version, run_id), = self.write(b).model_versions
+        return ModelVersionRecord(model=name, version=version, run_id=run_id)
+
+    def deploy(self, model: str, version: str | int, **fields: Any) -> DeploymentRecord:
+        b = self.builder()
+        rec = b.deploy(model, version, **fields)
+        self.write(b)
+        return rec
+
+    def retire(self, deployment_id: str) -> None:
+        with self.batch() as b:
+            b.retire(deployment_id)
+
+    def own(self, asset: str, *, owner: str, role: str = "owner", **fields: Any
+            ) -> OwnershipRecord:
+        b = self.builder()
+        rec = b.own(asset, owner=owner, role=role, **fields)
+        self.write(b)
+        return rec
+
+    def transfer(self, asset: str, *, to: str, from_: str, role: str = "owner"
+                 ) -> OwnershipRecord:
+        """Close ``from_``'s ownership (kept as history with ``until``) and open ``to``'s."""
+        return self.own(asset, owner=to, role=role, transfer_from=from_)
+
+    def note(self, about: str, body: str, *, by: str | None = None) -> NoteRecord:
+        b = self.builder()
+        rec = b.note(about, body, by=by or self.default_person)
+        self.write(b)
+        return rec
