@@ -1,0 +1,46 @@
+import pytest
+
+from kb.domain import Label, Ref, from_global_id, parse_ref, to_global_id
+from kb.errors import InvalidInput
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "expected"),
+    [
+        ("model:churn@7", None, Ref(Label.MODEL_VERSION, "churn@7")),
+        ("model:churn", None, Ref(Label.MODEL, "churn")),
+        ("churn@7", "model", Ref(Label.MODEL_VERSION, "churn@7")),
+        ("dataset:raw/customers v2@2024-05", None,
+         Ref(Label.DATASET_VERSION, "raw/customers v2@2024-05")),
+        ("person:alice", None, Ref(Label.PERSON, "alice")),
+        ("run:abc@def", None, Ref(Label.RUN, "abc@def")),
+        ("customers@2024-05", "dataset", Ref(Label.DATASET_VERSION, "customers@2024-05")),
+    ],
+)
+def test_parse_ref(text, default, expected):
+    assert parse_ref(text, default=default) == expected
+
+
+def test_versioned_ref_parts_split_on_last_at():
+    ref = parse_ref("dataset:team@corp/events@2024-05")
+    assert (ref.name, ref.version) == ("team@corp/events", "2024-05")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "widget:x", "churn", "model:churn@"])
+def test_parse_ref_refuses_with_field_named(text):
+    with pytest.raises(InvalidInput) as err:
+        parse_ref(text, field="entity")
+    assert err.value.field in {"entity", "key"}
+
+
+def test_global_ids_round_trip_and_are_opaque():
+    gid = to_global_id(Label.MODEL_VERSION, "churn@7")
+    assert "churn" not in gid
+    assert from_global_id(gid) == Ref(Label.MODEL_VERSION, "churn@7")
+
+
+@pytest.mark.parametrize("gid", ["", "!!!", "bm9wZQ", to_global_id(Label.RUN, "x")[:-3] + "***"])
+def test_malformed_global_ids_are_input_errors(gid):
+    with pytest.raises(InvalidInput) as err:
+        from_global_id(gid)
+    assert err.value.field == "id"

@@ -1,0 +1,40 @@
+from kb.domain import Batch, Label, Rel, validate
+from kb.graph.plan import build_plan, encode_map
+
+
+def test_params_encode_canonically():
+    assert encode_map({"b": 1, "a": 0.5}) == '{"a":0.5,"b":1}'
+
+
+def test_referenced_entities_become_deduplicated_stubs():
+    batch = validate(Batch, {
+        "runs": [
+            {"id": "r1", "person": "alice", "experiment": "churn",
+             "inputs": [{"dataset": "customers", "version": "1", "role": "train"}]},
+            {"id": "r2", "person": "alice", "experiment": "churn",
+             "inputs": [{"dataset": "customers", "version": "1", "role": "test"}]},
+        ],
+    })
+    plan = build_plan(batch)
+    assert list(plan.nodes[Label.PERSON]) == ["alice"]
+    assert plan.nodes[Label.DATASET_VERSION]["customers@1"] == {
+        "dataset": "customers", "version": "1"}
+    used = plan.link_rows((Label.RUN, Rel.USED, Label.DATASET_VERSION))
+    assert {(r["a"], r["props"]["role"]) for r in used} == {("r1", "train"), ("r2", "test")}
+
+
+def test_unknown_values_are_never_written_as_null():
+    batch = validate(Batch, {"people": [{"handle": "alice"}]})
+    assert build_plan(batch).node_rows(Label.PERSON)[0]["props"] == {}
+
+
+def test_derivation_becomes_a_run():
+    batch = validate(Batch, {"dataset_versions": [{
+        "dataset": "features", "version": "3",
+        "derived_from": [{"dataset": "clean", "version": "3"}]}]})
+    plan = build_plan(batch)
+    run = "derive:features@3"
+    assert plan.nodes[Label.RUN][run]["kind"] == "derivation"
+    assert plan.link_rows((Label.RUN, Rel.USED, Label.DATASET_VERSION))[0]["b"] == "clean@3"
+    assert plan.link_rows((Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION))[0]["b"] == (
+        "features@3")
