@@ -78,7 +78,9 @@ def _own(owner: Label, asset: Label) -> str:
         "UNWIND $rows AS row\n"
         f"MATCH (o:{owner.value} {{{KEY_PROPERTY[owner]}: row.owner}})\n"
         f"MATCH (a:{asset.value} {{{KEY_PROPERTY[asset]}: row.asset}})\n"
-        "OPTIONAL MATCH (o)-[e:OWNS {role: row.role}]->(a) WHERE e.until IS NULL\n"
+        # An open edge, or one with this very `since` (closed later), is this fact again.
+        "OPTIONAL MATCH (o)-[e:OWNS {role: row.role}]->(a)\n"
+        "  WHERE e.until IS NULL OR e.since = row.since\n"
         "WITH o, a, row, count(e) AS open\n"
         "FOREACH (_ IN CASE WHEN open = 0 THEN [1] ELSE [] END |\n"
         "  CREATE (o)-[:OWNS {role: row.role, since: coalesce(row.since, $now),\n"
