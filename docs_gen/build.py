@@ -1,0 +1,184 @@
+"""Write the pages and run the strict mkdocs build; ``sync_site`` does only what changed."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from kb.errors import KbError
+from kb.graph import Graph
+from kb.graph import pages as reads
+
+from . import vendor
+from .collect import collect
+from .pages import Page
+from .render import render
+from .sync import State, affected
+
+log = logging.getLogger(__name__)
+
+GENERATED = Path("docs/generated")
+HAND_WRITTEN = Path("docs")
+
+
+class BuildFailed(KbError):
+    """Raised by ``run_mkdocs`` when the strict build finds a warning (a broken link...)."""
+
+    code = "BUILD_FAILED"
+
+
+@dataclass
+class BuildResult:
+    site_dir: Path
+    out_dir: Path
+    rendered: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    built: str = "none"  # "full", "dirty" or "none"
+    render_seconds: float = 0.0
+    mkdocs_seconds: float = 0.0
+    watermark: datetime | None = None
+
+    @property
+    def index_html(self) -> Path:
+        return self.out_dir / "index.html"
+
+
+def docs_dir(site_dir: Path) -> Path:
+    return site_dir / GENERATED
+
+
+def write_pages(pages: list[Page], target: Path) -> list[str]:
+    """Render each page and write it only if its bytes changed; the paths written."""
+    written = []
+    for page in pages:
+        data = render(page).encode()
+        path = target / page.path
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written.append(page.path)
+    return sorted(written)
+
+
+def copy_hand_written(site_dir: Path) -> list[str]:
+    """Copy ``site/docs/*.md`` into the generated tree (only when they differ)."""
+    target = docs_dir(site_dir)
+    written = []
+    for src in sorted((site_dir / HAND_WRITTEN).glob("*.md")):
+        dst = target / src.name
+        data = src.read_bytes()
+        if dst.is_file() and dst.read_bytes() == data:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
+        written.append(src.name)
+    return written
+
+
+def run_mkdocs(site_dir: Path, out_dir: Path | None = None, *, dirty: bool = False) -> Path:
+    """The strict mkdocs build, in process; returns the built site's folder."""
+    from mkdocs import exceptions
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    overrides = {"site_dir": str(out_dir.resolve())} if out_dir else {}
+    try:
+        cfg = load_config(config_file=str(site_dir / "mkdocs.yml"), strict=True, **overrides)
+        cfg.plugins.on_startup(command="build", dirty=dirty)
+        try:
+            build(cfg, dirty=dirty)
+        finally:
+            cfg.plugins.on_shutdown()
+    except exceptions.MkDocsException as exc:
+        raise BuildFailed(f"mkdocs build of {site_dir} failed: {exc}; "
+                          "see the warnings above") from exc
+    return Path(cfg.site_dir)
+
+
+def _prepare(site_dir: Path, home: Path | None, mermaid: Path | None) -> Path:
+    if not (site_dir / "mkdocs.yml").is_file():
+        raise KbError(f"{site_dir} holds no mkdocs.yml; run from the repository root or "
+                      "set KB_SITE_DIR to the site folder")
+    target = docs_dir(site_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    copy_hand_written(site_dir)
+    vendor.install(target, home or Path.home() / ".kb", explicit=mermaid)
+    return target
+
+
+def build_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
+               home: Path | None = None, mermaid: Path | None = None,
+               mkdocs: bool = True) -> BuildResult:
+    """Render every page, drop generated pages whose entity is gone, build the site."""
+    target = _prepare(site_dir, home, mermaid)
+    mark = graph.read(reads.watermark)
+    started = time.perf_counter()
+    pages = collect(graph)
+    written = write_pages(pages, target)
+    result = BuildResult(site_dir, out_dir or site_dir / "build", rendered=len(pages),
+                         written=written, watermark=mark,
+                         render_seconds=time.perf_counter() - started)
+    previous = State.load(target)
+    keep = {p.path for p in pages}
+    for stale in sorted(set(previous.pages if previous else []) - keep):
+        (target / stale).unlink(missing_ok=True)
+        result.removed.append(stale)
+    if mkdocs:
+        started = time.perf_counter()
+        result.out_dir = run_mkdocs(site_dir, out_dir)
+        result.mkdocs_seconds = time.perf_counter() - started
+        result.built = "full"
+    State(mark, sorted(keep)).save(target)
+    return result
+
+
+def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
+              home: Path | None = None, mermaid: Path | None = None) -> BuildResult:
+    """Re-render the pages whose entities changed since the watermark, then rebuild.
+
+    With no state yet this is a full build. A new page changes the nav of nothing but
+    does change what links resolve, so new or removed pages get a full mkdocs build;
+    otherwise a dirty build rewrites only the changed pages' HTML.
+    """
+    target = docs_dir(site_dir)
+    state = State.load(target)
+    if state is None or state.watermark is None:
+        return build_site(graph, site_dir, out_dir=out_dir, home=home, mermaid=mermaid)
+    _prepare(site_dir, home, mermaid)
+    started = time.perf_counter()
+    change = graph.read(reads.changed_since, state.watermark)
+    entities, indexes = affected(change["pages"], change["changed"])
+    result = BuildResult(site_dir, out_dir or site_dir / "build",
+                         watermark=change["watermark"] or state.watermark)
+    if entities or indexes:
+        pages = collect(graph, entities=entities, indexes=indexes)
+        result.rendered = len(pages)
+        result.written = write_pages(pages, target)
+        added = sorted({p.path for p in pages} - set(state.pages))
+        state.pages = sorted(set(state.pages) | set(added))
+    else:
+        added = []
+    result.render_seconds = time.perf_counter() - started
+    built_before = (result.out_dir / "index.html").is_file()
+    if result.written or not built_before:
+        started = time.perf_counter()
+        full = bool(added) or not built_before
+        result.out_dir = run_mkdocs(site_dir, out_dir, dirty=not full)
+        result.mkdocs_seconds = time.perf_counter() - started
+        result.built = "full" if full else "dirty"
+    state.watermark = result.watermark
+    state.save(target)
+    log.info("sync: %d pages re-rendered, %d rewritten, build %s", result.rendered,
+             len(result.written), result.built)
+    return result
+
+
+def clean(site_dir: Path) -> None:
+    """Forget everything generated: the next build starts from scratch."""
+    shutil.rmtree(docs_dir(site_dir), ignore_errors=True)

@@ -1,0 +1,403 @@
+"""Read the graph through ``kb.graph.pages`` and shape plain page models.
+
+Everything a template sees is sorted and formatted here, so the same graph always gives
+the same page models, and the same page models always render the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from kb.graph import Graph
+from kb.graph import pages as reads
+
+from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path
+
+log = logging.getLogger(__name__)
+
+#: Rows a page lists before it summarises the rest as a count.
+VERSIONS_SHOWN = 25
+LINEAGE_VERSIONS = 5
+DATASHEET_SECTIONS = ("motivation", "composition", "collection", "preprocessing", "uses",
+                      "distribution", "maintenance")
+
+
+def when(value: Any) -> str | None:
+    """A timestamp as shown on pages: minutes, UTC, no locale."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return None if value is None else str(value)
+
+
+def version_order(version: str | None) -> tuple[int, int, str]:
+    """Numeric versions in number order, then the rest by text."""
+    text = version or ""
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def _latest(*values: Any) -> datetime | None:
+    stamps = [v for v in values if isinstance(v, datetime)]
+    return max(stamps) if stamps else None
+
+
+def _decode(raw: str | None) -> dict[str, Any]:
+    return json.loads(raw) if raw else {}
+
+
+def _owners(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    current = [o for o in rows if o["until"] is None]
+    past = [o for o in rows if o["until"] is not None]
+    key = lambda o: (o["kind"], o["key"], o["role"] or "")  # noqa: E731
+    return {
+        "current": sorted(({**o, "since": when(o["since"])} for o in current), key=key),
+        "past": sorted(({**o, "since": when(o["since"]), "until": when(o["until"])}
+                        for o in past), key=key),
+    }
+
+
+def _notes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = sorted(rows, key=lambda n: (when(n["createdAt"]) or "", n["id"]))
+    return [{**n, "createdAt": when(n["createdAt"])} for n in rows]
+
+
+# -- models -------------------------------------------------------------------------------
+
+def _version_row(row: dict[str, Any]) -> dict[str, Any]:
+    v, run = row["version"], row["run"] or {}
+    deployments = sorted(
+        ({**d, "deployedAt": when(d["deployedAt"]), "retiredAt": when(d["retiredAt"]),
+          "_at": d["deployedAt"]} for d in row["deployments"]),
+        key=lambda d: (d["deployedAt"] or "", d["id"]))
+    inputs = sorted(row["inputs"], key=lambda i: (i["role"] or "", i["key"]))
+    env = row["environment"] or {}
+    return {
+        "version": v["version"],
+        "key": v["key"],
+        "uri": v.get("uri"),
+        "framework": v.get("framework"),
+        "aliases": sorted(v.get("aliases") or []),
+        "created": when(v.get("createdAt")),
+        "trained_at": when(run.get("endedAt") or run.get("startedAt") or v.get("createdAt")),
+        "trained_by": row["trainedBy"],
+        "run_id": run.get("id"),
+        "run_name": run.get("name"),
+        "run_status": run.get("status"),
+        "experiment": row["experiment"],
+        "tracker_url": run.get("trackerUrl"),
+        "params": sorted(_decode(run.get("params")).items()),
+        "metrics": sorted(_decode(run.get("metrics")).items()),
+        "command": run.get("command"),
+        "seed": run.get("seed"),
+        "code": row["code"],
+        "environment": {**env, "packages": sorted(env.get("packages") or [])} if env else None,
+        "inputs": inputs,
+        "deployments": deployments,
+        "_updated": _latest(v.get("updatedAt"), run.get("updatedAt"),
+                            *(d["_at"] for d in deployments)),
+    }
+
+
+def _upstream(keys: Iterable[str], parents: dict[str, list[str]]) -> set[tuple[str, str]]:
+    """Dataset-version derivation edges (src, dst) above ``keys``, any number of hops."""
+    edges: set[tuple[str, str]] = set()
+    todo, seen = list(keys), set()
+    while todo:
+        key = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        for src in parents.get(key, []):
+            edges.add((src, key))
+            todo.append(src)
+    return edges
+
+
+def _lineage(model: str, versions: list[dict[str, Any]], parents: dict[str, list[str]]
+             ) -> dict[str, Any]:
+    """Nodes and edges of the card's diagram: raw data -> derived data -> versions -> serving."""
+    shown = versions[:LINEAGE_VERSIONS]
+    edges: set[tuple[str, str, str]] = set()
+    for v in shown:
+        for i in v["inputs"]:
+            edges.add((f"d:{i['key']}", f"m:{v['key']}", i["role"] or ""))
+        for d in v["deployments"]:
+            if d["status"] == "ACTIVE":
+                edges.add((f"m:{v['key']}", f"x:{d['id']}", ""))
+    data_keys = {i["key"] for v in shown for i in v["inputs"]}
+    for src, dst in _upstream(data_keys, parents):
+        edges.add((f"d:{src}", f"d:{dst}", "derived"))
+    labels: dict[str, str] = {}
+    for v in shown:
+        labels[f"m:{v['key']}"] = f"{model} v{v['version']}"
+        for d in v["deployments"]:
+            if d["status"] == "ACTIVE":
+                labels[f"x:{d['id']}"] = f"{d['environment']}: {d['endpoint'] or d['id']}"
+    for a, b, _ in edges:
+        for n in (a, b):
+            if n.startswith("d:"):
+                labels[n] = n[2:]
+    order = sorted(labels)
+    ids = {n: i for i, n in enumerate(order)}
+    return {
+        "nodes": [{"id": ids[n], "kind": n[0], "label": labels[n]} for n in order],
+        "edges": sorted((ids[a], ids[b], role) for a, b, role in edges),
+        "omitted": max(0, len(versions) - len(shown)),
+    }
+
+
+def _front_matter(model: dict[str, Any], latest: dict[str, Any] | None, tags: list[str]
+                  ) -> dict[str, Any]:
+    """Hugging Face model-card metadata, so the card can be reused outside the site."""
+    meta: dict[str, Any] = {"tags": tags}
+    if model.get("license"):
+        meta["license"] = model["license"]
+    if model.get("baseModel"):
+        meta["base_model"] = model["baseModel"]
+    if latest:
+        meta["datasets"] = sorted({i["dataset"] for i in latest["inputs"]})
+        meta["metrics"] = [k for k, _ in latest["metrics"]]
+        evals = [i for i in latest["inputs"] if i["role"] in ("test", "validation")]
+        data = evals[0] if evals else (latest["inputs"][0] if latest["inputs"] else None)
+        if latest["metrics"]:
+            result: dict[str, Any] = {
+                "task": {"type": model.get("task") or "other"},
+                "metrics": [{"type": k, "name": k, "value": v} for k, v in latest["metrics"]],
+            }
+            if data:
+                result["dataset"] = {"name": data["dataset"], "type": data["dataset"],
+                                     "revision": data["version"]}
+            meta["model-index"] = [{"name": f"{model['name']}@{latest['version']}",
+                                    "results": [result]}]
+    return meta
+
+
+def model_pages(data: dict[str, Any]) -> list[Page]:
+    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in data["versions"]:
+        by_model[row["model"]].append(_version_row(row))
+    parents: dict[str, list[str]] = defaultdict(list)
+    for d in data["derivations"]:
+        parents[d["dst"]].append(d["src"])
+    for srcs in parents.values():
+        srcs.sort()
+    out = []
+    for row in data["models"]:
+        m = row["model"]
+        name = m["name"]
+        versions = sorted(by_model.get(name, []), key=lambda v: version_order(v["version"]),
+                          reverse=True)
+        latest = versions[0] if versions else None
+        teams = sorted(set(row["teams"]))
+        tags = [f"team: {t}" for t in teams] + ([f"task: {m['task']}"] if m.get("task") else [])
+        history = sorted(
+            ({**d, "version": v["version"]} for v in versions for d in v["deployments"]),
+            key=lambda d: (d["deployedAt"] or "", d["id"]), reverse=True)
+        notes = _notes(row["notes"])
+        updated = _latest(m.get("updatedAt"), *(v["_updated"] for v in versions))
+        context = {
+            "model": {k: m.get(k) for k in ("name", "description", "task", "intendedUse",
+                                            "limitations", "license", "baseModel")},
+            "owners": _owners(row["owners"]),
+            "teams": teams,
+            "versions": versions[:VERSIONS_SHOWN],
+            "version_count": len(versions),
+            "latest": latest,
+            "lineage": _lineage(name, versions, parents),
+            "deployments": history,
+            "notes": notes,
+            "front_matter": _front_matter(m, latest, tags),
+            "updated": when(updated),
+        }
+        out.append(Page(entity_path("Model", name), "model.md.j2", context, "Model", name))
+    return out
+
+
+# -- datasets -----------------------------------------------------------------------------
+
+def dataset_pages(data: dict[str, Any]) -> list[Page]:
+    by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in data["versions"]:
+        v = row["version"]
+        by_dataset[row["dataset"]].append({
+            "version": v["version"], "key": v["key"], "digest": v.get("digest"),
+            "uri": v.get("uri"), "rows": v.get("rows"), "created": when(v.get("createdAt")),
+            "description": v.get("description"),
+            "schema": _decode(v.get("schema")).get("fields", []),
+            "derived_from": sorted(row["derivedFrom"]),
+            "run_count": row["runCount"],
+            "recent_runs": [{**r, "startedAt": when(r["startedAt"])} for r in row["recentRuns"]],
+            "model_version_count": row["modelVersionCount"],
+            "recent_model_versions": row["recentModelVersions"],
+            "deployments": row["deployments"],
+            "_at": v.get("createdAt"), "_updated": v.get("updatedAt"),
+        })
+    out = []
+    for row in data["datasets"]:
+        d = row["dataset"]
+        name = d["name"]
+        versions = sorted(by_dataset.get(name, []),
+                          key=lambda v: (v["created"] or "", version_order(v["version"])),
+                          reverse=True)
+        sheet = _decode(d.get("datasheet"))
+        context = {
+            "dataset": {k: d.get(k) for k in ("name", "description", "domain", "license")},
+            "datasheet": [(s, sheet.get(s)) for s in DATASHEET_SECTIONS],
+            "owners": _owners(row["owners"]),
+            "versions": versions,
+            "notes": _notes(row["notes"]),
+            "front_matter": {"tags": [f"domain: {d['domain']}"] if d.get("domain") else []},
+            "updated": when(_latest(d.get("updatedAt"), *(v["_updated"] for v in versions))),
+        }
+        out.append(Page(entity_path("Dataset", name), "dataset.md.j2", context, "Dataset", name))
+    return out
+
+
+# -- people, teams, production, home, indexes ------------------------------------------------
+
+def person_pages(rows: list[dict[str, Any]]) -> list[Page]:
+    out = []
+    for row in rows:
+        p = row["person"]
+        departed = p.get("active") is False or p.get("leftAt") is not None
+        owned = sorted(row["owned"], key=lambda o: (o["kind"], o["key"], o["role"] or ""))
+        current = [{**o, "since": when(o["since"])} for o in owned if o["until"] is None]
+        context = {
+            "person": {"handle": p["handle"], "name": p.get("name"), "email": p.get("email"),
+                       "left": when(p.get("leftAt"))},
+            "departed": departed,
+            "teams": sorted(row["teams"]),
+            "owned": current,
+            "needs_owner": [o for o in current if o["others"] == 0] if departed else [],
+            "past_owned": [{**o, "until": when(o["until"])} for o in owned
+                           if o["until"] is not None],
+            "run_count": row["runCount"],
+            "recent_runs": [{**r, "startedAt": when(r["startedAt"]),
+                             "produced": sorted(r["produced"])} for r in row["recentRuns"]],
+            "deployed": [{**d, "deployedAt": when(d["deployedAt"])} for d in row["deployed"]],
+            "front_matter": {"tags": [f"team: {t}" for t in sorted(row["teams"])]},
+            "updated": when(p.get("updatedAt")),
+        }
+        out.append(Page(entity_path("Person", p["handle"]), "person.md.j2", context, "Person",
+                        p["handle"]))
+    return out
+
+
+def team_pages(rows: list[dict[str, Any]], model_index: list[dict[str, Any]]) -> list[Page]:
+    latest = {m["name"]: _index_latest(m["versions"]) for m in model_index}
+    out = []
+    for row in rows:
+        t = row["team"]
+        context = {
+            "team": {"name": t["name"], "description": t.get("description")},
+            "members": sorted(row["members"], key=lambda m: m["handle"]),
+            "owned": sorted(row["owned"], key=lambda o: (o["kind"], o["key"], o["role"] or "")),
+            "models": [{"name": n, "latest": latest.get(n)} for n in sorted(set(row["models"]))],
+            "front_matter": {"tags": [f"team: {t['name']}"]},
+            "updated": when(t.get("updatedAt")),
+        }
+        out.append(Page(entity_path("Team", t["name"]), "team.md.j2", context, "Team",
+                        t["name"]))
+    return out
+
+
+def _index_latest(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not versions:
+        return None
+    top = max(versions, key=lambda v: version_order(v["version"]))
+    return {"version": top["version"], "at": when(top["at"])}
+
+
+def index_pages(rows: dict[str, list[dict[str, Any]]], kinds: Iterable[str]) -> list[Page]:
+    out = []
+    for kind in sorted(kinds):
+        items = []
+        for r in rows[kind]:
+            item = {**r}
+            if kind in ("Model", "Dataset"):
+                item["count"] = len(r["versions"])
+                item["latest"] = _index_latest(r["versions"])
+                item["owners"] = sorted(r["owners"])
+            items.append(item)
+        key = "handle" if kind == "Person" else "name"
+        items.sort(key=lambda i: i[key])
+        context = {"kind": kind, "items": items}
+        out.append(Page(INDEXES[kind], f"index_{FOLDERS[kind]}.md.j2", context, "Index", kind))
+    return out
+
+
+def production_page(rows: list[dict[str, Any]]) -> Page:
+    items = sorted(
+        ({**r["deployment"], "model": r["model"], "version": r["version"],
+          "deployedBy": r["deployedBy"]} for r in rows),
+        key=lambda d: (d["environment"] or "", d["model"] or "", d.get("deployedAt") or
+                       datetime.min, d["id"]))
+    active = [{**d, "deployedAt": when(d.get("deployedAt"))} for d in items
+              if d["status"] == "ACTIVE"]
+    retired = [{**d, "deployedAt": when(d.get("deployedAt")),
+                "retiredAt": when(d.get("retiredAt"))} for d in items if d["status"] != "ACTIVE"]
+    retired.sort(key=lambda d: (d["retiredAt"] or "", d["id"]), reverse=True)
+    return Page(PRODUCTION, "production.md.j2", {"active": active, "retired": retired},
+                "Production", None)
+
+
+def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
+    production = [
+        {"model": r["model"], "version": r["version"], "environment":
+         r["deployment"]["environment"], "deployedAt": when(r["deployment"].get("deployedAt"))}
+        for r in deployments if r["deployment"]["status"] == "ACTIVE"
+        and r["deployment"]["environment"] == "production"]
+    production.sort(key=lambda d: (d["model"] or "", d["version"] or ""))
+    counts = dict(data["counts"])
+    updated = when(counts.pop("lastUpdated"))
+    context = {
+        "counts": counts,
+        "production": production,
+        "recent": [{**r, "at": when(r["at"])} for r in data["recent"]],
+        "orphans": [{**o, "formerOwners": sorted(o["formerOwners"])} for o in data["orphans"]],
+        "updated": updated,
+    }
+    return Page(HOME, "home.md.j2", context, "Home", None)
+
+
+# -- whole site or a part of it ---------------------------------------------------------------
+
+def collect(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
+            indexes: set[str] | None = None) -> list[Page]:
+    """Page models for the whole site, or only for ``entities`` and the listed indexes.
+
+    ``indexes`` names the section indexes plus ``"Home"`` and ``"Production"``.
+    """
+    everything = entities is None
+    wanted: dict[str, list[str] | None] = {k: None for k in FOLDERS}
+    if not everything:
+        for kind in FOLDERS:
+            wanted[kind] = sorted(key for k, key in entities or () if k == kind)
+    want_indexes = set(FOLDERS) | {"Home", "Production"} if everything else set(indexes or ())
+    pages: list[Page] = []
+    idx = graph.read(reads.indexes)
+
+    def need(kind: str) -> bool:
+        return wanted[kind] is None or bool(wanted[kind])
+
+    if need("Model"):
+        pages += model_pages(graph.read(reads.models, wanted["Model"]))
+    if need("Dataset"):
+        pages += dataset_pages(graph.read(reads.datasets, wanted["Dataset"]))
+    if need("Person"):
+        pages += person_pages(graph.read(reads.people, wanted["Person"]))
+    if need("Team"):
+        pages += team_pages(graph.read(reads.teams, wanted["Team"]), idx["Model"])
+    pages += index_pages(idx, want_indexes & set(FOLDERS))
+    if want_indexes & {"Home", "Production"}:
+        deployments = graph.read(reads.deployments)
+        if "Production" in want_indexes:
+            pages.append(production_page(deployments))
+        if "Home" in want_indexes:
+            pages.append(home_page(graph.read(reads.home), deployments))
+    log.debug("collected %d pages", len(pages))
+    return pages

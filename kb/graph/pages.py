@@ -1,0 +1,409 @@
+"""The reads the documentation site needs, batched per page kind.
+
+Each function reads every entity of one kind (or the named subset) in a handful of
+statements, so rendering a thousand model cards costs a few round trips, not thousands.
+Rows come back as plain dicts (``plain`` converts neo4j temporal values); shaping them
+into pages is ``docs_gen``'s job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from kb.domain import KEY_PROPERTY, Label
+
+from .driver import plain
+
+#: How many consumers or runs a page lists before it only gives the count.
+RECENT = 10
+
+_OWNER = ("CASE WHEN o IS NULL THEN null ELSE {kind: head(labels(o)), "
+          "key: coalesce(o.handle, o.name), role: e.role, since: e.since, until: e.until, "
+          "active: coalesce(o.active, true)} END")
+
+MODELS = f"""
+MATCH (m:Model) WHERE $names IS NULL OR m.name IN $names
+OPTIONAL MATCH (o)-[e:OWNS]->(m)
+WITH m, collect({_OWNER}) AS owners
+OPTIONAL MATCH (n:Note)-[:ABOUT]->(m)
+OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
+WITH m, owners, collect(CASE WHEN n IS NULL THEN null ELSE
+     {{id: n.id, body: n.body, createdAt: n.createdAt, author: w.handle}} END) AS notes
+CALL (m) {{
+  OPTIONAL MATCH (o)-[e:OWNS]->(m) WHERE e.until IS NULL
+  OPTIONAL MATCH (o)-[:MEMBER_OF]->(t:Team)
+  RETURN collect(DISTINCT CASE WHEN o:Team THEN o.name END) + collect(DISTINCT t.name) AS teams
+}}
+RETURN m {{.*}} AS model, owners, notes, teams
+"""
+
+MODEL_INDEX = """
+MATCH (m:Model)
+CALL (m) {
+  OPTIONAL MATCH (v:ModelVersion)-[:VERSION_OF]->(m)
+  OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
+  RETURN collect(CASE WHEN v IS NULL THEN null ELSE
+    {version: v.version, at: coalesce(r.endedAt, r.startedAt, v.createdAt)} END) AS versions
+}
+CALL (m) {
+  OPTIONAL MATCH (o)-[e:OWNS]->(m) WHERE e.until IS NULL
+  RETURN collect(DISTINCT coalesce(o.handle, o.name)) AS owners
+}
+RETURN m.name AS name, m.task AS task, versions, owners
+"""
+
+DATASET_INDEX = """
+MATCH (d:Dataset)
+CALL (d) {
+  OPTIONAL MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d)
+  RETURN collect(CASE WHEN dv IS NULL THEN null ELSE
+    {version: dv.version, at: dv.createdAt} END) AS versions
+}
+CALL (d) {
+  OPTIONAL MATCH (o)-[e:OWNS]->(d) WHERE e.until IS NULL
+  RETURN collect(DISTINCT coalesce(o.handle, o.name)) AS owners
+}
+RETURN d.name AS name, d.domain AS domain, versions, owners
+"""
+
+PEOPLE_INDEX = """
+MATCH (p:Person)
+RETURN p.handle AS handle, p.name AS name, coalesce(p.active, true) AS active,
+       COLLECT { MATCH (p)-[:MEMBER_OF]->(t:Team) RETURN t.name ORDER BY t.name } AS teams,
+       COUNT { (p)-[:TRAINED]->(:Run) } AS runs
+"""
+
+TEAM_INDEX = """
+MATCH (t:Team)
+RETURN t.name AS name, t.description AS description,
+       COUNT { (:Person)-[:MEMBER_OF]->(t) } AS members
+"""
+
+MODEL_VERSIONS = """
+MATCH (v:ModelVersion)-[:VERSION_OF]->(m:Model) WHERE $names IS NULL OR m.name IN $names
+OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
+WITH v, m, head(collect(r)) AS r
+OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
+OPTIONAL MATCH (r)-[:AT_COMMIT]->(c:CodeVersion)
+OPTIONAL MATCH (r)-[:IN_ENV]->(env:Environment)
+OPTIONAL MATCH (r)-[:PART_OF]->(x:Experiment)
+CALL (r) {
+  OPTIONAL MATCH (r)-[u:USED]->(dv:DatasetVersion)
+  RETURN collect(CASE WHEN dv IS NULL THEN null ELSE
+    {key: dv.key, dataset: dv.dataset, version: dv.version, digest: dv.digest,
+     rows: dv.rows, role: u.role} END) AS inputs
+}
+CALL (v) {
+  OPTIONAL MATCH (d:Deployment)-[:SERVES]->(v)
+  OPTIONAL MATCH (dp:Person)-[:DEPLOYED]->(d)
+  RETURN collect(CASE WHEN d IS NULL THEN null ELSE
+    {id: d.id, environment: d.environment, endpoint: d.endpoint, status: d.status,
+     deployedAt: d.deployedAt, retiredAt: d.retiredAt, deployedBy: dp.handle} END)
+    AS deployments
+}
+RETURN m.name AS model, v {.*} AS version, r {.*} AS run, p.handle AS trainedBy,
+       c {.*} AS code, env {.*} AS environment, x.name AS experiment,
+       inputs, deployments
+"""
+
+# Dataset-to-dataset derivations, all of them: lineage diagrams walk these in memory.
+DERIVATIONS = """
+MATCH (src:DatasetVersion)<-[:USED]-(r:Run)-[:PRODUCED]->(dst:DatasetVersion)
+RETURN src.key AS src, dst.key AS dst, r.id AS run, r.kind AS kind
+"""
+
+DATASETS = f"""
+MATCH (d:Dataset) WHERE $names IS NULL OR d.name IN $names
+OPTIONAL MATCH (o)-[e:OWNS]->(d)
+WITH d, collect({_OWNER}) AS owners
+OPTIONAL MATCH (n:Note)-[:ABOUT]->(d)
+OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
+WITH d, owners, collect(CASE WHEN n IS NULL THEN null ELSE
+     {{id: n.id, body: n.body, createdAt: n.createdAt, author: w.handle}} END) AS notes
+RETURN d {{.*}} AS dataset, owners, notes
+"""
+
+DATASET_VERSIONS = """
+MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d:Dataset) WHERE $names IS NULL OR d.name IN $names
+CALL (dv) {
+  OPTIONAL MATCH (src:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->(dv)
+  RETURN collect(DISTINCT src.key) AS derivedFrom
+}
+CALL (dv) {
+  OPTIONAL MATCH (r:Run)-[u:USED]->(dv) WHERE r.kind <> 'derivation' OR r.kind IS NULL
+  OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
+  WITH r, u, p ORDER BY r.startedAt DESC, r.id
+  WITH collect(CASE WHEN r IS NULL THEN null ELSE
+       {id: r.id, name: r.name, startedAt: r.startedAt, role: u.role, person: p.handle} END)
+       AS runs
+  RETURN size(runs) AS runCount, runs[0..$recent] AS recentRuns
+}
+CALL (dv) {
+  MATCH (r:Run)-[:USED]->(dv) MATCH (r)-[:PRODUCED]->(v:ModelVersion)
+  WITH DISTINCT v ORDER BY v.createdAt DESC, v.key
+  WITH collect(v {.key, .model, .version, .createdAt}) AS mvs
+  RETURN size(mvs) AS modelVersionCount, mvs[0..$recent] AS recentModelVersions
+}
+CALL (dv) {
+  MATCH (r:Run)-[:USED]->(dv) MATCH (r)-[:PRODUCED]->(v:ModelVersion)
+  MATCH (dep:Deployment {status: 'ACTIVE'})-[:SERVES]->(v)
+  WITH DISTINCT dep, v ORDER BY dep.id
+  RETURN collect({id: dep.id, environment: dep.environment, model: v.model,
+                  version: v.version}) AS deployments
+}
+RETURN d.name AS dataset, dv {.*} AS version, derivedFrom, runCount, recentRuns,
+       modelVersionCount, recentModelVersions, deployments
+"""
+
+PEOPLE = """
+MATCH (p:Person) WHERE $handles IS NULL OR p.handle IN $handles
+CALL (p) {
+  OPTIONAL MATCH (p)-[:MEMBER_OF]->(t:Team)
+  RETURN collect(DISTINCT t.name) AS teams
+}
+CALL (p) {
+  OPTIONAL MATCH (p)-[e:OWNS]->(a)
+  CALL (a, p) {
+    OPTIONAL MATCH (o)-[e2:OWNS]->(a)
+    WHERE e2.until IS NULL AND o <> p AND coalesce(o.active, true)
+    RETURN count(o) AS others
+  }
+  RETURN collect(CASE WHEN a IS NULL THEN null ELSE
+    {kind: head(labels(a)), key: coalesce(a.name, a.id), role: e.role, since: e.since,
+      until: e.until, others: others} END) AS owned
+}
+CALL (p) {
+  OPTIONAL MATCH (p)-[:TRAINED]->(r:Run)
+  OPTIONAL MATCH (r)-[:PRODUCED]->(v:ModelVersion)
+  WITH r, collect(v.key) AS produced ORDER BY r.startedAt DESC, r.id
+  WITH collect(CASE WHEN r IS NULL THEN null ELSE
+       {id: r.id, name: r.name, startedAt: r.startedAt, status: r.status,
+         produced: produced} END) AS runs
+  RETURN size(runs) AS runCount, runs[0..$recent] AS recentRuns
+}
+CALL (p) {
+  OPTIONAL MATCH (p)-[:DEPLOYED]->(d:Deployment)
+  OPTIONAL MATCH (d)-[:SERVES]->(v:ModelVersion)
+  WITH d, v ORDER BY d.deployedAt DESC, d.id
+  RETURN collect(CASE WHEN d IS NULL THEN null ELSE
+    {id: d.id, environment: d.environment, status: d.status, deployedAt: d.deployedAt,
+      model: v.model, version: v.version} END) AS deployed
+}
+RETURN p {.*} AS person, teams, owned, runCount, recentRuns, deployed
+"""
+
+TEAMS = """
+MATCH (t:Team) WHERE $names IS NULL OR t.name IN $names
+CALL (t) {
+  OPTIONAL MATCH (p:Person)-[:MEMBER_OF]->(t)
+  RETURN collect(CASE WHEN p IS NULL THEN null ELSE
+    {handle: p.handle, name: p.name, active: coalesce(p.active, true)} END) AS members
+}
+CALL (t) {
+  OPTIONAL MATCH (t)-[e:OWNS]->(a) WHERE e.until IS NULL
+  RETURN collect(CASE WHEN a IS NULL THEN null ELSE
+    {kind: head(labels(a)), key: coalesce(a.name, a.id), role: e.role} END) AS owned
+}
+CALL (t) {
+  OPTIONAL MATCH (o)-[e:OWNS]->(m:Model)
+  WHERE e.until IS NULL AND (o = t OR (o:Person AND (o)-[:MEMBER_OF]->(t)))
+  RETURN collect(DISTINCT m.name) AS models
+}
+RETURN t {.*} AS team, members, owned, models
+"""
+
+DEPLOYMENTS = """
+MATCH (d:Deployment)
+OPTIONAL MATCH (d)-[:SERVES]->(v:ModelVersion)
+OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d)
+RETURN d {.*} AS deployment, v.model AS model, v.version AS version, p.handle AS deployedBy
+"""
+
+COUNTS = """
+CALL () { MATCH (n:Model) RETURN count(n) AS models }
+CALL () { MATCH (n:ModelVersion) RETURN count(n) AS modelVersions }
+CALL () { MATCH (n:Dataset) RETURN count(n) AS datasets }
+CALL () { MATCH (n:DatasetVersion) RETURN count(n) AS datasetVersions }
+CALL () { MATCH (n:Run) WHERE coalesce(n.kind, 'training') <> 'derivation'
+          RETURN count(n) AS runs }
+CALL () { MATCH (n:Person) RETURN count(n) AS people }
+CALL () { MATCH (n:Team) RETURN count(n) AS teams }
+CALL () { MATCH (n:Deployment {status: 'ACTIVE'}) RETURN count(n) AS activeDeployments }
+CALL () { MATCH (n) WHERE n.updatedAt IS NOT NULL RETURN max(n.updatedAt) AS lastUpdated }
+RETURN models, modelVersions, datasets, datasetVersions, runs, people, teams,
+       activeDeployments, lastUpdated
+"""
+
+RECENT_VERSIONS = """
+MATCH (v:ModelVersion)
+OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
+OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
+WITH v, max(coalesce(r.endedAt, r.startedAt, v.createdAt)) AS at, head(collect(p.handle)) AS by
+ORDER BY at DESC, v.key
+LIMIT $limit
+RETURN v.model AS model, v.version AS version, at, by
+"""
+
+ORPHANS = """
+MATCH (a) WHERE (a:Model OR a:Dataset)
+  AND NOT EXISTS {
+    MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND (o:Team OR coalesce(o.active, true))
+  }
+OPTIONAL MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL
+RETURN head(labels(a)) AS kind, a.name AS name, collect(o.handle) AS formerOwners
+ORDER BY kind, name
+"""
+
+
+WATERMARK = """
+CALL () { MATCH (n) RETURN max(n.updatedAt) AS nodes }
+CALL () { MATCH ()-[r]->() RETURN max(r.createdAt) AS links }
+RETURN CASE WHEN links IS NULL OR nodes >= links THEN nodes ELSE links END AS at
+"""
+
+
+def _changed(label: Label) -> str:
+    return (f"MATCH (n:{label.value}) WHERE n.updatedAt > $since "
+            f"RETURN n.{KEY_PROPERTY[label]} AS key")
+
+
+CHANGED_NODES: dict[Label, str] = {label: _changed(label) for label in Label}
+
+
+# Which pages a changed entity shows up on: its model or dataset, the people who trained,
+# deployed or wrote about it, its owners, and for data and deployments what they feed.
+def _pages_of(label: Label) -> str:
+    return f"""
+UNWIND $keys AS k
+MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: k}})
+WITH [n] + COLLECT {{ MATCH (n)-[:VERSION_OF]->(x) RETURN x }}
+  + COLLECT {{ MATCH (n)-[:PRODUCED|USED]-(:ModelVersion|DatasetVersion)-[:VERSION_OF]->(x)
+              RETURN DISTINCT x }}
+  + COLLECT {{ MATCH (n)<-[:TRAINED|DEPLOYED|WROTE]-(x:Person) RETURN x }}
+  + COLLECT {{ MATCH (n)-[:OWNS]-(x) RETURN DISTINCT x }}
+  + COLLECT {{ MATCH (n)-[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(x) RETURN x }}
+  + COLLECT {{ MATCH (n)-[:SERVES]->(:ModelVersion)<-[:PRODUCED]-(:Run)-[:USED]->
+                     (:DatasetVersion)-[:VERSION_OF]->(x) RETURN DISTINCT x }}
+  + COLLECT {{ MATCH (n:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->(:ModelVersion)
+                     -[:VERSION_OF]->(x) RETURN DISTINCT x }}
+  + COLLECT {{ MATCH (n)-[:ABOUT]->(x) RETURN x }}
+  + COLLECT {{ MATCH (n)-[:ABOUT]->()-[:VERSION_OF]->(x) RETURN x }} AS hits
+UNWIND hits AS h
+WITH DISTINCT h WHERE h:Model OR h:Dataset OR h:Person OR h:Team
+RETURN CASE WHEN h:Model THEN 'Model' WHEN h:Dataset THEN 'Dataset'
+            WHEN h:Person THEN 'Person' ELSE 'Team' END AS label,
+       coalesce(h.handle, h.name) AS key
+"""
+
+
+PAGES_OF: dict[Label, str] = {label: _pages_of(label) for label in Label}
+
+# A new link touches the pages of its two ends (or of the model/dataset they version).
+CHANGED_LINKS = """
+MATCH (a)-[r]->(b) WHERE r.createdAt > $since
+UNWIND [a, b] AS n
+OPTIONAL MATCH (n)-[:VERSION_OF]->(p)
+WITH DISTINCT coalesce(p, n) AS h WHERE h:Model OR h:Dataset OR h:Person OR h:Team
+RETURN CASE WHEN h:Model THEN 'Model' WHEN h:Dataset THEN 'Dataset'
+            WHEN h:Person THEN 'Person' ELSE 'Team' END AS label,
+       coalesce(h.handle, h.name) AS key
+"""
+
+# A person's teams and a model's owning teams: their team pages list them.
+TEAMS_OF = """
+UNWIND $refs AS ref
+CALL (ref) {
+  OPTIONAL MATCH (p:Person {handle: ref.key})-[:MEMBER_OF]->(t:Team) WHERE ref.label = 'Person'
+  RETURN collect(t.name) AS a
+}
+CALL (ref) {
+  OPTIONAL MATCH (o)-[e:OWNS]->(m:Model {name: ref.key})
+  WHERE ref.label = 'Model' AND e.until IS NULL
+  OPTIONAL MATCH (o)-[:MEMBER_OF]->(t2:Team)
+  RETURN collect(CASE WHEN o:Team THEN o.name END) + collect(t2.name) AS b
+}
+UNWIND a + b AS team
+RETURN DISTINCT team
+"""
+
+
+def _rows(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
+    return [plain(record.data()) for record in tx.run(query, **params)]
+
+
+def indexes(tx: ManagedTransaction) -> dict[str, list[dict[str, Any]]]:
+    """One light row per model, dataset, person and team for the section index pages."""
+    return {
+        "Model": _rows(tx, MODEL_INDEX),
+        "Dataset": _rows(tx, DATASET_INDEX),
+        "Person": _rows(tx, PEOPLE_INDEX),
+        "Team": _rows(tx, TEAM_INDEX),
+    }
+
+
+def models(tx: ManagedTransaction, names: list[str] | None = None) -> dict[str, Any]:
+    """Models, their versions with run facts, and all dataset derivations."""
+    return {
+        "models": _rows(tx, MODELS, names=names),
+        "versions": _rows(tx, MODEL_VERSIONS, names=names),
+        "derivations": _rows(tx, DERIVATIONS),
+    }
+
+
+def datasets(tx: ManagedTransaction, names: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "datasets": _rows(tx, DATASETS, names=names),
+        "versions": _rows(tx, DATASET_VERSIONS, names=names, recent=RECENT),
+    }
+
+
+def people(tx: ManagedTransaction, handles: list[str] | None = None) -> list[dict[str, Any]]:
+    return _rows(tx, PEOPLE, handles=handles, recent=RECENT)
+
+
+def teams(tx: ManagedTransaction, names: list[str] | None = None) -> list[dict[str, Any]]:
+    return _rows(tx, TEAMS, names=names)
+
+
+def deployments(tx: ManagedTransaction) -> list[dict[str, Any]]:
+    return _rows(tx, DEPLOYMENTS)
+
+
+def home(tx: ManagedTransaction, recent: int = RECENT) -> dict[str, Any]:
+    """Counts, the newest model versions and assets nobody active owns."""
+    return {
+        "counts": plain(tx.run(COUNTS).single(strict=True).data()),
+        "recent": _rows(tx, RECENT_VERSIONS, limit=recent),
+        "orphans": _rows(tx, ORPHANS),
+    }
+
+
+def watermark(tx: ManagedTransaction) -> datetime | None:
+    """The newest change in the graph: node updates and link creations."""
+    return plain(tx.run(WATERMARK).single(strict=True)["at"])
+
+
+def changed_since(tx: ManagedTransaction, since: datetime) -> dict[str, Any]:
+    """What changed after ``since`` and the entity pages (model, dataset, person, team)
+    each change shows up on; ``lastUpdated`` is the next watermark."""
+    changed: dict[Label, list[str]] = {}
+    for label, query in CHANGED_NODES.items():
+        keys = [r["key"] for r in tx.run(query, since=since) if r["key"] is not None]
+        if keys:
+            changed[label] = sorted(keys)
+    pages: set[tuple[str, str]] = set()
+    for label, keys in changed.items():
+        pages.update((r["label"], r["key"]) for r in tx.run(PAGES_OF[label], keys=keys))
+    pages.update((r["label"], r["key"]) for r in tx.run(CHANGED_LINKS, since=since))
+    page_rows = [{"label": label, "key": key} for label, key in sorted(pages)]
+    if page_rows:
+        pages.update(("Team", r["team"]) for r in tx.run(TEAMS_OF, refs=page_rows)
+                     if r["team"] is not None)
+    return {
+        "changed": {label.value: keys for label, keys in changed.items()},
+        "pages": sorted(pages),
+        "watermark": watermark(tx),
+    }
