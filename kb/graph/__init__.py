@@ -6,3 +6,9 @@ from .write import WriteResult, apply
 
 __all__ = ["SCHEMA_VERSION", "Graph", "WriteResult", "apply", "apply_schema", "plain",
            "schema_version"]
+from .entities import exists, show
+from .lineage import impact, lineage
+from .production import deployments
+from .training import who_trained
+
+__all__ += ["deployments", "exists", "impact", "lineage", "show", "who_trained"]

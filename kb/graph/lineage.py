@@ -1,0 +1,321 @@
+"""Lineage and impact: breadth-first walks along the data path, one query per hop.
+
+The path is ``DatasetVersion <-USED- Run -PRODUCED-> ModelVersion|DatasetVersion``,
+repeated, then ``ModelVersion <-SERVES- Deployment``. People who trained a run or deployed
+a deployment are attached to every run and deployment reached, as leaves.
+
+Each hop is one statement over the whole frontier (``UNWIND``), and each frontier node
+takes at most ``cap + 1`` neighbours inside a ``CALL`` subquery, so a dataset version read
+by ten thousand runs costs ``cap + 1`` expansions, not ten thousand; the extra one tells us
+that the answer was cut. All hops run in one read transaction, so the frontier is carried
+between hops as element ids, which are stable within a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from kb.domain import (
+    KEY_PROPERTY,
+    Label,
+    Ref,
+    Rel,
+    split_versioned,
+    to_global_id,
+    versioned_key,
+)
+from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
+from kb.errors import InvalidInput, NotFound
+
+from .driver import Graph, plain
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("UPSTREAM", "DOWNSTREAM", "BOTH")
+MAX_DEPTH = 10
+IMPACT_CAP = 100_000
+
+_DV, _RUN, _MV, _DEP = (Label.DATASET_VERSION.value, Label.RUN.value,
+                        Label.MODEL_VERSION.value, Label.DEPLOYMENT.value)
+_USED, _PRODUCED, _SERVES = Rel.USED.value, Rel.PRODUCED.value, Rel.SERVES.value
+_PEOPLE = f"{Rel.TRAINED.value}|{Rel.DEPLOYED.value}"
+
+# What the caller needs of a node, as a compact list (Bolt decodes lists of scalars much
+# faster than maps): element id, labels, natural key (whichever of the key properties the
+# label has), then the few properties that name it or that impact reports.
+def _node_list(var: str) -> str:
+    return (f"[elementId({var}), labels({var}), coalesce({var}.key, {var}.id, {var}.handle, "
+            f"{var}.name, {var}.digest), {var}.name, {var}.environment, {var}.status, "
+            f"{var}.deployedAt]")
+
+
+_PEOPLE_OF = (f"COLLECT {{ MATCH (p:{Label.PERSON.value})-[t:{_PEOPLE}]->(m)\n"
+              "    RETURN [p.handle, p.name, type(t)] }")
+
+# One branch per (label, direction); a node has one label, so at most one branch per
+# frontier row yields rows, and each branch stops after $cap neighbours.
+_BRANCHES = [
+    ("down", f"MATCH (n:{_DV})<-[r:{_USED}]-(m:{_RUN})"),
+    ("down", f"MATCH (n:{_RUN})-[r:{_PRODUCED}]->(m:{_MV}|{_DV})"),
+    ("down", f"MATCH (n:{_MV})<-[r:{_SERVES}]-(m:{_DEP})"),
+    ("up", f"MATCH (n:{_MV}|{_DV})<-[r:{_PRODUCED}]-(m:{_RUN})"),
+    ("up", f"MATCH (n:{_RUN})-[r:{_USED}]->(m:{_DV})"),
+    ("up", f"MATCH (n:{_DEP})-[r:{_SERVES}]->(m:{_MV})"),
+]
+
+
+def _hop(dirs: tuple[str, ...], with_people: bool) -> str:
+    branches = "\n  UNION ALL\n".join(
+        f"  WITH n, f WHERE f.dir = '{d}'\n  {match}\n"
+        "  RETURN r, m LIMIT $cap" for d, match in _BRANCHES if d in dirs
+    )
+    people = _PEOPLE_OF if with_people else "[]"
+    return (
+        "UNWIND $frontier AS f\n"
+        "MATCH (n) WHERE elementId(n) = f.id\n"
+        f"CALL (n, f) {{\n{branches}\n}}\n"
+        "RETURN f.id AS from, f.dir AS dir,\n"
+        f"       collect([type(r), startNode(r) = n, {_node_list('m')},\n"
+        f"                {people}]) AS hits"
+    )
+
+
+_DIRS = {"UPSTREAM": ("up",), "DOWNSTREAM": ("down",), "BOTH": ("up", "down")}
+#: One hop statement per direction, with the people attached; impact needs neither.
+HOP: dict[str, str] = {name: _hop(dirs, with_people=True) for name, dirs in _DIRS.items()}
+IMPACT_HOP = _hop(("down",), with_people=False)
+
+
+def _root(label: Label) -> str:
+    """The start node; a dataset or a model also brings its versions (at most $cap + 1)."""
+    members = ""
+    if label in (Label.DATASET, Label.MODEL):
+        members = f"  MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m) RETURN r, m LIMIT $cap\n"
+    elif label is Label.EXPERIMENT:
+        members = f"  MATCH (n)<-[r:{Rel.PART_OF.value}]-(m:{_RUN}) RETURN r, m LIMIT $cap\n"
+    sub = (f"OPTIONAL CALL (n) {{\n{members}}}\n" if members
+           else "WITH n, null AS r, null AS m\n")
+    return (
+        f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n"
+        f"{sub}"
+        "WITH n, collect(CASE WHEN m IS NULL THEN null ELSE\n"
+        f"     [type(r), false, {_node_list('m')}, []] END) AS members\n"
+        f"RETURN {_node_list('n')} AS node, members,\n"
+        f"       {_PEOPLE_OF.replace('->(m)', '->(n)')} AS people"
+    )
+
+
+STARTS: tuple[Label, ...] = (Label.DATASET, Label.DATASET_VERSION, Label.MODEL,
+                             Label.MODEL_VERSION, Label.RUN, Label.DEPLOYMENT,
+                             Label.EXPERIMENT)
+ROOT: dict[Label, str] = {label: _root(label) for label in STARTS}
+
+
+# -- turning rows into answers --------------------------------------------------------------
+def _label(labels: Iterable[str]) -> Label:
+    for text in labels:
+        try:
+            return Label(text)
+        except ValueError:
+            continue
+    raise ValueError(f"no kb label among {labels!r}")
+
+
+def display_name(label: Label, props: dict[str, Any]) -> str:
+    if label in (Label.DATASET_VERSION, Label.MODEL_VERSION):
+        return props.get("key") or ""
+    if label is Label.RUN:
+        return props.get("name") or props.get("id") or ""
+    if label is Label.DEPLOYMENT:
+        env = props.get("environment")
+        return f"{props.get('id')} ({env})" if env else str(props.get("id"))
+    if label is Label.PERSON:
+        return props.get("name") or props.get("handle") or ""
+    return str(props.get(KEY_PROPERTY[label]) or "")
+
+
+def _node(raw: list[Any]) -> tuple[LineageNode, dict[str, Any]]:
+    _, labels, key, name, environment, status, deployed_at = raw
+    label = _label(labels)
+    props = {"key": key, "name": name, "environment": environment, "status": status,
+             "deployedAt": deployed_at, KEY_PROPERTY[label]: key}
+    node = LineageNode(to_global_id(label, key), label.value, key, display_name(label, props))
+    return node, props
+
+
+def _person(raw: list[Any]) -> LineageNode:
+    handle, name, _ = raw
+    return LineageNode(to_global_id(Label.PERSON, handle), Label.PERSON.value, handle,
+                       name or handle)
+
+
+@dataclass
+class _Walk:
+    """The growing answer: nodes by global id, edges as stored, BFS parents."""
+
+    nodes: dict[str, LineageNode] = field(default_factory=dict)
+    props: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], LineageEdge] = field(default_factory=dict)
+    element: dict[str, str] = field(default_factory=dict)  # element id -> global id
+    parent: dict[str, str] = field(default_factory=dict)
+    hops: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False
+
+    def add(self, raw: list[Any]) -> str:
+        node, props = _node(raw)
+        self.nodes.setdefault(node.id, node)
+        self.props.setdefault(node.id, props)
+        self.element[raw[0]] = node.id
+        return node.id
+
+    def edge(self, source: str, target: str, type_: str) -> None:
+        self.edges.setdefault((source, target, type_), LineageEdge(source, target, type_))
+
+    def people(self, owner: str, people: list[list[Any]]) -> None:
+        for raw in people:
+            person = _person(raw)
+            self.nodes.setdefault(person.id, person)
+            self.edge(person.id, owner, raw[2])
+
+    def answer(self, root: str, direction: str, depth: int) -> LineageGraph:
+        return LineageGraph(root, direction, depth, tuple(self.nodes.values()),
+                            tuple(self.edges.values()), self.truncated)
+
+
+def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str, list[str]]:
+    """Add the root (and a dataset's or model's versions); return the first frontier."""
+    if ref.label not in ROOT:
+        kinds = "dataset, dataset version, model, model version, run, deployment, experiment"
+        raise InvalidInput("entity", f"lineage starts from a {kinds}", str(ref))
+    row = tx.run(ROOT[ref.label], key=ref.key, cap=cap + 1).single()
+    if row is None:
+        raise NotFound(_kind(ref.label), ref.key)
+    root = walk.add(row["node"])
+    walk.hops[root] = 0
+    walk.people(root, row["people"])
+    members = row["members"]
+    if len(members) > cap:
+        walk.truncated, members = True, members[:cap]
+    if not members:
+        return root, [row["node"][0]]
+    frontier = []
+    for type_, _, node, _ in members:
+        gid = walk.add(node)
+        walk.edge(gid, root, type_)  # VERSION_OF / PART_OF point at the root
+        walk.hops.setdefault(gid, 0)
+        frontier.append(node[0])
+    return root, frontier
+
+
+def _kind(label: Label) -> str:
+    return {Label.DATASET_VERSION: "dataset version", Label.MODEL_VERSION: "model version"
+            }.get(label, label.value.lower())
+
+
+def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], dirs: tuple[str, ...],
+            depth: int, cap: int, statement: str) -> None:
+    """Breadth-first, one statement per hop for every direction at once."""
+    seen = {d: set(frontier) for d in dirs}
+    current = [{"id": e, "dir": d} for d in dirs for e in frontier]
+    for hop in range(1, depth + 1):
+        if not current:
+            break
+        following: list[dict[str, str]] = []
+        for row in tx.run(statement, frontier=current, cap=cap + 1):
+            hits, direction = row["hits"], row["dir"]
+            if len(hits) > cap:
+                walk.truncated, hits = True, hits[:cap]
+            here = walk.element[row["from"]]
+            for type_, out, node, people in hits:
+                there = walk.add(node)
+                if out:
+                    walk.edge(here, there, type_)
+                else:
+                    walk.edge(there, here, type_)
+                walk.people(there, people)
+                element = node[0]
+                if element not in seen[direction]:
+                    seen[direction].add(element)
+                    walk.parent.setdefault(there, here)
+                    walk.hops.setdefault(there, hop)
+                    following.append({"id": element, "dir": direction})
+        current = following
+
+
+def _lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, cap: int
+             ) -> LineageGraph:
+    walk = _Walk()
+    root, frontier = _start(tx, walk, ref, cap)
+    _expand(tx, walk, frontier, _DIRS[direction], depth, cap, HOP[direction])
+    return walk.answer(root, direction, depth)
+
+
+def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
+            per_hop_limit: int = 200) -> LineageGraph:
+    """What ``ref`` came from (UPSTREAM), what came of it (DOWNSTREAM), or both.
+
+    ``depth`` counts relationships along the data path; a dataset's or a model's versions
+    are the start, not a hop. Each node contributes at most ``per_hop_limit`` neighbours;
+    ``truncated`` says some were left out.
+    """
+    direction = (direction or "").upper()
+    if direction not in DIRECTIONS:
+        raise InvalidInput("direction", "must be UPSTREAM, DOWNSTREAM or BOTH", direction)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+        raise InvalidInput("depth", f"must be between 1 and {MAX_DEPTH}", depth)
+    if per_hop_limit < 1:
+        raise InvalidInput("per_hop_limit", "must be at least 1", per_hop_limit)
+    return graph.read(_lineage, ref, direction, depth, per_hop_limit)
+
+
+# -- impact ---------------------------------------------------------------------------------
+def _impact(tx: ManagedTransaction, ref: Ref, max_depth: int) -> list[ImpactItem]:
+    walk = _Walk()
+    _, frontier = _start(tx, walk, ref, IMPACT_CAP)
+    _expand(tx, walk, frontier, ("down",), max_depth, IMPACT_CAP, IMPACT_HOP)
+    items = []
+    for gid, node in walk.nodes.items():
+        props = walk.props.get(gid, {})
+        if node.label == _MV:
+            model, version = split_versioned(node.key)
+            items.append(ImpactItem("MODEL_VERSION", node.key, model, version,
+                                    None, None, None, walk.hops[gid], _path(walk, gid)))
+        elif node.label == _DEP and props.get("status") == "ACTIVE":
+            model, version = split_versioned(walk.nodes[walk.parent[gid]].key)
+            items.append(ImpactItem("DEPLOYMENT", node.key, model, version,
+                                    props.get("environment"), props.get("status"),
+                                    plain(props.get("deployedAt")), walk.hops[gid],
+                                    _path(walk, gid)))
+    items.sort(key=lambda i: (i.hops, i.kind != "MODEL_VERSION", i.model, i.version, i.key))
+    return items
+
+
+def _path(walk: _Walk, gid: str) -> tuple[LineageNode, ...]:
+    path = [walk.nodes[gid]]
+    while gid in walk.parent:
+        gid = walk.parent[gid]
+        path.append(walk.nodes[gid])
+    if path[-1].label == Label.DATASET.value:
+        path.pop()  # the walk started from the dataset's versions; the path starts at one
+    return tuple(reversed(path))
+
+
+def impact(graph: Graph, dataset: str, version: str | None = None, *, max_depth: int = 25
+           ) -> list[ImpactItem]:
+    """Every model version and active deployment downstream of the dataset (version).
+
+    Without ``version`` every version of the dataset is a start; each item carries one
+    shortest path from a start to it.
+    """
+    if not dataset or not dataset.strip():
+        raise InvalidInput("dataset", "must be a dataset name", dataset)
+    if max_depth < 1:
+        raise InvalidInput("max_depth", "must be at least 1", max_depth)
+    ref = (Ref(Label.DATASET, dataset) if version is None
+           else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
+    return graph.read(_impact, ref, max_depth)

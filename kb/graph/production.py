@@ -1,0 +1,75 @@
+"""What runs where, since when, and who is behind it: ``deployments``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from kb.domain import DeploymentStatus
+from kb.domain.answers import DeploymentFact
+from kb.errors import InvalidInput
+
+from .driver import Graph, plain
+
+log = logging.getLogger(__name__)
+
+# The status and environment filters use their indexes; the people are taken one each
+# with bounded subqueries so a deployment is always exactly one row.
+DEPLOYMENTS = """
+MATCH (d:Deployment)
+WHERE ($environment IS NULL OR d.environment = $environment)
+  AND ($status IS NULL OR d.status = $status)
+MATCH (d)-[:SERVES]->(v:ModelVersion)
+WHERE $model IS NULL OR v.model = $model
+CALL (d) {
+  OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d)
+  RETURN p LIMIT 1
+}
+CALL (v) {
+  OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
+  OPTIONAL MATCH (t:Person)-[:TRAINED]->(r)
+  RETURN r, t ORDER BY r.startedAt DESC LIMIT 1
+}
+RETURN d.id AS id, v.model AS model, v.version AS version, d.environment AS environment,
+       d.endpoint AS endpoint, d.status AS status, d.deployedAt AS deployedAt,
+       d.retiredAt AS retiredAt,
+       p.handle AS deployedBy, p.name AS deployedByName,
+       CASE WHEN p IS NULL THEN null ELSE coalesce(p.active, p.leftAt IS NULL) END
+         AS deployedByActive,
+       t.handle AS trainedBy,
+       CASE WHEN t IS NULL THEN null ELSE coalesce(t.active, t.leftAt IS NULL) END
+         AS trainedByActive,
+       r.id AS runId
+ORDER BY environment, model, deployedAt DESC, id
+"""
+
+
+def _fact(row: dict[str, Any]) -> DeploymentFact:
+    return DeploymentFact(
+        id=row["id"], model=row["model"], version=row["version"],
+        environment=row["environment"], endpoint=row["endpoint"], status=row["status"],
+        deployed_at=plain(row["deployedAt"]), retired_at=plain(row["retiredAt"]),
+        deployed_by=row["deployedBy"], deployed_by_name=row["deployedByName"],
+        deployed_by_active=row["deployedByActive"], trained_by=row["trainedBy"],
+        trained_by_active=row["trainedByActive"], run_id=row["runId"],
+    )
+
+
+def _deployments(tx: ManagedTransaction, environment: str | None, status: str | None,
+                 model: str | None) -> list[DeploymentFact]:
+    rows = tx.run(DEPLOYMENTS, environment=environment, status=status, model=model)
+    return [_fact(r.data()) for r in rows]
+
+
+def deployments(graph: Graph, *, environment: str | None = None,
+                status: str | None = "ACTIVE", model: str | None = None
+                ) -> list[DeploymentFact]:
+    """Deployments by environment and model; ``status=None`` gives every status."""
+    if status is not None:
+        status = str(status).upper()
+        if status not in DeploymentStatus.__members__:
+            raise InvalidInput("status", "must be ACTIVE or RETIRED", status)
+    env = environment.strip().lower() if environment else None
+    return graph.read(_deployments, env, status, model)
