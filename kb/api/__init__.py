@@ -1,0 +1,1 @@
+"""The GraphQL API: a strawberry schema on starlette, with tokens and limits."""
