@@ -1,5 +1,216 @@
-"""kb CLI: ask commands."""
+"""kb CLI: the questions — who-trained, lineage, impact, prod, show.
+
+Each command reads through kb.graph only, prints a table for people and JSON with
+``--json``; heavy imports happen inside the commands so ``kb --help`` stays quick.
+"""
 
 from __future__ import annotations
 
-from .app import app  # noqa: F401
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+
+from kb.errors import InvalidInput, KbError
+
+from .app import JSON_OPTION, app, console, emit, err_console, open_graph, table
+
+#: The entity naming scheme, repeated in the help of every command that takes an entity.
+ENTITY_HELP = (
+    "Entities are named kind:key — person:alice, team:vision, dataset:customers, "
+    "dataset:customers@2024-05, model:churn, model:churn@7, experiment:churn, run:<id>, "
+    "deployment:<id>, note:<id>, code:<repo>@<commit>, env:<digest>."
+)
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """kb's errors as one line on stderr: exit 2 for bad input, 1 for the rest."""
+    try:
+        yield
+    except KbError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
+
+
+def plain_data(value: Any) -> Any:
+    """Answer records as JSON-ready data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [plain_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain_data(v) for k, v in value.items()}
+    return value
+
+
+def _person(handle: str | None, active: bool | None) -> str:
+    if handle is None:
+        return ""
+    return f"{handle} (left)" if active is False else handle
+
+
+def _kv(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
+
+
+@app.command("who-trained")
+def who_trained_cmd(
+    model: str = typer.Argument(..., help="Model name, e.g. churn (or churn@7)."),
+    version: str = typer.Option(None, "--version", "-v", help="Only this version."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Who trained each version of MODEL, on which data, with which code and parameters."""
+    from kb.domain import split_versioned
+    from kb.graph import who_trained
+
+    with cli_errors():
+        if model.startswith("model:"):
+            model = model.removeprefix("model:")
+        if version is None and "@" in model:
+            model, version = split_versioned(model)
+        graph = open_graph()
+        try:
+            facts = who_trained(graph, model, version)
+        finally:
+            graph.close()
+
+    def render(_: Any) -> None:
+        table(f"who trained {model}", ["version", "person", "run", "status", "started",
+                                       "inputs", "commit", "params", "metrics"],
+              [(f.version + (f" [{', '.join(f.aliases)}]" if f.aliases else ""),
+                _person(f.person, f.person_active), f.run_id, f.run_status, f.started_at,
+                [f"{i.dataset}@{i.version}" for i in f.inputs],
+                (f.commit or "")[:10] + (" (dirty)" if f.dirty else ""),
+                _kv(f.params), _kv(f.metrics)) for f in facts])
+
+    emit(plain_data(facts), as_json, render)
+
+
+@app.command("lineage", epilog=ENTITY_HELP)
+def lineage_cmd(
+    entity: str = typer.Argument(..., help="What to start from; a bare name is a model."),
+    up: bool = typer.Option(False, "--up", help="Only what it came from."),
+    down: bool = typer.Option(False, "--down", help="Only what came of it."),
+    depth: int = typer.Option(3, "--depth", "-d", help="Relationships to follow (1-10)."),
+    limit: int = typer.Option(200, "--limit", help="Neighbours taken per node and hop."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The lineage of ENTITY: datasets, runs, model versions, deployments and people."""
+    from kb.domain import parse_ref
+    from kb.graph import lineage
+
+    with cli_errors():
+        if up and down:
+            raise InvalidInput("--up/--down", "give one of them, or neither for both")
+        direction = "UPSTREAM" if up else "DOWNSTREAM" if down else "BOTH"
+        ref = parse_ref(entity, default="model")
+        graph = open_graph()
+        try:
+            answer = lineage(graph, ref, direction=direction, depth=depth, per_hop_limit=limit)
+        finally:
+            graph.close()
+
+    def render(_: Any) -> None:
+        names = {n.id: f"{n.label}:{n.name}" for n in answer.nodes}
+        table(f"lineage of {ref} ({direction.lower()}, depth {depth})",
+              ["from", "relationship", "to"],
+              [(names[e.source], e.type, names[e.target]) for e in answer.edges])
+        if answer.truncated:
+            console.print(f"[yellow]some nodes had more than {limit} neighbours; "
+                          "raise --limit to see them all[/]")
+
+    emit(plain_data(answer), as_json, render)
+
+
+@app.command("impact")
+def impact_cmd(
+    dataset: str = typer.Argument(..., help="DATASET or DATASET@VERSION."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Every model version and active deployment that depends on DATASET, at any depth."""
+    from kb.graph import impact
+
+    with cli_errors():
+        name = dataset.removeprefix("dataset:")
+        version = None
+        if "@" in name:
+            name, _, version = name.rpartition("@")
+            if not name or not version:
+                raise InvalidInput("dataset", "expected DATASET or DATASET@VERSION", dataset)
+        graph = open_graph()
+        try:
+            items = impact(graph, name, version)
+        finally:
+            graph.close()
+
+    def render(_: Any) -> None:
+        table(f"downstream of {dataset}", ["kind", "model version", "environment", "since",
+                                           "hops", "path"],
+              [(i.kind.lower().replace("_", " "), f"{i.model}@{i.version}", i.environment,
+                i.deployed_at, i.hops, " → ".join(n.name for n in i.path)) for i in items])
+
+    emit(plain_data(items), as_json, render)
+
+
+@app.command("prod")
+def prod_cmd(
+    environment: str = typer.Option(None, "--environment", "--env", "-e",
+                                    help="Only this environment (e.g. production)."),
+    model: str = typer.Option(None, "--model", "-m", help="Only this model."),
+    all_: bool = typer.Option(False, "--all", help="Retired deployments too."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """What runs where: active deployments, since when, deployed and trained by whom."""
+    from kb.graph import deployments
+
+    with cli_errors():
+        graph = open_graph()
+        try:
+            facts = deployments(graph, environment=environment, model=model,
+                                status=None if all_ else "ACTIVE")
+        finally:
+            graph.close()
+
+    def render(_: Any) -> None:
+        table("deployments", ["model version", "environment", "status", "since", "deployed by",
+                              "trained by", "endpoint", "id"],
+              [(f"{f.model}@{f.version}", f.environment, f.status, f.deployed_at,
+                _person(f.deployed_by, f.deployed_by_active),
+                _person(f.trained_by, f.trained_by_active), f.endpoint, f.id) for f in facts])
+        gone = sorted({p for f in facts for p, a in ((f.deployed_by, f.deployed_by_active),
+                                                      (f.trained_by, f.trained_by_active))
+                       if p and a is False})
+        if gone:
+            console.print(f"[yellow]people who left stand behind these: {', '.join(gone)}[/]")
+
+    emit(plain_data(facts), as_json, render)
+
+
+@app.command("show", epilog=ENTITY_HELP)
+def show_cmd(
+    entity: str = typer.Argument(..., help="The entity; a bare name is a model."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Everything kb holds about ENTITY: its properties and what it links to."""
+    from kb.domain import parse_ref
+    from kb.graph import show
+
+    with cli_errors():
+        ref = parse_ref(entity, default="model")
+        graph = open_graph()
+        try:
+            data = show(graph, ref)
+        finally:
+            graph.close()
+
+    def render(_: Any) -> None:
+        props = {k: v for k, v in data.items() if k not in ("links", "ref", "label")}
+        table(str(ref), ["property", "value"],
+              [(k, _kv(v) if isinstance(v, dict) else v) for k, v in sorted(props.items())])
+        table("links", ["relationship", "count", "entities"],
+              [(name, link["count"], link["refs"]) for name, link in data["links"].items()])
+
+    emit(data, as_json, render)
