@@ -1,0 +1,125 @@
+"""Who is left holding what: ``handover(person)`` and ``orphans()``.
+
+A person is "active" unless marked otherwise (``active`` false or ``leftAt`` set); a team
+counts as an active owner while it has an active member.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from neo4j import ManagedTransaction
+
+from kb.errors import NotFound
+
+from .driver import Graph, plain
+from .nodes import kb_label
+
+log = logging.getLogger(__name__)
+
+
+
+def _active_owner(exclude: str) -> str:
+    """An owner ``o`` that counts: an active person, or a team with an active member."""
+    return ("(o:Person AND coalesce(o.active, o.leftAt IS NULL)"
+            " OR o:Team AND EXISTS { MATCH (q:Person)-[:MEMBER_OF]->(o)"
+            f" WHERE {exclude} AND coalesce(q.active, q.leftAt IS NULL) }})")
+
+
+
+HANDOVER = f"""
+MATCH (p:Person {{handle: $handle}})
+CALL (p) {{
+  MATCH (p)-[o:OWNS]->(a) WHERE o.until IS NULL
+  RETURN a, 'OWNS' AS relation, o.role AS role
+  UNION
+  MATCH (p)-[:TRAINED]->(:Run)-[:PRODUCED]->(:ModelVersion)-[:VERSION_OF]->(a:Model)
+  RETURN DISTINCT a, 'TRAINED' AS relation, null AS role
+  UNION
+  MATCH (p)-[:DEPLOYED]->(a:Deployment {{status: 'ACTIVE'}})
+  RETURN a, 'DEPLOYED' AS relation, null AS role
+}}
+WITH p, a, collect(DISTINCT relation) AS relations, collect(DISTINCT role) AS roles
+RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, relations, roles,
+  COLLECT {{ MATCH (o)-[e:OWNS]->(a)
+            WHERE e.until IS NULL AND o <> p AND {_active_owner('q <> p')}
+            RETURN DISTINCT coalesce(o.handle, o.name) }} AS otherOwners,
+  COLLECT {{ MATCH (q:Person)-[:TRAINED]->(:Run)-[:PRODUCED|USED]->(v)
+            WHERE q <> p AND coalesce(q.active, q.leftAt IS NULL)
+              AND ((v:ModelVersion OR v:DatasetVersion) AND (v)-[:VERSION_OF]->(a)
+                   OR v:ModelVersion AND (a)-[:SERVES]->(v))
+            RETURN DISTINCT q.handle }} AS otherTrainers
+ORDER BY key
+"""
+PERSON_EXISTS = "MATCH (p:Person {handle: $handle}) RETURN count(p) > 0 AS found"
+
+ORPHANS = f"""
+MATCH (a) WHERE (a:Model OR a:Dataset OR a:Experiment
+                 OR a:Deployment AND a.status = 'ACTIVE')
+  AND NOT EXISTS {{ MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND {_active_owner('true')} }}
+RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key,
+  COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT coalesce(o.handle, o.name) }}
+    AS formerOwners,
+  COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN max(coalesce(e.until, e.since)) }}[0]
+    AS lastOwnedAt
+ORDER BY labels[0], key
+"""
+
+
+@dataclass(frozen=True)
+class HandoverItem:
+    """An asset the person holds; ``at_risk`` when nobody else active owns or trained it."""
+
+    kind: str
+    key: str
+    relations: tuple[str, ...]
+    roles: tuple[str, ...]
+    other_owners: tuple[str, ...]
+    other_trainers: tuple[str, ...]
+
+    @property
+    def at_risk(self) -> bool:
+        return not self.other_owners and not self.other_trainers
+
+
+@dataclass(frozen=True)
+class Orphan:
+    kind: str
+    key: str
+    former_owners: tuple[str, ...]
+    last_owned_at: datetime | None
+
+
+def _kind(labels: list[str]) -> str:
+    label = kb_label(labels)
+    return label.value if label else labels[0]
+
+
+def _handover(tx: ManagedTransaction, handle: str) -> list[HandoverItem] | None:
+    if not tx.run(PERSON_EXISTS, handle=handle).single(strict=True)["found"]:
+        return None
+    rows = tx.run(HANDOVER, handle=handle)
+    return [HandoverItem(_kind(r["labels"]), r["key"], tuple(sorted(r["relations"])),
+                         tuple(sorted(x for x in r["roles"] if x)),
+                         tuple(sorted(r["otherOwners"])), tuple(sorted(r["otherTrainers"])))
+            for r in rows]
+
+
+def handover(graph: Graph, person: str) -> list[HandoverItem]:
+    """Everything ``person`` owns, trained (models) or deployed (active deployments)."""
+    items = graph.read(_handover, person)
+    if items is None:
+        raise NotFound("person", person)
+    return items
+
+
+def _orphans(tx: ManagedTransaction) -> list[Orphan]:
+    return [Orphan(_kind(r["labels"]), r["key"], tuple(sorted(r["formerOwners"])),
+                   plain(r["lastOwnedAt"])) for r in tx.run(ORPHANS)]
+
+
+def orphans(graph: Graph) -> list[Orphan]:
+    """Models, datasets, experiments and active deployments with no active owner."""
+    return graph.read(_orphans)

@@ -1,0 +1,91 @@
+"""Full-text search over names, descriptions and notes (the ``kb_search`` index).
+
+User text never reaches Lucene as syntax: every special character is escaped, and each
+word matches as itself or as a prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from neo4j import ManagedTransaction
+
+from kb.domain import KEY_PROPERTY, Label
+from kb.errors import InvalidInput
+
+from .driver import Graph
+from .nodes import decode, kb_label
+from .schema import FULLTEXT_INDEX
+
+log = logging.getLogger(__name__)
+
+SEARCHABLE: tuple[Label, ...] = (Label.PERSON, Label.TEAM, Label.DATASET, Label.MODEL,
+                                 Label.EXPERIMENT, Label.NOTE, Label.RUN)
+MAX_RESULTS = 100
+_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+_LUCENE_WORDS = {"AND", "OR", "NOT", "TO"}
+
+SEARCH = f"""
+CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $query) YIELD node, score
+WHERE $labels IS NULL OR any(l IN labels(node) WHERE l IN $labels)
+RETURN labels(node) AS labels, properties(node) AS props, score
+ORDER BY score DESC LIMIT $limit
+"""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    label: Label
+    key: str
+    props: dict
+    score: float
+
+
+def escape(text: str) -> str:
+    """Escape Lucene syntax so the words are searched as written."""
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def lucene_query(text: str) -> str:
+    words = [w for w in text.split() if w]
+    parts = []
+    for word in words:
+        if word.upper() in _LUCENE_WORDS:
+            word = word.lower()
+        escaped = escape(word)
+        parts.append(f"({escaped} OR {escaped}*)" if escaped.isalnum() else escaped)
+    return " ".join(parts)
+
+
+def _search(tx: ManagedTransaction, query: str, labels: list[str] | None, limit: int
+            ) -> list[SearchHit]:
+    hits = []
+    for row in tx.run(SEARCH, query=query, labels=labels, limit=limit):
+        label = kb_label(row["labels"])
+        if label is None:
+            continue
+        props = decode(row["props"])
+        hits.append(SearchHit(label, props[KEY_PROPERTY[label]], props, row["score"]))
+    return hits
+
+
+def search(graph: Graph, text: str, *, types: list[Label] | None = None,
+           limit: int = 20) -> list[SearchHit]:
+    """Entities whose names, descriptions or notes match ``text``, best first."""
+    if not text or not text.strip():
+        raise InvalidInput("text", "must contain at least one word to search for", text)
+    if len(text) > 500:
+        raise InvalidInput("text", "must be at most 500 characters", text[:40])
+    if not 1 <= limit <= MAX_RESULTS:
+        raise InvalidInput("first", f"must be between 1 and {MAX_RESULTS}", limit)
+    for label in types or []:
+        if label not in SEARCHABLE:
+            raise InvalidInput("types", "can only name searchable kinds: "
+                               + ", ".join(x.value for x in SEARCHABLE), label.value)
+    query = lucene_query(text)
+    if not query:
+        raise InvalidInput("text", "must contain at least one word to search for", text)
+    labels = [label.value for label in types] if types else None
+    return graph.read(_search, query, labels, limit)
