@@ -38,7 +38,7 @@ class BuildResult:
     rendered: int = 0
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    built: str = "none"  # "full", "dirty" or "none"
+    built: str = "none"  # "full" or "none"
     render_seconds: float = 0.0
     mkdocs_seconds: float = 0.0
     watermark: datetime | None = None
@@ -81,7 +81,7 @@ def copy_hand_written(site_dir: Path) -> list[str]:
     return written
 
 
-def run_mkdocs(site_dir: Path, out_dir: Path | None = None, *, dirty: bool = False) -> Path:
+def run_mkdocs(site_dir: Path, out_dir: Path | None = None) -> Path:
     """The strict mkdocs build, in process; returns the built site's folder."""
     from mkdocs import exceptions
     from mkdocs.commands.build import build
@@ -90,9 +90,9 @@ def run_mkdocs(site_dir: Path, out_dir: Path | None = None, *, dirty: bool = Fal
     overrides = {"site_dir": str(out_dir.resolve())} if out_dir else {}
     try:
         cfg = load_config(config_file=str(site_dir / "mkdocs.yml"), strict=True, **overrides)
-        cfg.plugins.on_startup(command="build", dirty=dirty)
+        cfg.plugins.on_startup(command="build", dirty=False)
         try:
-            build(cfg, dirty=dirty)
+            build(cfg)
         finally:
             cfg.plugins.on_shutdown()
     except exceptions.MkDocsException as exc:
@@ -142,9 +142,10 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
               home: Path | None = None, mermaid: Path | None = None) -> BuildResult:
     """Re-render the pages whose entities changed since the watermark, then rebuild.
 
-    With no state yet this is a full build. A new page changes the nav of nothing but
-    does change what links resolve, so new or removed pages get a full mkdocs build;
-    otherwise a dirty build rewrites only the changed pages' HTML.
+    With no state yet this is a full build. The mkdocs step is a full build whenever a
+    page changed: mkdocs' dirty build would leave the search index and the tags page
+    holding only the rebuilt pages (and it warns, which strict mode turns into a failure),
+    so it is never correct here. No change means no mkdocs run at all.
     """
     target = docs_dir(site_dir)
     state = State.load(target)
@@ -160,18 +161,14 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
         pages = collect(graph, entities=entities, indexes=indexes)
         result.rendered = len(pages)
         result.written = write_pages(pages, target)
-        added = sorted({p.path for p in pages} - set(state.pages))
-        state.pages = sorted(set(state.pages) | set(added))
-    else:
-        added = []
+        state.pages = sorted(set(state.pages) | {p.path for p in pages})
     result.render_seconds = time.perf_counter() - started
     built_before = (result.out_dir / "index.html").is_file()
     if result.written or not built_before:
         started = time.perf_counter()
-        full = bool(added) or not built_before
-        result.out_dir = run_mkdocs(site_dir, out_dir, dirty=not full)
+        result.out_dir = run_mkdocs(site_dir, out_dir)
         result.mkdocs_seconds = time.perf_counter() - started
-        result.built = "full" if full else "dirty"
+        result.built = "full"
     state.watermark = result.watermark
     state.save(target)
     log.info("sync: %d pages re-rendered, %d rewritten, build %s", result.rendered,

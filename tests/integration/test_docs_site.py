@@ -1,0 +1,216 @@
+"""The knowledge site against the real Neo4j: card facts, strict build, sync, a browser."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from docs_gen import build_site, sync_site
+from docs_gen.build import docs_dir
+from docs_gen.slugs import slug
+from kb.graph import Graph
+from kb.ingest import Client
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOT = REPO / "bench" / "out" / "model-card.png"
+TEAM = "Platform/Infra ü"
+
+
+def _at(day: int) -> datetime:
+    return datetime(2024, 5, day, 12, 0, tzinfo=UTC)
+
+
+def history(client: Client) -> None:
+    """Two versions of ``churn`` trained by two people on derived data, one deployed."""
+    with client.batch() as b:
+        b.team("growth", description="Growth modelling")
+        b.person("alice", name="Alice Liddell", email="alice@example.com", team="growth")
+        b.person("bob", name="Bob", team=["growth", TEAM])
+        b.dataset("customers", description="Customer table", domain="crm",
+                  datasheet={"motivation": "Churn *inputs*", "composition": "a row a customer"})
+        b.dataset_version("customers", "2024-05", digest="sha256:aaa111", rows=1000,
+                          created_at=_at(1))
+        b.dataset_version("customers-clean", "2024-05", digest="sha256:bbb222", rows=900,
+                          derived_from=["customers@2024-05"], created_at=_at(2))
+        b.dataset_version("holdout [eu]/v1", "1", digest="sha256:ccc333", rows=100,
+                          created_at=_at(2))
+        b.model("churn", description="Predicts churn", task="classification",
+                intended_use="Rank customers for retention offers",
+                limitations="Not for credit decisions", license="apache-2.0")
+    client.own("model:churn", owner="alice")
+    client.own("dataset:customers", owner="bob")
+    for i, (who, auc) in enumerate([("alice", 0.81), ("bob", 0.86)], start=1):
+        log_run(client, f"run-{i}", who, auc, _at(10 + i))
+    client.deploy("churn", 2, environment="production", by="bob",
+                  endpoint="https://api.example/churn", deployed_at=_at(20))
+
+
+def log_run(client: Client, run_id: str, who: str, auc: float, at: datetime) -> None:
+    client.log_run(
+        id=run_id, name=f"churn {run_id}", experiment="churn", person=who,
+        started_at=at, ended_at=at, params={"lr": 0.05, "depth": 6},
+        metrics={"auc": auc}, command="python train.py --config churn.yaml", seed=42,
+        inputs=[("customers-clean", "2024-05", "train"), ("holdout [eu]/v1", "1", "test")],
+        code={"repo": "github.com/acme/churn", "commit": f"c0ffee{run_id[-1]}", "branch": "main"},
+        environment={"digest": "env-1", "python": "3.11.9", "packages": ["pandas==2.2.2"]},
+        models=[{"model": "churn", "framework": "sklearn"}])
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A copy of the repository's mkdocs project, so tests never touch site/."""
+    target = tmp_path / "site"
+    shutil.copytree(REPO / "site", target,
+                    ignore=shutil.ignore_patterns("generated", "build"))
+    return target
+
+
+def _build(graph: Graph, site: Path):
+    mermaid = os.environ.get("KB_MERMAID_JS")
+    return build_site(graph, site, mermaid=Path(mermaid) if mermaid else None)
+
+
+def _sync(graph: Graph, site: Path):
+    mermaid = os.environ.get("KB_MERMAID_JS")
+    return sync_site(graph, site, mermaid=Path(mermaid) if mermaid else None)
+
+
+def test_model_card_shows_the_facts_and_the_strict_build_passes(
+        graph: Graph, client: Client, site: Path) -> None:
+    history(client)
+    result = _build(graph, site)
+    assert result.built == "full"
+    card = (docs_dir(site) / "models/churn.md").read_text()
+    _, front, body = card.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    assert meta["license"] == "apache-2.0"
+    assert meta["datasets"] == ["customers-clean", "holdout [eu]/v1"]
+    result0 = meta["model-index"][0]
+    assert result0["name"] == "churn@2"
+    assert result0["results"][0]["metrics"] == [{"name": "auc", "type": "auc", "value": 0.86}]
+    assert result0["results"][0]["dataset"]["name"] == "holdout [eu]/v1"
+    # who trained each version, with metrics, digests and the commit to reproduce from
+    assert "| 2 | 2024-05-12 12:00 UTC | [bob](../people/bob.md) |" in body
+    assert "| 1 | 2024-05-11 12:00 UTC | [alice](../people/alice.md) |" in body
+    assert "auc=0.86" in body and "auc=0.81" in body
+    assert "sha256:bbb222" in body and "sha256:ccc333" in body
+    assert "c0ffee2 on main" in body
+    assert "git checkout c0ffee2" in body
+    assert "```mermaid" in body and "production: https://api.example/churn" in body
+    # names with slashes, spaces and unicode get safe slugs and escaped text
+    holdout = f"datasets/{slug('holdout [eu]/v1')}.md"
+    assert f"(../{holdout})" in body and "holdout \\[eu\\]/v1@1" in body
+    assert (docs_dir(site) / holdout).is_file()
+    assert (docs_dir(site) / f"teams/{slug(TEAM)}.md").is_file()
+    # sections with no data say so
+    assert "**Ethical considerations and trade-offs.** *Not recorded.*" in body
+    html = (result.out_dir / "models/churn/index.html").read_text()
+    assert "Predicts churn" in html and 'class="mermaid"' in html
+    assert (result.out_dir / "assets/javascripts/mermaid.min.js").is_file()
+
+
+def test_the_same_graph_renders_byte_identical_pages(
+        graph: Graph, client: Client, tmp_path: Path, site: Path) -> None:
+    history(client)
+    _build(graph, site)
+    other = tmp_path / "other"
+    shutil.copytree(site, other, ignore=shutil.ignore_patterns("generated", "build"))
+    build_site(graph, other, mkdocs=False)
+    first, second = docs_dir(site), docs_dir(other)
+    names = sorted(str(p.relative_to(first)) for p in first.rglob("*.md"))
+    assert names == sorted(str(p.relative_to(second)) for p in second.rglob("*.md"))
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_sync_rewrites_exactly_the_affected_pages(
+        graph: Graph, client: Client, site: Path) -> None:
+    history(client)
+    _build(graph, site)
+    assert _sync(graph, site).written == []
+
+    log_run(client, "run-3", "alice", 0.9, _at(25))
+    result = _sync(graph, site)
+    assert result.written == sorted([
+        "index.md",                                   # counts, recently trained
+        "models/index.md", "models/churn.md",         # the new version
+        "datasets/customers-clean.md",                # one more consuming run
+        f"datasets/{slug('holdout [eu]/v1')}.md",
+        "people/index.md", "people/alice.md",         # alice trained it
+        "teams/growth.md",                            # alice's team: churn's latest version
+    ]), result.written
+    assert len(result.written) == 8
+    assert result.built == "full"
+    card = (docs_dir(site) / "models/churn.md").read_text()
+    assert "| 3 | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" in card
+    assert "auc=0.9" in (result.out_dir / "models/churn/index.html").read_text()
+
+    again = _sync(graph, site)
+    assert again.written == [] and again.built == "none"
+
+
+def test_departed_person_page_lists_what_needs_a_new_owner(
+        graph: Graph, client: Client, site: Path) -> None:
+    history(client)
+    client.person("alice", active=False, left_at=_at(28))
+    _build(graph, site)
+    page = (docs_dir(site) / "people/alice.md").read_text()
+    assert '!!! warning "Departed"' in page
+    assert "## Needs a new owner\n\n- [churn](../models/churn.md) (model, owner)" in page
+    home = (docs_dir(site) / "index.md").read_text()
+    assert "[churn](models/churn.md) (model), last owned by [alice](people/alice.md)" in home
+
+
+@pytest.fixture
+def served(graph: Graph, client: Client, site: Path) -> Iterator[str]:
+    history(client)
+    result = _build(graph, site)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(result.out_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _chromium(*args: str) -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("Debian's chromium is needed: apt-get install -y chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        out = subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+             "--virtual-time-budget=15000", *args],
+            capture_output=True, text=True, timeout=120, check=True)
+    return out.stdout
+
+
+def test_a_real_browser_renders_the_model_card(served: str) -> None:
+    url = f"{served}/models/churn/"
+    dom = _chromium("--dump-dom", url)
+    assert "<title>churn - ML team knowledge base</title>" in dom
+    assert 'href="../../people/bob/"' in dom and "Trained by" in dom
+    start = dom.index('class="mermaid"')
+    assert "<svg" in dom[start:start + 5000], "mermaid did not render the lineage as SVG"
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    _chromium(f"--screenshot={SCREENSHOT}", "--window-size=1280,2000", url)
+    assert SCREENSHOT.stat().st_size > 10_000
+    print(f"screenshot: {SCREENSHOT}")
