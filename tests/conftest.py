@@ -1,0 +1,99 @@
+"""The shared test set-up: one real Neo4j for the whole session.
+
+With ``KB_NEO4J_URI`` set the tests use that server (and wipe it!). Otherwise the set-up
+starts a local one through ``kb.localdb`` in a throw-away home on a free port, with the
+Maven/javac cache shared through ``~/.kb/cache`` so that Neo4j is fetched once per machine.
+If it cannot start, every test that needs it errors: integration tests never skip.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from neo4j import GraphDatabase
+
+from kb.config import Config
+from kb.localdb import Connection, cache_dir, start, stop
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+SHARED_CACHE = Path.home() / ".kb" / "cache"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_config(home: Path, **overrides: object) -> Config:
+    """A Config for a throw-away local server under ``home`` on a free port.
+
+    ``<home>/cache`` links to the machine's ``~/.kb/cache``, so Maven and javac run once.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    SHARED_CACHE.mkdir(parents=True, exist_ok=True)
+    config = Config(home=home, neo4j_port=free_port(), neo4j_start_timeout=300)
+    link = cache_dir(config)
+    if not link.exists():
+        link.symlink_to(SHARED_CACHE, target_is_directory=True)
+    return dataclasses.replace(config, **overrides)
+
+
+@pytest.fixture(scope="session")
+def new_local_config(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Config]:
+    """Makes Configs for extra local servers, each in its own home (stop them yourself)."""
+
+    def make(**overrides: object) -> Config:
+        return local_config(tmp_path_factory.mktemp("kb-home"), **overrides)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def neo4j_conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]:
+    """The session's Neo4j; fails (never skips) when it cannot be started."""
+    env = Config.from_env()
+    if env.neo4j_uri:
+        yield start(env)
+        return
+    config = local_config(tmp_path_factory.mktemp("kb-home"))
+    conn = start(config)  # raises LocalDbError with the fix when it cannot start
+    try:
+        yield conn
+    finally:
+        stop(config)
+
+
+@pytest.fixture
+def clean_db(neo4j_conn: Connection) -> Iterator[Connection]:
+    """The session's Neo4j with every node deleted first."""
+    with GraphDatabase.driver(
+        neo4j_conn.uri, auth=(neo4j_conn.user, str(neo4j_conn.password))
+    ) as driver, driver.session(database=neo4j_conn.database) as session:
+        session.run(
+            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
+    yield neo4j_conn
+
+
+@pytest.fixture
+def kb_env(
+    neo4j_conn: Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Environment for code under test that builds its own ``Config.from_env()``."""
+    monkeypatch.setenv("KB_NEO4J_URI", neo4j_conn.uri)
+    monkeypatch.setenv("KB_NEO4J_USER", neo4j_conn.user)
+    monkeypatch.setenv("KB_NEO4J_PASSWORD", str(neo4j_conn.password))
+    monkeypatch.setenv("KB_NEO4J_DATABASE", neo4j_conn.database)
+    monkeypatch.setenv("KB_HOME", str(tmp_path))
+    yield tmp_path
