@@ -1,0 +1,156 @@
+"""OpenLineage over HTTP: ``POST /api/v1/lineage`` and ``POST /api/v1/lineage/batch``.
+
+Answers the way Marquez does, because that is what Airflow, Spark, dbt and the
+``openlineage-python`` HTTP transport already target: 201 when the event is taken,
+400 naming what is wrong with a malformed event, 413 for a body over the cap (checked on
+``Content-Length`` and again on the bytes actually streamed, before and after gunzip),
+401/403 for a missing or read-only token. Every refusal happens before anything is
+written; the batch endpoint writes its whole array in one transaction or not at all.
+
+The body cap is ``app.state.lineage_max_bytes`` when the app sets it, else
+``config.lineage_max_bytes`` when the configuration has it, else ``DEFAULT_MAX_BYTES``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import zlib
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from kb.errors import Forbidden, GraphUnavailable, InvalidInput, KbError, Unauthorized
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+LINEAGE_PATH = "/api/v1/lineage"
+BATCH_PATH = "/api/v1/lineage/batch"
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than the {limit}-byte limit; "
+                         "send fewer events per request")
+        self.limit = limit
+
+
+def max_bytes(request: Request) -> int:
+    state_cap = getattr(request.app.state, "lineage_max_bytes", None)
+    if state_cap:
+        return int(state_cap)
+    config = getattr(request.app.state, "config", None)
+    return int(getattr(config, "lineage_max_bytes", None) or DEFAULT_MAX_BYTES)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, gunzipped when sent with ``Content-Encoding: gzip``, never above ``limit``."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise BodyTooLarge(limit)
+        except ValueError:
+            raise InvalidInput("Content-Length", "must be an integer", declared) from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise InvalidInput("Content-Encoding", "only gzip or identity is accepted", encoding)
+    return _gunzip(body, limit)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            raise BodyTooLarge(limit)
+        out += inflater.flush()
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise InvalidInput("body", f"is not valid gzip: {exc}") from None
+    if len(out) > limit:
+        raise BodyTooLarge(limit)
+    return out
+
+
+def parse_json(body: bytes) -> Any:
+    if not body.strip():
+        raise InvalidInput("body", "is empty; send one OpenLineage run event as JSON")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput("body", f"is not JSON: {exc}") from None
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": status, "error": code, "message": message}, status_code=status)
+
+
+async def _handle(request: Request, *, batch: bool) -> Response:
+    from kb.api.auth import principal_from_request
+    from kb.ingest.openlineage import ingest_events
+
+    try:
+        limit = max_bytes(request)
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(limit)
+        principal = await run_in_threadpool(principal_from_request, request)
+        principal.require("write")
+        payload = parse_json(await read_body(request, limit))
+        if batch:
+            if not isinstance(payload, list):
+                raise InvalidInput("body", "must be a JSON array of OpenLineage run events",
+                                   type(payload).__name__)
+            events = payload
+        else:
+            if not isinstance(payload, dict):
+                raise InvalidInput("body", "must be one OpenLineage run event (a JSON object);"
+                                   f" send arrays to {BATCH_PATH}", type(payload).__name__)
+            events = [payload]
+        result = await run_in_threadpool(
+            ingest_events, request.app.state.graph, events, actor=principal.actor)
+    except BodyTooLarge as exc:
+        return _error(413, "PAYLOAD_TOO_LARGE", str(exc))
+    except Unauthorized as exc:
+        return _error(401, exc.code, exc.message)
+    except Forbidden as exc:
+        return _error(403, exc.code, exc.message)
+    except InvalidInput as exc:
+        return _error(400, exc.code, exc.message)
+    except GraphUnavailable as exc:
+        log.warning("lineage event not stored: %s", exc.message)
+        return _error(503, exc.code, "the graph is unavailable; retry later")
+    except KbError as exc:
+        return _error(422, exc.code, exc.message)
+    return JSONResponse({"accepted": result.events, "runs": result.runs}, status_code=201)
+
+
+async def post_lineage(request: Request) -> Response:
+    return await _handle(request, batch=False)
+
+
+async def post_lineage_batch(request: Request) -> Response:
+    return await _handle(request, batch=True)
+
+
+def lineage_routes() -> list[Route]:
+    """The routes to mount in the app beside ``/graphql``."""
+    return [
+        Route(LINEAGE_PATH, post_lineage, methods=["POST"]),
+        Route(BATCH_PATH, post_lineage_batch, methods=["POST"]),
+    ]
