@@ -203,6 +203,9 @@ class RunRecord(Record):
     dataset_outputs: tuple[DatasetVersionKey, ...] = ()
     code: CodeVersionRecord | None = None
     environment: EnvironmentRecord | None = None
+    producer: str | None = None
+    event_time: Timestamp | None = None
+    merge_state: str | None = None
 
     @field_validator("params", "metrics")
     @classmethod

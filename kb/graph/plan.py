@@ -92,6 +92,9 @@ def _run(plan: Plan, run: RunRecord) -> None:
             "seed": run.seed,
             "trackerUrl": run.tracker_url,
             "error": run.error,
+            "producer": run.producer,
+            "eventTime": run.event_time,
+            "mergeState": run.merge_state,
         },
     )
     if run.experiment:
