@@ -123,7 +123,7 @@ async def _handle(request: Request, *, batch: bool) -> Response:
                                    f" send arrays to {BATCH_PATH}", type(payload).__name__)
             events = [payload]
         result = await run_in_threadpool(
-            ingest_events, request.app.state.graph, events, actor=principal.actor)
+            ingest_events, request.app.state.graph, events, actor=principal.actor, batch=batch)
     except BodyTooLarge as exc:
         return _error(413, "PAYLOAD_TOO_LARGE", str(exc))
     except Unauthorized as exc:

@@ -1,0 +1,425 @@
+"""OpenLineage run events into the graph, the way Airflow, Spark and dbt send them.
+
+Validation: every event is checked against ``schemas/openlineage-run-event.json`` (the
+spec's RunEvent, relaxed so that older 1.x events and unknown custom facets pass) and its
+times are parsed; the first problem becomes an ``InvalidInput`` naming the field. A list of
+events is validated whole before anything is written, and written in one transaction.
+
+Mapping (documented in the README too):
+
+* job ``(namespace, name)`` -> Experiment ``"<namespace>/<name>"``, or just ``name`` when
+  the namespace is ``default``; run ``runId`` -> Run with that id, kind ``pipeline``.
+* dataset ``(namespace, name)`` -> Dataset named by the same rule; its version is the
+  ``version`` facet's ``datasetVersion`` when the producer gives one, else
+  ``UNVERSIONED`` -- the producer did not tell versions apart, so neither can kb, and one
+  stable version keeps runs that write and runs that read the dataset connected.
+  Inputs are ``USED`` (role ``other``), outputs ``PRODUCED``.
+* ``schema`` facet -> the version's schema; ``dataSource.uri`` -> its uri;
+  ``documentation`` -> the dataset's or experiment's description.
+* ``ownership`` facets (job or dataset) -> owners: ``user:alice`` -> person ``alice``,
+  ``team:vision`` -> team ``vision``; other owner kinds are skipped.
+* ``errorMessage`` -> the run's error and a Note about the run.
+* ``executionParameters`` (and Spark's ``spark_properties``) -> the run's params.
+* job ``sourceCodeLocation`` (``repoUrl`` or ``url``, ``version``, ``branch``) -> commit.
+* ``parent`` -> the run is a child of the parent run; ``nominalTime`` -> start/end when
+  no START/terminal event gave them.
+* producer URI and the time of the event that set the status are kept on the Run.
+
+Merging: producers retry (duplicates) and send out of order, so every run keeps a merge
+state in which each fact is a max or min over the events seen -- status from the latest
+status event (ties: START < RUNNING < COMPLETE < ABORT < FAIL), start from the earliest
+START/RUNNING, end from the latest COMPLETE/ABORT/FAIL, each param from its latest event.
+Folding is commutative and idempotent, so the end state depends only on the set of events.
+Read-merge-write is serialised per run inside this process; run one API process per
+lineage endpoint, or accept that two processes racing on one run may drop a param.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from kb.domain import RunStatus
+from kb.errors import InvalidInput
+from kb.graph import Graph
+from kb.graph.openlineage_state import run_states
+
+from .builder import BatchBuilder
+from .client import Client
+
+log = logging.getLogger(__name__)
+
+SCHEMA_FILE = "openlineage-run-event.json"
+DEFAULT_NAMESPACE = "default"
+UNVERSIONED = "unversioned"
+RUN_KIND = "pipeline"
+EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
+_STATUS = {
+    "START": (0, RunStatus.RUNNING),
+    "RUNNING": (1, RunStatus.RUNNING),
+    "COMPLETE": (2, RunStatus.COMPLETED),
+    "ABORT": (3, RunStatus.ABORTED),
+    "FAIL": (4, RunStatus.FAILED),
+}
+_TERMINAL = ("COMPLETE", "ABORT", "FAIL")
+_STRIPES = [threading.Lock() for _ in range(64)]
+MAX_STACK = 20_000
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    text = resources.files("kb.ingest").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def parse_time(value: str, field: str) -> datetime:
+    """ISO 8601 with an offset (``Z`` included); a time without one is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except (AttributeError, ValueError):
+        raise InvalidInput(field, "is not an ISO 8601 date-time like "
+                           "2024-05-01T12:00:00Z", value) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def stamp(value: datetime) -> str:
+    """A UTC time as fixed-width text, so that string order is time order."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def qualified(namespace: str, name: str) -> str:
+    """The kb name of a job or dataset: ``namespace/name``, or ``name`` in ``default``."""
+    namespace, name = namespace.strip(), name.strip()
+    return name if namespace == DEFAULT_NAMESPACE else f"{namespace}/{name}"
+
+
+def _version(value: str) -> str:
+    return value.strip().replace("@", "%40") or UNVERSIONED
+
+
+@dataclass(frozen=True)
+class Event:
+    """One validated run event, with its times parsed."""
+
+    raw: dict[str, Any]
+    event_type: str
+    event_time: datetime
+    run_id: str
+    experiment: str
+    producer: str
+    nominal_start: datetime | None = None
+    nominal_end: datetime | None = None
+
+    @property
+    def run_facets(self) -> dict[str, Any]:
+        return self.raw["run"].get("facets") or {}
+
+    @property
+    def job_facets(self) -> dict[str, Any]:
+        return self.raw["job"].get("facets") or {}
+
+
+def parse_event(raw: Any, prefix: str = "event") -> Event:
+    """Validate one decoded event; raises ``InvalidInput`` naming the first bad field."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(prefix, "must be a JSON object (an OpenLineage run event)",
+                           type(raw).__name__)
+    error = best_match(_validator().iter_errors(raw))
+    if error is not None:
+        path = ".".join(str(p) for p in error.absolute_path)
+        raise InvalidInput(f"{prefix}.{path}" if path else prefix, error.message)
+    event_type = raw.get("eventType") or "OTHER"
+    event_time = parse_time(raw["eventTime"], f"{prefix}.eventTime")
+    nominal = (raw["run"].get("facets") or {}).get("nominalTime") or {}
+    start = end = None
+    if nominal:
+        start = parse_time(nominal["nominalStartTime"],
+                           f"{prefix}.run.facets.nominalTime.nominalStartTime")
+        if nominal.get("nominalEndTime"):
+            end = parse_time(nominal["nominalEndTime"],
+                             f"{prefix}.run.facets.nominalTime.nominalEndTime")
+    job = raw["job"]
+    return Event(raw=raw, event_type=event_type, event_time=event_time,
+                 run_id=raw["run"]["runId"].strip(),
+                 experiment=qualified(job["namespace"], job["name"]),
+                 producer=raw["producer"], nominal_start=start, nominal_end=end)
+
+
+def parse_events(raws: Sequence[Any], prefix: str = "events") -> list[Event]:
+    return [parse_event(raw, f"{prefix}[{i}]") for i, raw in enumerate(raws)]
+
+
+# -- merge state: every entry is a max or a min, so folding commutes ----------------------
+def _max(state: dict[str, Any], key: str, value: list[Any]) -> None:
+    current = state.get(key)
+    if current is None or value > current:
+        state[key] = value
+
+
+def _min(state: dict[str, Any], key: str, value: list[Any]) -> None:
+    current = state.get(key)
+    if current is None or value < current:
+        state[key] = value
+
+
+def _params(facets: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    spark = facets.get("spark_properties")
+    if isinstance(spark, dict) and isinstance(spark.get("properties"), dict):
+        out.update({str(k): v for k, v in spark["properties"].items()
+                    if isinstance(v, str | int | float | bool)})
+    execution = facets.get("executionParameters") or {}
+    for item in execution.get("parameters") or []:
+        out[item["key"]] = item.get("value")
+    return out
+
+
+def fold(state: dict[str, Any], event: Event) -> dict[str, Any]:
+    """Merge one event into a run's merge state (in place) and return it."""
+    when = stamp(event.event_time)
+    if event.event_type in _STATUS:
+        rank, status = _STATUS[event.event_type]
+        _max(state, "status", [when, rank, status.value])
+    if event.event_type in ("START", "RUNNING"):
+        _min(state, "start", [0, when])
+    elif event.nominal_start is not None:
+        _min(state, "start", [1, stamp(event.nominal_start)])
+    if event.event_type in _TERMINAL:
+        _max(state, "end", [1, when])
+    elif event.nominal_end is not None:
+        _max(state, "end", [0, stamp(event.nominal_end)])
+    _max(state, "producer", [when, event.producer])
+    _max(state, "experiment", [when, event.experiment])
+    params = state.setdefault("params", {})
+    for key, value in _params(event.run_facets).items():
+        candidate = [when, json.dumps(value, sort_keys=True)]
+        if key not in params or candidate > params[key]:
+            params[key] = candidate
+    facets = event.run_facets
+    if facets.get("errorMessage"):
+        _max(state, "error", [when, facets["errorMessage"]["message"]])
+    parent = facets.get("parent")
+    if parent:
+        _max(state, "parent", [when, parent["run"]["runId"].strip()])
+    code = event.job_facets.get("sourceCodeLocation") or {}
+    repo = code.get("repoUrl") or code.get("url")
+    if repo and code.get("version"):
+        _max(state, "code", [when, repo, code["version"], code.get("branch") or ""])
+    return state
+
+
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def run_fields(run_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The Run as the merge state says it is now."""
+    status = state.get("status")
+    start, end = state.get("start"), state.get("end")
+    code = state.get("code")
+    fields: dict[str, Any] = {
+        "id": run_id,
+        "kind": RUN_KIND,
+        "experiment": state["experiment"][1],
+        "name": state["experiment"][1],
+        "status": status[2] if status else RunStatus.RUNNING.value,
+        "event_time": _time(status[0]) if status else None,
+        "started_at": _time(start[1]) if start else None,
+        "ended_at": _time(end[1]) if end else None,
+        "producer": state["producer"][1],
+        "params": {k: json.loads(v[1]) for k, v in sorted(state.get("params", {}).items())},
+        "error": state["error"][1] if state.get("error") else None,
+        "parent": state["parent"][1] if state.get("parent") else None,
+        "merge_state": json.dumps(state, sort_keys=True, separators=(",", ":")),
+    }
+    if code:
+        fields["code"] = {"repo": code[1], "commit": _version(code[2]), "branch": code[3] or None}
+    return fields
+
+
+# -- datasets, owners, notes ----------------------------------------------------------------
+def dataset_ref(item: dict[str, Any]) -> tuple[str, str]:
+    facets = item.get("facets") or {}
+    version = (facets.get("version") or {}).get("datasetVersion")
+    return qualified(item["namespace"], item["name"]), _version(version or UNVERSIONED)
+
+
+def _owner_ref(name: str) -> str | None:
+    kind, sep, who = name.strip().partition(":")
+    if not sep:
+        kind, who = "user", kind
+    who = who.split("@", 1)[0].strip()
+    if not who:
+        return None
+    if kind.lower() in ("user", "person"):
+        return f"person:{who}"
+    if kind.lower() in ("team", "group"):
+        return f"team:{who}"
+    return None
+
+
+def _own(b: BatchBuilder, asset: str, facet: dict[str, Any] | None, since: datetime) -> None:
+    for owner in (facet or {}).get("owners") or []:
+        ref = _owner_ref(owner["name"])
+        if ref is None:
+            log.debug("owner %r is not a user: or team: name; skipped", owner["name"])
+            continue
+        role = (owner.get("type") or "owner").strip().lower() or "owner"
+        try:
+            b.own(asset, owner=ref, role=role, since=since)
+        except InvalidInput as exc:
+            log.info("owner %r of %s skipped: %s", owner["name"], asset, exc.message)
+
+
+def _add_datasets(b: BatchBuilder, event: Event) -> tuple[list[tuple[str, str]],
+                                                          list[tuple[str, str]]]:
+    refs: dict[str, list[tuple[str, str]]] = {"inputs": [], "outputs": []}
+    for side in ("inputs", "outputs"):
+        for item in event.raw.get(side) or []:
+            name, version = dataset_ref(item)
+            refs[side].append((name, version))
+            facets = item.get("facets") or {}
+            doc = (facets.get("documentation") or {}).get("description")
+            if doc:
+                b.dataset(name, description=doc)
+            schema = facets.get("schema")
+            uri = (facets.get("dataSource") or {}).get("uri")
+            if schema is not None or uri:
+                fields = None if schema is None else [
+                    {k: f[k] for k in ("name", "type", "description") if f.get(k)}
+                    for f in schema.get("fields") or []]
+                b.dataset_version(name, version, schema=fields, uri=uri or None)
+            _own(b, f"dataset:{name}", facets.get("ownership"), event.event_time)
+    return refs["inputs"], refs["outputs"]
+
+
+def _note_body(facet: dict[str, Any]) -> str:
+    body = f"**Run failed:** {facet['message']}"
+    if facet.get("stackTrace"):
+        lang = (facet.get("programmingLanguage") or "").lower()
+        body += f"\n\n```{lang}\n{facet['stackTrace'][:MAX_STACK]}\n```"
+    return body
+
+
+# -- the write --------------------------------------------------------------------------
+@dataclass
+class IngestResult:
+    events: int = 0
+    runs: int = 0
+    run_ids: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _locked(run_ids: Iterable[str]) -> Iterator[None]:
+    stripes = sorted({int(hashlib.blake2b(r.encode(), digest_size=4).hexdigest(), 16)
+                      % len(_STRIPES) for r in run_ids})
+    for i in stripes:
+        _STRIPES[i].acquire()
+    try:
+        yield
+    finally:
+        for i in reversed(stripes):
+            _STRIPES[i].release()
+
+
+def build(b: BatchBuilder, events: Sequence[Event], existing: dict[str, str | None]
+          ) -> list[str]:
+    """Add the records for ``events`` merged into the runs' existing states; returns run ids."""
+    states: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.run_id not in states:
+            known = existing.get(event.run_id)
+            states[event.run_id] = json.loads(known) if known else {}
+        fold(states[event.run_id], event)
+    inputs: dict[str, dict[tuple[str, str], None]] = {r: {} for r in states}
+    outputs: dict[str, dict[tuple[str, str], None]] = {r: {} for r in states}
+    for event in events:
+        ins, outs = _add_datasets(b, event)
+        inputs[event.run_id].update(dict.fromkeys(ins))
+        outputs[event.run_id].update(dict.fromkeys(outs))
+        doc = (event.job_facets.get("documentation") or {}).get("description")
+        if doc:
+            b.experiment(event.experiment, description=doc)
+        _own(b, f"experiment:{event.experiment}", event.job_facets.get("ownership"),
+             event.event_time)
+    for run_id, state in states.items():
+        b.run(inputs=list(inputs[run_id]), outputs=list(outputs[run_id]),
+              **run_fields(run_id, state))
+    for event in events:
+        failure = event.run_facets.get("errorMessage")
+        if failure:
+            b.note(f"run:{event.run_id}", _note_body(failure), created_at=event.event_time)
+    return list(states)
+
+
+def _plain_experiments_first(b: BatchBuilder, events: Sequence[Event]) -> None:
+    # Ownership of an experiment is resolved against the graph or this batch; make sure
+    # the experiment is in the batch before the owners name it.
+    for name in dict.fromkeys(e.experiment for e in events):
+        b.experiment(name)
+
+
+def write_events(client: Client, events: Sequence[Event]) -> IngestResult:
+    """Merge validated events into the graph in one transaction."""
+    if not events:
+        return IngestResult()
+    ids = list(dict.fromkeys(e.run_id for e in events))
+    with _locked(ids):
+        b = BatchBuilder(None)
+        _plain_experiments_first(b, events)
+        run_ids = build(b, events, run_states(client.graph, ids))
+        client.write(b)
+    return IngestResult(events=len(events), runs=len(run_ids), run_ids=run_ids)
+
+
+def ingest_events(graph: Graph, raws: Sequence[Any], *, actor: str, batch: bool = True
+                  ) -> IngestResult:
+    """Validate every event, then write them all in one transaction (or nothing)."""
+    events = parse_events(raws) if batch else [parse_event(raw) for raw in raws]
+    return write_events(Client(graph, actor=actor), events)
+
+
+def read_jsonl(path: Path) -> list[Event]:
+    """Every event of a JSON Lines file, validated before anything is written."""
+    events: list[Event] = []
+    with path.open("r", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{path.name}:{number}", f"is not JSON: {exc}") from None
+            events.append(parse_event(raw, f"{path.name}:{number}"))
+    return events
+
+
+def ingest_file(graph: Graph, path: Path, *, actor: str, chunk: int = 200,
+                progress: Callable[[int], None] | None = None) -> IngestResult:
+    """Replay a JSON Lines file of run events, ``chunk`` events per transaction."""
+    events = read_jsonl(path)
+    client = Client(graph, actor=actor)
+    total = IngestResult()
+    for start in range(0, len(events), chunk):
+        part = write_events(client, events[start:start + chunk])
+        total.events += part.events
+        total.run_ids.extend(r for r in part.run_ids if r not in total.run_ids)
+        if progress is not None:
+            progress(part.events)
+    total.runs = len(total.run_ids)
+    return total
