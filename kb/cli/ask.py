@@ -31,7 +31,8 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except KbError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False,
+                          soft_wrap=True)
         raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
 
