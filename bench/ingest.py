@@ -1,0 +1,293 @@
+"""Ingest benchmark: runs/s through the SDK's batch path against a hand-written floor.
+
+    .venv/bin/python bench/ingest.py --yes            # 10,000 runs, batches of 1,000
+    .venv/bin/python bench/ingest.py --yes --runs 2000 --batch 500
+
+Each run carries 10 params, 5 metrics, 2 dataset inputs (train, validation) and one model
+version output, across 50 people and 500 dataset versions. The same runs are written
+twice, each time on an emptied database:
+
+1. **SDK**: ``Client.batch()`` with ``b.run(...)`` and ``b.model_version(..., run_id=...)``,
+   ``--batch`` runs per transaction: validation, plan building and kb's statements.
+2. **Floor**: one hand-written ``UNWIND`` statement per batch, creating the same nodes and
+   relationships with no validation or checks: as fast as this server takes these writes.
+
+It prints runs/s for both, their ratio, and the node and relationship counts after each
+so that the reader sees both wrote the same graph. It asserts nothing.
+
+**It deletes every node of the database it connects to** (``KB_NEO4J_URI``..., or the
+local Neo4j of ``KB_HOME``), so it refuses to run without ``--yes`` unless ``KB_HOME``
+names a home of its own (not ``~/.kb``) and no ``KB_NEO4J_URI`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import neo4j
+
+from kb.config import Config
+from kb.graph import Graph
+from kb.graph.stats import counts
+from kb.ingest import Client
+from kb.localdb import resolve
+
+ACTOR = "bench"
+PEOPLE = 50
+DATASETS, VERSIONS_PER_DATASET = 50, 10  # 500 dataset versions
+MODELS = 20
+EXPERIMENTS = 20
+
+# -- the floor: hand-written Cypher, held here because it is what the bench measures ------
+# One statement per batch writes what the SDK writes for the same runs: Run with its
+# properties, Person -TRAINED->, -PART_OF-> Experiment, DatasetVersion stubs -VERSION_OF->
+# Dataset, USED {role}, Model, ModelVersion {model, version} -VERSION_OF->, PRODUCED.
+FLOOR = """
+UNWIND $rows AS row
+MERGE (r:Run {id: row.id})
+  ON CREATE SET r.createdAt = $now
+SET r.name = row.name, r.kind = 'training', r.status = 'COMPLETED',
+    r.startedAt = row.startedAt, r.endedAt = row.endedAt, r.seed = row.seed,
+    r.command = row.command, r.params = row.params, r.paramKeys = row.paramKeys,
+    r.metrics = row.metrics, r.metricKeys = row.metricKeys,
+    r.updatedAt = $now, r.updatedBy = $actor
+MERGE (p:Person {handle: row.person})
+  ON CREATE SET p.createdAt = $now, p.updatedAt = $now, p.updatedBy = $actor
+MERGE (p)-[t:TRAINED]->(r) ON CREATE SET t.createdAt = $now
+MERGE (e:Experiment {name: row.experiment})
+  ON CREATE SET e.createdAt = $now, e.updatedAt = $now, e.updatedBy = $actor
+MERGE (r)-[po:PART_OF]->(e) ON CREATE SET po.createdAt = $now
+WITH r, row
+CALL (r, row) {
+  UNWIND row.inputs AS input
+  MERGE (d:Dataset {name: input.dataset})
+    ON CREATE SET d.createdAt = $now, d.updatedAt = $now, d.updatedBy = $actor
+  MERGE (dv:DatasetVersion {key: input.key})
+    ON CREATE SET dv.createdAt = $now, dv.updatedAt = $now, dv.updatedBy = $actor,
+                  dv.dataset = input.dataset, dv.version = input.version
+  MERGE (dv)-[vo:VERSION_OF]->(d) ON CREATE SET vo.createdAt = $now
+  MERGE (r)-[u:USED]->(dv) ON CREATE SET u.createdAt = $now
+  SET u.role = input.role
+}
+MERGE (m:Model {name: row.model})
+  ON CREATE SET m.createdAt = $now, m.updatedAt = $now, m.updatedBy = $actor
+MERGE (mv:ModelVersion {key: row.modelVersion})
+  ON CREATE SET mv.createdAt = $now, mv.updatedAt = $now, mv.updatedBy = $actor,
+                mv.model = row.model, mv.version = row.version
+MERGE (mv)-[mo:VERSION_OF]->(m) ON CREATE SET mo.createdAt = $now
+MERGE (r)-[pr:PRODUCED]->(mv) ON CREATE SET pr.createdAt = $now
+"""
+
+WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+
+
+def generate(n: int, seed: int) -> list[dict[str, Any]]:
+    """The runs both paths write, as plain data (generation is not timed)."""
+    rng = random.Random(seed)
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    runs = []
+    for i in range(n):
+        start = base + timedelta(seconds=rng.randrange(365 * 86400))
+        ds = rng.sample(range(DATASETS), 2)
+        version = rng.randrange(VERSIONS_PER_DATASET)
+        model = i % MODELS
+        runs.append({
+            "id": f"bench-{seed}-{i:06d}",
+            "name": f"run {i}",
+            "experiment": f"experiment-{i % EXPERIMENTS:02d}",
+            "person": f"person-{rng.randrange(PEOPLE):02d}",
+            "started_at": start,
+            "ended_at": start + timedelta(minutes=rng.randrange(5, 600)),
+            "seed": rng.randrange(2**31),
+            "command": f"python train.py --config configs/{i % EXPERIMENTS}.yaml",
+            "params": {f"param_{k}": rng.choice([rng.random(), rng.randrange(1000),
+                                                 f"choice-{rng.randrange(5)}"])
+                       for k in range(10)},
+            "metrics": {f"metric_{k}": round(rng.random(), 6) for k in range(5)},
+            "inputs": [(f"dataset-{ds[0]:02d}", f"v{version}", "train"),
+                       (f"dataset-{ds[1]:02d}", f"v{version}", "validation")],
+            "model": f"model-{model:02d}",
+            "version": str(i // MODELS + 1),
+        })
+    return runs
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def write_sdk(graph: Graph, runs: list[dict[str, Any]], batch: int) -> None:
+    client = Client(graph, actor=ACTOR)
+    for chunk in chunks(runs, batch):
+        with client.batch() as b:
+            for r in chunk:
+                b.run(id=r["id"], name=r["name"], experiment=r["experiment"],
+                      person=r["person"], started_at=r["started_at"], ended_at=r["ended_at"],
+                      seed=r["seed"], command=r["command"], params=r["params"],
+                      metrics=r["metrics"], inputs=r["inputs"])
+                b.model_version(r["model"], version=r["version"], run_id=r["id"])
+
+
+def _encode(values: dict[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _floor_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": r["id"], "person": r["person"], "experiment": r["experiment"],
+        "name": r["name"], "startedAt": r["started_at"], "endedAt": r["ended_at"],
+        "seed": r["seed"], "command": r["command"], "params": _encode(r["params"]),
+        "paramKeys": sorted(r["params"]), "metrics": _encode(r["metrics"]),
+        "metricKeys": sorted(r["metrics"]),
+        "inputs": [{"dataset": d, "version": v, "key": f"{d}@{v}", "role": role}
+                   for d, v, role in r["inputs"]],
+        "model": r["model"], "version": r["version"],
+        "modelVersion": f"{r['model']}@{r['version']}",
+    }
+
+
+def write_floor(driver: neo4j.Driver, database: str, runs: list[dict[str, Any]],
+                batch: int) -> None:
+    def work(tx: neo4j.ManagedTransaction, rows: list[dict[str, Any]]) -> None:
+        tx.run(FLOOR, rows=rows, now=datetime.now(UTC), actor=ACTOR).consume()
+
+    with driver.session(database=database) as session:
+        for chunk in chunks(runs, batch):
+            session.execute_write(work, [_floor_row(r) for r in chunk])
+
+
+def wipe(driver: neo4j.Driver, database: str) -> None:
+    with driver.session(database=database) as session:
+        session.run(WIPE).consume()
+
+
+def timed(label: str, fn: Callable[[], None], n: int) -> float:
+    began = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - began
+    rate = n / seconds
+    print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s")
+    return rate
+
+
+def refuse_unless_allowed(config: Config, yes: bool) -> None:
+    where = config.neo4j_uri or f"the local Neo4j under {config.home}"
+    print("!" * 78)
+    print(f"!! bench/ingest.py DELETES EVERY NODE of the database at {where}")
+    print(f"!! (database {config.neo4j_database!r}), before and between its measurements.")
+    print("!" * 78)
+    if yes:
+        return
+    home = os.environ.get("KB_HOME")
+    dedicated = (home and not config.neo4j_uri
+                 and Path(home).expanduser().resolve() != (Path.home() / ".kb").resolve())
+    if not dedicated:
+        print("refusing: pass --yes, or point KB_HOME at a home used only for benchmarks "
+              "(and unset KB_NEO4J_URI)", file=sys.stderr)
+        sys.exit(2)
+
+
+def show_counts(label: str, graph: Graph) -> dict[str, int]:
+    found = counts(graph)
+    print(f"  {label} graph: " + ", ".join(f"{k} {v:,}" for k, v in found.items()))
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=1_000, help="runs per transaction")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure each path this many times, alternating which goes "
+                             "first; the best and the median are reported")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--yes", action="store_true", help="wipe the database without asking")
+    parser.add_argument("--no-warmup", action="store_true",
+                        help="skip the untimed warm-up batch of each path")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the SDK path with pyinstrument (pip install pyinstrument)")
+    args = parser.parse_args(argv)
+
+    config = Config.from_env()
+    refuse_unless_allowed(config, args.yes)
+    conn = resolve(config, start=True)
+    graph = Graph.connect(conn.uri, conn.user, conn.password, database=conn.database)
+    graph.ensure_schema()
+    driver = neo4j.GraphDatabase.driver(conn.uri, auth=(conn.user, str(conn.password)),
+                                        notifications_min_severity="OFF")
+    runs = generate(args.runs, args.seed)
+    print(f"{args.runs:,} runs, batches of {args.batch:,} runs; {PEOPLE} people, "
+          f"{DATASETS * VERSIONS_PER_DATASET} dataset versions, {MODELS} models; "
+          f"Neo4j at {conn.uri}; packstream in "
+          f"{'Rust' if _rust_packstream() else 'pure Python'}")
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler()
+
+    def sdk() -> None:
+        if profiler is not None:
+            profiler.start()
+        write_sdk(graph, runs, args.batch)
+        if profiler is not None:
+            profiler.stop()
+
+    def floor() -> None:
+        write_floor(driver, conn.database, runs, args.batch)
+
+    rates: dict[str, list[float]] = {"sdk": [], "floor": []}
+    graphs: dict[str, dict[str, int]] = {}
+    try:
+        if not args.no_warmup:
+            warm = generate(min(args.batch, args.runs), args.seed + 1)
+            wipe(driver, conn.database)
+            write_sdk(graph, warm, args.batch)
+            wipe(driver, conn.database)
+            write_floor(driver, conn.database, warm, args.batch)
+        for round_ in range(args.rounds):
+            paths = [("sdk", sdk), ("floor", floor)]
+            for label, fn in paths if round_ % 2 == 0 else paths[::-1]:
+                wipe(driver, conn.database)
+                rates[label].append(timed(label, fn, len(runs)))
+                graphs[label] = show_counts(label, graph)
+        wipe(driver, conn.database)
+    finally:
+        driver.close()
+        graph.close()
+
+    same = "the same graph" if graphs["sdk"] == graphs["floor"] else "DIFFERENT graphs"
+    best_sdk, best_floor = max(rates["sdk"]), max(rates["floor"])
+    print(f"batch {args.batch:,}; both wrote {same}")
+    print(f"best:   sdk {best_sdk:,.0f} runs/s, floor {best_floor:,.0f} runs/s, "
+          f"sdk / floor = {best_sdk / best_floor:.2f}")
+    if args.rounds > 1:
+        med_sdk, med_floor = statistics.median(rates["sdk"]), statistics.median(rates["floor"])
+        print(f"median: sdk {med_sdk:,.0f} runs/s, floor {med_floor:,.0f} runs/s, "
+              f"sdk / floor = {med_sdk / med_floor:.2f}")
+    if profiler is not None:
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+def _rust_packstream() -> bool:
+    """Whether the driver packs with neo4j-rust-ext (it changes both paths' speed)."""
+    try:
+        import neo4j._rust  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()
