@@ -20,7 +20,7 @@ UNWIND $ids AS id
 MATCH (r:Run {id: id})
 RETURN r.id AS id, r.params AS params, r.metrics AS metrics,
   COLLECT { MATCH (r)-[u:USED]->(d:DatasetVersion) RETURN d.key AS k ORDER BY k } AS inputs,
-  COLLECT { MATCH (r)-[:AT_COMMIT]->(c:CodeVersion) RETURN c.key LIMIT 1 } AS code,
+  COLLECT { MATCH (r)-[:AT_COMMIT]->(c:CodeVersion) RETURN c.commit LIMIT 1 } AS code,
   COLLECT { MATCH (r)-[:IN_ENV]->(e:Environment) RETURN e.digest LIMIT 1 } AS env
 """
 

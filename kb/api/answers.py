@@ -1,0 +1,278 @@
+"""The types of the questions' answers; each is built from a kb.graph answer record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from kb.domain import Label, to_global_id
+from kb.domain.answers import DeploymentFact as DeploymentRecord
+from kb.domain.answers import ImpactItem as ImpactRecord
+from kb.domain.answers import LineageGraph as LineageRecord
+from kb.domain.answers import LineageNode as LineageNodeRecord
+from kb.domain.answers import TrainingFact
+from kb.graph.compare import RunComparison as ComparisonRecord
+from kb.graph.ownership import HandoverItem as HandoverRecord
+from kb.graph.ownership import Orphan as OrphanRecord
+
+from .common import KeyValue, Node, key_values
+from .context import Info
+from .types import ModelVersion, Person, Run, build
+
+
+@strawberry.enum
+class Direction(Enum):
+    UPSTREAM = "UPSTREAM"
+    DOWNSTREAM = "DOWNSTREAM"
+    BOTH = "BOTH"
+
+
+@strawberry.type(description="A dataset version a run read, as recorded on the run.")
+class DataUse:
+    dataset: str
+    version: str
+    digest: str | None
+    uri: str | None
+    role: str | None
+
+
+async def _node(info: Info, label: Label, key: str | None):
+    if key is None:
+        return None
+    props = await info.context.loaders.node(label).load(key)
+    return None if props is None else build(label, props)
+
+
+@strawberry.type(description="Who trained a model version, on which data, with which code.")
+class Training:
+    model: str
+    version: str
+    created_at: datetime | None
+    aliases: list[str]
+    person_handle: str | None
+    person_name: str | None
+    person_active: bool | None = strawberry.field(
+        description="False once the person has left; null when nobody is recorded.")
+    run_id: str | None
+    run_status: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    experiment: str | None
+    params: list[KeyValue]
+    metrics: list[KeyValue]
+    inputs: list[DataUse]
+    repo: str | None
+    commit: str | None
+    branch: str | None
+    dirty: bool | None
+    command: str | None
+    seed: int | None
+    environment_digest: str | None
+
+    @strawberry.field
+    async def person(self, info: Info) -> Person | None:
+        return await _node(info, Label.PERSON, self.person_handle)
+
+    @strawberry.field
+    async def run(self, info: Info) -> Run | None:
+        return await _node(info, Label.RUN, self.run_id)
+
+    @strawberry.field
+    async def model_version(self, info: Info) -> ModelVersion | None:
+        return await _node(info, Label.MODEL_VERSION, f"{self.model}@{self.version}")
+
+
+def training(f: TrainingFact) -> Training:
+    return Training(
+        model=f.model, version=f.version, created_at=f.created_at, aliases=list(f.aliases),
+        person_handle=f.person, person_name=f.person_name, person_active=f.person_active,
+        run_id=f.run_id, run_status=f.run_status, started_at=f.started_at,
+        ended_at=f.ended_at, experiment=f.experiment, params=key_values(f.params),
+        metrics=key_values(f.metrics),
+        inputs=[DataUse(dataset=i.dataset, version=i.version, digest=i.digest, uri=i.uri,
+                        role=i.role) for i in f.inputs],
+        repo=f.repo, commit=f.commit, branch=f.branch, dirty=f.dirty, command=f.command,
+        seed=f.seed, environment_digest=f.environment_digest)
+
+
+@strawberry.type
+class LineageNode:
+    id: strawberry.ID
+    label: str
+    key: str
+    name: str
+
+
+@strawberry.type
+class LineageEdge:
+    source: strawberry.ID
+    target: strawberry.ID
+    type: str
+
+
+@strawberry.type(description="A drawable neighbourhood: nodes and typed edges.")
+class LineageGraph:
+    root: strawberry.ID
+    direction: Direction
+    depth: int
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    truncated: bool = strawberry.field(
+        description="True when a node had more neighbours than one hop explores.")
+
+    @strawberry.field(description="Same as truncated: the answer is partial.")
+    def is_partial(self) -> bool:
+        return self.truncated
+
+
+def _lnode(n: LineageNodeRecord) -> LineageNode:
+    return LineageNode(id=strawberry.ID(n.id), label=n.label, key=n.key, name=n.name)
+
+
+def lineage_graph(g: LineageRecord) -> LineageGraph:
+    return LineageGraph(
+        root=strawberry.ID(g.root), direction=Direction(g.direction), depth=g.depth,
+        nodes=[_lnode(n) for n in g.nodes],
+        edges=[LineageEdge(source=strawberry.ID(e.source), target=strawberry.ID(e.target),
+                           type=e.type) for e in g.edges],
+        truncated=g.truncated)
+
+
+@strawberry.enum
+class ImpactKind(Enum):
+    MODEL_VERSION = "MODEL_VERSION"
+    DEPLOYMENT = "DEPLOYMENT"
+
+
+@strawberry.type(description="A model version or active deployment downstream of the data.")
+class ImpactItem:
+    kind: ImpactKind
+    key: str
+    model: str
+    version: str
+    environment: str | None
+    status: str | None
+    deployed_at: datetime | None
+    hops: int
+    path: list[LineageNode] = strawberry.field(
+        description="One shortest path from the dataset version, both ends included.")
+
+
+def impact_item(i: ImpactRecord) -> ImpactItem:
+    return ImpactItem(kind=ImpactKind(i.kind), key=i.key, model=i.model, version=i.version,
+                      environment=i.environment, status=i.status, deployed_at=i.deployed_at,
+                      hops=i.hops, path=[_lnode(n) for n in i.path])
+
+
+@strawberry.type(description="What runs where, since when, and who is behind it.")
+class DeploymentFact:
+    deployment_id: str
+    model: str
+    version: str
+    environment: str
+    endpoint: str | None
+    status: str
+    deployed_at: datetime | None
+    retired_at: datetime | None
+    deployed_by: str | None
+    deployed_by_name: str | None
+    deployed_by_active: bool | None
+    trained_by: str | None
+    trained_by_active: bool | None
+    run_id: str | None
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(Label.DEPLOYMENT, self.deployment_id))
+
+
+def deployment_fact(d: DeploymentRecord) -> DeploymentFact:
+    return DeploymentFact(
+        deployment_id=d.id, model=d.model, version=d.version, environment=d.environment,
+        endpoint=d.endpoint, status=d.status, deployed_at=d.deployed_at,
+        retired_at=d.retired_at, deployed_by=d.deployed_by, deployed_by_name=d.deployed_by_name,
+        deployed_by_active=d.deployed_by_active, trained_by=d.trained_by,
+        trained_by_active=d.trained_by_active, run_id=d.run_id)
+
+
+@strawberry.type(description="Something a person holds, flagged when nobody else would.")
+class HandoverItem:
+    kind: str
+    key: str
+    relations: list[str] = strawberry.field(description="OWNS, TRAINED and/or DEPLOYED.")
+    roles: list[str]
+    other_owners: list[str]
+    other_trainers: list[str]
+    at_risk: bool = strawberry.field(
+        description="No other active person owns it or has trained on it.")
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(Label(self.kind), self.key))
+
+
+def handover_item(h: HandoverRecord) -> HandoverItem:
+    return HandoverItem(kind=h.kind, key=h.key, relations=list(h.relations),
+                        roles=list(h.roles), other_owners=list(h.other_owners),
+                        other_trainers=list(h.other_trainers), at_risk=h.at_risk)
+
+
+@strawberry.type(description="An asset with no active owner.")
+class Orphan:
+    kind: str
+    key: str
+    former_owners: list[str]
+    last_owned_at: datetime | None
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(Label(self.kind), self.key))
+
+
+def orphan(o: OrphanRecord) -> Orphan:
+    return Orphan(kind=o.kind, key=o.key, former_owners=list(o.former_owners),
+                  last_owned_at=o.last_owned_at)
+
+
+@strawberry.type
+class SearchHit:
+    score: float
+    node: Node
+
+
+@strawberry.type
+class ValueChange:
+    key: str
+    a: JSON | None
+    b: JSON | None
+
+
+@strawberry.type(description="What differs between two runs.")
+class RunComparison:
+    a: str
+    b: str
+    params: list[ValueChange]
+    metrics: list[ValueChange]
+    inputs_only_in_a: list[str]
+    inputs_only_in_b: list[str]
+    commit_a: str | None
+    commit_b: str | None
+    environment_a: str | None
+    environment_b: str | None
+    same_code: bool
+    same_environment: bool
+
+
+def comparison(c: ComparisonRecord) -> RunComparison:
+    def changes(items):
+        return [ValueChange(key=v.key, a=v.a, b=v.b) for v in items]
+
+    return RunComparison(
+        a=c.a, b=c.b, params=changes(c.params), metrics=changes(c.metrics),
+        inputs_only_in_a=list(c.inputs_only_a), inputs_only_in_b=list(c.inputs_only_b),
+        commit_a=c.commit_a, commit_b=c.commit_b, environment_a=c.environment_a,
+        environment_b=c.environment_b, same_code=c.same_code,
+        same_environment=c.same_environment)

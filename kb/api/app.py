@@ -1,0 +1,198 @@
+"""The starlette app: ``/graphql`` (GraphiQL in a browser), ``/healthz``, ``/readyz``.
+
+The lifespan owns the Graph when none is passed in. Every response carries
+``X-Request-Id``; the same id is in error extensions and in the server's log lines.
+Responses follow GraphQL-over-HTTP: ``application/graphql-response+json`` when the client
+asks for it (with 4xx for requests that never executed), ``application/json`` otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from kb.config import Config
+from kb.errors import KbError
+from kb.graph import Graph
+
+from .auth import Principal, principal_from_request
+from .context import Context
+from .loaders import Loaders
+from .schema import build_schema
+
+log = logging.getLogger(__name__)
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+_RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (the caller's ``X-Request-Id`` when sane) and echoes it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _RID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _wants_graphql_response(request: Request) -> bool:
+    return GRAPHQL_RESPONSE in request.headers.get("accept", "")
+
+
+def error_response(request: Request, exc: KbError, status: int) -> Response:
+    rid = request.state.request_id
+    body = {"errors": [{"message": exc.message,
+                        "extensions": {"code": exc.code, "requestId": rid}}]}
+    media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return Response(json.dumps(body), status_code=status, media_type=media, headers=headers)
+
+
+class KbGraphQL(GraphQL):
+    """Strawberry's ASGI view with kb's auth, context and GraphQL-over-HTTP statuses."""
+
+    def __init__(self, config: Config, **kw: Any) -> None:
+        super().__init__(build_schema(config), graphql_ide="graphiql" if config.graphiql
+                         else None, **kw)
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            if not _is_ide_request(request):
+                try:
+                    principal = await run_in_threadpool(principal_from_request, request)
+                except KbError as exc:
+                    status = 403 if exc.code == "FORBIDDEN" else 401
+                    if exc.code not in ("FORBIDDEN", "UNAUTHENTICATED"):
+                        log.error("request %s: auth failed: %s", request.state.request_id,
+                                  exc.message)
+                        status = 503
+                    await error_response(request, exc, status)(scope, receive, send)
+                    return
+                scope["state"]["principal"] = principal
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        app = request.app
+        principal: Principal = request.state.principal
+        return Context(request=request, response=response, graph=app.state.graph,
+                       config=self.config, principal=principal,
+                       request_id=request.state.request_id,
+                       loaders=Loaders(app.state.graph))
+
+    async def get_sub_response(self, request: Any) -> Response:
+        sub = await super().get_sub_response(request)
+        sub.kb_request = request  # type: ignore[attr-defined]
+        return sub
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        request: Request | None = getattr(sub_response, "kb_request", None)
+        if request is None or isinstance(response_data, list):
+            return response
+        codes = {(e.get("extensions") or {}).get("code")
+                 for e in response_data.get("errors") or []}
+        executed = "data" in response_data and response_data["data"] is not None
+        nothing = not executed or not any(v is not None
+                                          for v in (response_data.get("data") or {}).values())
+        if _wants_graphql_response(request):
+            response.headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
+            if "data" not in response_data:
+                response.status_code = 400
+        if nothing and "UNAUTHENTICATED" in codes:
+            response.status_code = 401
+        elif nothing and "FORBIDDEN" in codes and not _wants_graphql_response(request):
+            response.status_code = 403
+        return response
+
+
+def _is_ide_request(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    graph: Graph | None = getattr(request.app.state, "graph", None)
+    ok = graph is not None and await run_in_threadpool(graph.ping)
+    return JSONResponse({"status": "ready" if ok else "unavailable",
+                         "neo4j": "reachable" if ok else "unreachable"},
+                        status_code=200 if ok else 503)
+
+
+def _open_graph(config: Config) -> Graph:
+    from kb.localdb import resolve
+
+    conn = resolve(config, start=True)
+    graph = Graph.connect(conn.uri, conn.user, conn.password, database=conn.database)
+    graph.ensure_schema()
+    return graph
+
+
+def _extra_routes() -> list[Any]:
+    try:
+        from kb.api.lineage_http import lineage_routes
+    except ImportError:
+        log.info("OpenLineage routes not available in this build")
+        return []
+    return list(lineage_routes())
+
+
+def create_app(config: Config, graph: Graph | None = None) -> Starlette:
+    """The API; without ``graph`` the lifespan opens one from ``config`` and closes it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = app.state.graph is None
+        if owned:
+            app.state.graph = await run_in_threadpool(_open_graph, config)
+        try:
+            yield
+        finally:
+            if owned and app.state.graph is not None:
+                app.state.graph.close()
+                app.state.graph = None
+
+    routes = [
+        Route("/graphql", KbGraphQL(config), methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        *_extra_routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestIdMiddleware)
+    app.state.config = config
+    app.state.graph = graph
+    return app

@@ -1,0 +1,99 @@
+"""Shapes every part of the schema shares: ``Node``, cursor connections, key/value pairs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from strawberry.scalars import JSON
+
+from kb.errors import InvalidInput
+
+from .limits import MAX_PAGE
+
+T = TypeVar("T")
+
+
+@strawberry.interface(description="An entity with an opaque global id; fetch any with node(id:).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type(description="A page of a list: first/after cursors, at most 100 a page.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [e.node for e in self.edges]
+
+
+@strawberry.type(description="One parameter or metric; the value keeps its JSON type.")
+class KeyValue:
+    key: str
+    value: JSON | None
+
+
+def key_values(values: dict[str, Any] | None) -> list[KeyValue]:
+    return [KeyValue(key=k, value=v) for k, v in sorted((values or {}).items())]
+
+
+def to_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def from_cursor(cursor: str | None) -> int:
+    """The offset after ``cursor`` (the next item to return)."""
+    if cursor is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        kind, _, number = text.partition(":")
+        if kind != "offset":
+            raise ValueError(text)
+        return int(number) + 1
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidInput("after", "is not a cursor returned by this list", cursor) from None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    skip: int
+    limit: int
+
+
+def page_request(first: int | None, after: str | None) -> PageRequest:
+    if first is None:
+        first = 20
+    if first < 0 or first > MAX_PAGE:
+        raise InvalidInput("first", f"must be between 0 and {MAX_PAGE}", first)
+    return PageRequest(from_cursor(after), first)
+
+
+def connection(items: list[Any], total: int, req: PageRequest) -> Connection[Any]:
+    edges = [Edge(cursor=to_cursor(req.skip + i), node=item) for i, item in enumerate(items)]
+    return Connection(
+        edges=edges, total_count=total,
+        page_info=PageInfo(
+            has_next_page=req.skip + len(items) < total, has_previous_page=req.skip > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None))

@@ -1,0 +1,209 @@
+"""Request limits, checked on the parsed document before anything reaches Neo4j.
+
+Depth, aliases, tokens, page size and a cost budget. Cost is estimated the way GitHub's
+GraphQL API does it: every list field (a field with ``first``) multiplies the page sizes
+above it; ``requests`` sums, over the list fields, the product of the page sizes of their
+parents (how many lists must be fetched), and ``nodes`` sums the product including their
+own page size (how many items may come back). Both are refused above their budget, and the
+estimate is returned in the response's ``extensions.cost``.
+
+``Limits`` is a schema extension *class*: strawberry builds one per request, so the
+estimate of one request never leaks into another's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.extensions import SchemaExtension
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
+    value_from_ast,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_page: int = MAX_PAGE
+    max_requests: int = 1000
+    max_nodes: int = 100_000
+
+
+@dataclass
+class Estimate:
+    depth: int = 0
+    aliases: int = 0
+    requests: int = 0
+    nodes: int = 0
+    errors: list[GraphQLError] = field(default_factory=list)
+
+
+def limit_error(limit: str, message: str, allowed: int, actual: int) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "LIMIT_EXCEEDED", "limit": limit,
+                                             "allowed": allowed, "actual": actual})
+
+
+class _Walker:
+    """Walks one operation with the schema's types, resolving fragments and variables."""
+
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode],
+                 variables: dict[str, Any], settings: LimitSettings) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.settings = settings
+        self.est = Estimate()
+
+    def page_size(self, node: FieldNode, parent: Any) -> int | None:
+        fields = getattr(parent, "fields", None) or {}
+        definition = fields.get(node.name.value)
+        if definition is None or "first" not in definition.args:
+            return None
+        arg = definition.args["first"]
+        value = None
+        for given in node.arguments or ():
+            if given.name.value == "first":
+                if isinstance(given.value, VariableNode):
+                    value = self.variables.get(given.value.name.value)
+                else:
+                    value = value_from_ast(given.value, arg.type, self.variables)
+        if value is None:
+            value = arg.default_value if isinstance(arg.default_value, int) else MAX_PAGE
+        if isinstance(value, int) and value > self.settings.max_page:
+            self.est.errors.append(limit_error(
+                "pageSize", f"first: {value} on {node.name.value} is above the page size "
+                f"limit of {self.settings.max_page}; page with first/after",
+                self.settings.max_page, value))
+        return max(int(value), 0) if isinstance(value, int) else MAX_PAGE
+
+    def walk(self, selection_set: SelectionSetNode | None, parent: Any, depth: int,
+             multiplier: int, seen: frozenset[str]) -> None:
+        if selection_set is None:
+            return
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                name = sel.name.value
+                if name.startswith("__"):
+                    continue  # introspection is bounded by the schema itself
+                if sel.alias is not None:
+                    self.est.aliases += 1
+                self.est.depth = max(self.est.depth, depth)
+                fields = getattr(parent, "fields", None) or {}
+                definition = fields.get(name)
+                child = get_named_type(definition.type) if definition else None
+                size = self.page_size(sel, parent)
+                inner = multiplier
+                if size is not None:
+                    self.est.requests += multiplier
+                    self.est.nodes += multiplier * size
+                    inner = multiplier * max(size, 1)
+                self.walk(sel.selection_set, child, depth + 1, inner, seen)
+            elif isinstance(sel, InlineFragmentNode):
+                cond = (self.schema.get_type(sel.type_condition.name.value)
+                        if sel.type_condition else parent)
+                self.walk(sel.selection_set, cond, depth, multiplier, seen)
+            elif isinstance(sel, FragmentSpreadNode):
+                name = sel.name.value
+                frag = self.fragments.get(name)
+                if frag is None or name in seen:
+                    continue
+                cond = self.schema.get_type(frag.type_condition.name.value)
+                self.walk(frag.selection_set, cond, depth, multiplier, seen | {name})
+
+
+def estimate(schema: GraphQLSchema, operation: OperationDefinitionNode,
+             fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
+             settings: LimitSettings) -> Estimate:
+    root: GraphQLObjectType | GraphQLInterfaceType | None = {
+        OperationType.QUERY: schema.query_type,
+        OperationType.MUTATION: schema.mutation_type,
+        OperationType.SUBSCRIPTION: schema.subscription_type,
+    }[operation.operation]
+    walker = _Walker(schema, fragments, variables, settings)
+    walker.walk(operation.selection_set, root, 1, 1, frozenset())
+    est = walker.est
+    checks = (("depth", est.depth, settings.max_depth, "query depth"),
+              ("aliases", est.aliases, settings.max_aliases, "number of aliases"),
+              ("cost", est.requests, settings.max_requests, "cost (lists to fetch)"),
+              ("nodes", est.nodes, settings.max_nodes, "cost (items that may return)"))
+    for limit, actual, allowed, text in checks:
+        if actual > allowed:
+            est.errors.append(limit_error(limit, f"the {text} is {actual}, above the limit of "
+                                          f"{allowed}; ask for less in one request",
+                                          allowed, actual))
+    return est
+
+
+class Limits(SchemaExtension):
+    """Refuses a document over any limit during validation, and reports its cost."""
+
+    settings = LimitSettings()
+
+    def __init__(self, *, execution_context: Any = None) -> None:
+        self.estimate: Estimate | None = None
+
+    @classmethod
+    def configured(cls, settings: LimitSettings) -> type[Limits]:
+        return type("Limits", (cls,), {"settings": settings})
+
+    def on_operation(self) -> Iterator[None]:
+        ctx = self.execution_context
+        ctx.parse_options["max_tokens"] = self.settings.max_tokens
+        ctx.validation_rules = (*ctx.validation_rules, self._rule())
+        yield
+
+    def _rule(self) -> type[ValidationRule]:
+        ext = self
+
+        class LimitRule(ValidationRule):
+            def enter_document(self, node: Any, *_: Any) -> None:
+                fragments = {d.name.value: d for d in node.definitions
+                             if isinstance(d, FragmentDefinitionNode)}
+                operations = [d for d in node.definitions
+                              if isinstance(d, OperationDefinitionNode)]
+                wanted = ext.execution_context.operation_name
+                if wanted:
+                    operations = [o for o in operations if o.name and o.name.value == wanted]
+                variables = ext.execution_context.variables or {}
+                for op in operations[:1]:
+                    est = estimate(self.context.schema, op, fragments, variables,
+                                   ext.settings)
+                    ext.estimate = est
+                    for error in est.errors:
+                        self.report_error(error)
+
+        return LimitRule
+
+    def get_results(self) -> dict[str, Any]:
+        if self.estimate is None:
+            return {}
+        est, s = self.estimate, self.settings
+        return {"cost": {"requests": est.requests, "nodes": est.nodes, "depth": est.depth,
+                         "aliases": est.aliases, "limits": {
+                             "requests": s.max_requests, "nodes": s.max_nodes,
+                             "depth": s.max_depth, "aliases": s.max_aliases,
+                             "tokens": s.max_tokens, "pageSize": s.max_page}}}

@@ -1,0 +1,236 @@
+"""The root ``Query``: entities by key, ``node(id:)``, the root lists and the questions.
+
+Every question calls its one function in kb.graph (shared with the CLI), off the event loop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from starlette.concurrency import run_in_threadpool
+
+from kb.domain import Label, Ref, from_global_id, parse_ref, versioned_key
+from kb.errors import InvalidInput, NotFound
+from kb.graph import deployments as graph_deployments
+from kb.graph import impact as graph_impact
+from kb.graph import lineage as graph_lineage
+from kb.graph import who_trained as graph_who_trained
+from kb.graph.compare import compare_runs
+from kb.graph.entities import kind_name
+from kb.graph.nodes import page
+from kb.graph.ownership import handover as graph_handover
+from kb.graph.ownership import orphans as graph_orphans
+from kb.graph.search import search as graph_search
+
+from .answers import (
+    DeploymentFact,
+    Direction,
+    HandoverItem,
+    ImpactItem,
+    LineageGraph,
+    Orphan,
+    RunComparison,
+    SearchHit,
+    Training,
+    comparison,
+    deployment_fact,
+    handover_item,
+    impact_item,
+    lineage_graph,
+    orphan,
+    training,
+)
+from .common import Connection, Node, connection, page_request
+from .context import Info
+from .types import (
+    Dataset,
+    DatasetVersion,
+    Deployment,
+    DeploymentStatus,
+    EntityKind,
+    Experiment,
+    Model,
+    ModelVersion,
+    Person,
+    Run,
+    RunStatus,
+    Team,
+    build,
+)
+
+FIRST = strawberry.argument(description="Page size, 100 at most.")
+AFTER = strawberry.argument(description="The endCursor of the previous page.")
+
+
+async def get_entity(info: Info, label: Label, key: str) -> Any:
+    props = await info.context.loaders.node(label).load(key)
+    if props is None:
+        raise NotFound(kind_name(label), key)
+    return build(label, props)
+
+
+def read_ref(text: str, field: str = "id") -> Ref:
+    """A global id, or an entity reference such as ``dataset:customers@2024-05``."""
+    if not text or not text.strip():
+        raise InvalidInput(field, "must be a node id or a reference like model:churn@7", text)
+    if ":" in text:
+        return parse_ref(text.strip(), field=field)
+    return from_global_id(text.strip())
+
+
+async def _page(info: Info, kind: str, first: int | None, after: str | None,
+                **filters: Any) -> Connection[Any]:
+    req = page_request(first, after)
+    total, rows = await info.context.loaders.read(page, kind, filters, req.skip, req.limit)
+    label = {"models": Label.MODEL, "datasets": Label.DATASET, "people": Label.PERSON,
+             "runs": Label.RUN, "teams": Label.TEAM, "experiments": Label.EXPERIMENT}[kind]
+    return connection([build(label, r) for r in rows], total, req)
+
+
+async def _call(fn: Any, *args: Any, **kw: Any) -> Any:
+    return await run_in_threadpool(fn, *args, **kw)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A person by handle.")
+    async def person(self, info: Info, handle: str) -> Person | None:
+        return await get_entity(info, Label.PERSON, handle)
+
+    @strawberry.field
+    async def team(self, info: Info, name: str) -> Team | None:
+        return await get_entity(info, Label.TEAM, name)
+
+    @strawberry.field
+    async def dataset(self, info: Info, name: str) -> Dataset | None:
+        return await get_entity(info, Label.DATASET, name)
+
+    @strawberry.field
+    async def dataset_version(self, info: Info, dataset: str, version: str
+                              ) -> DatasetVersion | None:
+        return await get_entity(info, Label.DATASET_VERSION, versioned_key(dataset, version))
+
+    @strawberry.field
+    async def experiment(self, info: Info, name: str) -> Experiment | None:
+        return await get_entity(info, Label.EXPERIMENT, name)
+
+    @strawberry.field
+    async def model(self, info: Info, name: str) -> Model | None:
+        return await get_entity(info, Label.MODEL, name)
+
+    @strawberry.field(description="A model version by number, or the one carrying an alias.")
+    async def model_version(self, info: Info, model: str, version: str | None = None,
+                            alias: str | None = None) -> ModelVersion | None:
+        if version is not None:
+            return await get_entity(info, Label.MODEL_VERSION, versioned_key(model, version))
+        if alias is None:
+            raise InvalidInput("version", "give a version or an alias", None)
+        await get_entity(info, Label.MODEL, model)
+        versions = await info.context.loaders.related("Model.versions").load(model)
+        for item in versions:
+            if alias in (item.props.get("aliases") or []):
+                return build(item.label, item.props)
+        raise NotFound("model version", f"{model} with alias {alias}")
+
+    @strawberry.field
+    async def run(self, info: Info, id: str) -> Run | None:
+        return await get_entity(info, Label.RUN, id)
+
+    @strawberry.field
+    async def deployment(self, info: Info, id: str) -> Deployment | None:
+        return await get_entity(info, Label.DEPLOYMENT, id)
+
+    @strawberry.field(description="Any entity by its global id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        ref = from_global_id(str(id))
+        return await get_entity(info, ref.label, ref.key)
+
+    # -- lists -------------------------------------------------------------------------
+    @strawberry.field
+    async def models(self, info: Info, first: Annotated[int, FIRST] = 20,
+                     after: Annotated[str | None, AFTER] = None, owner: str | None = None,
+                     team: str | None = None) -> Connection[Model]:
+        return await _page(info, "models", first, after, owner=owner, team=team)
+
+    @strawberry.field
+    async def datasets(self, info: Info, first: Annotated[int, FIRST] = 20,
+                       after: Annotated[str | None, AFTER] = None, owner: str | None = None,
+                       team: str | None = None) -> Connection[Dataset]:
+        return await _page(info, "datasets", first, after, owner=owner, team=team)
+
+    @strawberry.field
+    async def experiments(self, info: Info, first: Annotated[int, FIRST] = 20,
+                          after: Annotated[str | None, AFTER] = None,
+                          owner: str | None = None, team: str | None = None
+                          ) -> Connection[Experiment]:
+        return await _page(info, "experiments", first, after, owner=owner, team=team)
+
+    @strawberry.field
+    async def people(self, info: Info, first: Annotated[int, FIRST] = 20,
+                     after: Annotated[str | None, AFTER] = None, team: str | None = None,
+                     active: bool | None = None) -> Connection[Person]:
+        return await _page(info, "people", first, after, team=team, active=active)
+
+    @strawberry.field
+    async def teams(self, info: Info, first: Annotated[int, FIRST] = 20,
+                    after: Annotated[str | None, AFTER] = None) -> Connection[Team]:
+        return await _page(info, "teams", first, after)
+
+    @strawberry.field(description="Runs, newest first.")
+    async def runs(self, info: Info, first: Annotated[int, FIRST] = 20,
+                   after: Annotated[str | None, AFTER] = None, since: datetime | None = None,
+                   status: RunStatus | None = None, person: str | None = None,
+                   experiment: str | None = None) -> Connection[Run]:
+        return await _page(info, "runs", first, after, since=since, person=person,
+                           status=status.value if status else None, experiment=experiment)
+
+    # -- the questions -------------------------------------------------------------------
+    @strawberry.field(description="Who trained the version (or every version), on what data.")
+    async def who_trained(self, info: Info, model: str, version: str | None = None
+                          ) -> list[Training]:
+        facts = await _call(graph_who_trained, info.context.graph, model, version)
+        return [training(f) for f in facts]
+
+    @strawberry.field(description="Upstream and/or downstream neighbourhood; depth 10 at most.")
+    async def lineage(self, info: Info, id: strawberry.ID,
+                      direction: Direction = Direction.BOTH, depth: int = 3) -> LineageGraph:
+        ref = read_ref(str(id))
+        g = await _call(graph_lineage, info.context.graph, ref, direction=direction.value,
+                        depth=depth)
+        return lineage_graph(g)
+
+    @strawberry.field(description="Every downstream model version and active deployment.")
+    async def impact(self, info: Info, dataset: str, version: str | None = None
+                     ) -> list[ImpactItem]:
+        items = await _call(graph_impact, info.context.graph, dataset, version)
+        return [impact_item(i) for i in items]
+
+    @strawberry.field(description="What runs where; status null gives every status.")
+    async def deployments(self, info: Info, environment: str | None = None,
+                          status: DeploymentStatus | None = DeploymentStatus.ACTIVE,
+                          model: str | None = None) -> list[DeploymentFact]:
+        facts = await _call(graph_deployments, info.context.graph, environment=environment,
+                            status=status.value if status else None, model=model)
+        return [deployment_fact(f) for f in facts]
+
+    @strawberry.field(description="What a person owns, trained or deployed, flagged at risk.")
+    async def handover(self, info: Info, person: str) -> list[HandoverItem]:
+        return [handover_item(h) for h in
+                await _call(graph_handover, info.context.graph, person)]
+
+    @strawberry.field(description="Assets with no active owner.")
+    async def orphans(self, info: Info) -> list[Orphan]:
+        return [orphan(o) for o in await _call(graph_orphans, info.context.graph)]
+
+    @strawberry.field(description="Full-text search over names, descriptions and notes.")
+    async def search(self, info: Info, text: str, types: list[EntityKind] | None = None,
+                     first: Annotated[int, FIRST] = 20) -> list[SearchHit]:
+        labels = [Label(t.value) for t in types] if types else None
+        hits = await _call(graph_search, info.context.graph, text, types=labels, limit=first)
+        return [SearchHit(score=h.score, node=build(h.label, h.props)) for h in hits]
+
+    @strawberry.field(description="Differences in params, metrics, data, commit, environment.")
+    async def compare_runs(self, info: Info, a: str, b: str) -> RunComparison:
+        return comparison(await _call(compare_runs, info.context.graph, a, b))
