@@ -22,6 +22,7 @@ from neo4j import ManagedTransaction
 
 from kb.domain import (
     KEY_PROPERTY,
+    DeploymentStatus,
     Label,
     Ref,
     Rel,
@@ -139,52 +140,61 @@ def display_name(label: Label, props: dict[str, Any]) -> str:
     return str(props.get(KEY_PROPERTY[label]) or "")
 
 
-def _node(raw: list[Any]) -> tuple[LineageNode, dict[str, Any]]:
-    _, labels, key, name, environment, status, deployed_at = raw
+def _node(raw: list[Any]) -> LineageNode:
+    _, labels, key, name, environment, _, _ = raw
     label = _label(labels)
-    props = {"key": key, "name": name, "environment": environment, "status": status,
-             "deployedAt": deployed_at, KEY_PROPERTY[label]: key}
-    node = LineageNode(to_global_id(label, key), label.value, key, display_name(label, props))
-    return node, props
+    props = {"key": key, "name": name, "environment": environment, KEY_PROPERTY[label]: key}
+    return LineageNode(to_global_id(label, key), label.value, key, display_name(label, props))
 
 
-def _person(raw: list[Any]) -> LineageNode:
-    handle, name, _ = raw
+def _person(handle: str, name: str | None) -> LineageNode:
     return LineageNode(to_global_id(Label.PERSON, handle), Label.PERSON.value, handle,
                        name or handle)
 
 
 @dataclass
 class _Walk:
-    """The growing answer: nodes by global id, edges as stored, BFS parents."""
+    """The growing answer, keyed by element id while walking (cheap per hit); global ids
+    and display names are made once, for the nodes an answer actually returns.
 
-    nodes: dict[str, LineageNode] = field(default_factory=dict)
-    props: dict[str, dict[str, Any]] = field(default_factory=dict)
-    edges: dict[tuple[str, str, str], LineageEdge] = field(default_factory=dict)
-    element: dict[str, str] = field(default_factory=dict)  # element id -> global id
+    People are keyed ``"person:<handle>"``, which no element id can look like.
+    """
+
+    raw: dict[str, list[Any]] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], None] = field(default_factory=dict)
     parent: dict[str, str] = field(default_factory=dict)
     hops: dict[str, int] = field(default_factory=dict)
+    people_seen: dict[str, LineageNode] = field(default_factory=dict)
+    built: dict[str, LineageNode] = field(default_factory=dict)
     truncated: bool = False
 
     def add(self, raw: list[Any]) -> str:
-        node, props = _node(raw)
-        self.nodes.setdefault(node.id, node)
-        self.props.setdefault(node.id, props)
-        self.element[raw[0]] = node.id
-        return node.id
+        self.raw.setdefault(raw[0], raw)
+        return raw[0]
 
     def edge(self, source: str, target: str, type_: str) -> None:
-        self.edges.setdefault((source, target, type_), LineageEdge(source, target, type_))
+        self.edges.setdefault((source, target, type_), None)
 
     def people(self, owner: str, people: list[list[Any]]) -> None:
-        for raw in people:
-            person = _person(raw)
-            self.nodes.setdefault(person.id, person)
-            self.edge(person.id, owner, raw[2])
+        for handle, name, type_ in people:
+            key = f"person:{handle}"
+            if key not in self.people_seen:
+                self.people_seen[key] = _person(handle, name)
+            self.edge(key, owner, type_)
+
+    def node(self, key: str) -> LineageNode:
+        if key in self.people_seen:
+            return self.people_seen[key]
+        node = self.built.get(key)
+        if node is None:
+            node = self.built[key] = _node(self.raw[key])
+        return node
 
     def answer(self, root: str, direction: str, depth: int) -> LineageGraph:
-        return LineageGraph(root, direction, depth, tuple(self.nodes.values()),
-                            tuple(self.edges.values()), self.truncated)
+        nodes = [self.node(k) for k in self.raw] + list(self.people_seen.values())
+        edges = tuple(LineageEdge(self.node(a).id, self.node(b).id, t) for a, b, t in self.edges)
+        return LineageGraph(self.node(root).id, direction, depth, tuple(nodes), edges,
+                            self.truncated)
 
 
 def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str, list[str]]:
@@ -205,9 +215,9 @@ def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str
         return root, [row["node"][0]]
     frontier = []
     for type_, _, node, _ in members:
-        gid = walk.add(node)
-        walk.edge(gid, root, type_)  # VERSION_OF / PART_OF point at the root
-        walk.hops.setdefault(gid, 0)
+        member = walk.add(node)
+        walk.edge(member, root, type_)  # VERSION_OF / PART_OF point at the root
+        walk.hops.setdefault(member, 0)
         frontier.append(node[0])
     return root, frontier
 
@@ -230,7 +240,7 @@ def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], dirs: tupl
             hits, direction = row["hits"], row["dir"]
             if len(hits) > cap:
                 walk.truncated, hits = True, hits[:cap]
-            here = walk.element[row["from"]]
+            here = row["from"]
             for type_, out, node, people in hits:
                 there = walk.add(node)
                 if out:
@@ -279,29 +289,27 @@ def _impact(tx: ManagedTransaction, ref: Ref, max_depth: int) -> list[ImpactItem
     _, frontier = _start(tx, walk, ref, IMPACT_CAP)
     _expand(tx, walk, frontier, ("down",), max_depth, IMPACT_CAP, IMPACT_HOP)
     items = []
-    for gid, node in walk.nodes.items():
-        props = walk.props.get(gid, {})
-        if node.label == _MV:
-            model, version = split_versioned(node.key)
-            items.append(ImpactItem("MODEL_VERSION", node.key, model, version,
-                                    None, None, None, walk.hops[gid], _path(walk, gid)))
-        elif node.label == _DEP and props.get("status") == "ACTIVE":
-            model, version = split_versioned(walk.nodes[walk.parent[gid]].key)
-            items.append(ImpactItem("DEPLOYMENT", node.key, model, version,
-                                    props.get("environment"), props.get("status"),
-                                    plain(props.get("deployedAt")), walk.hops[gid],
-                                    _path(walk, gid)))
+    for element, (_, labels, key, _, environment, status, deployed_at) in walk.raw.items():
+        if _MV in labels:
+            model, version = split_versioned(key)
+            items.append(ImpactItem("MODEL_VERSION", key, model, version, None, None, None,
+                                    walk.hops[element], _path(walk, element)))
+        elif _DEP in labels and status == DeploymentStatus.ACTIVE.value:
+            model, version = split_versioned(walk.raw[walk.parent[element]][2])
+            items.append(ImpactItem("DEPLOYMENT", key, model, version, environment, status,
+                                    plain(deployed_at), walk.hops[element],
+                                    _path(walk, element)))
     items.sort(key=lambda i: (i.hops, i.kind != "MODEL_VERSION", i.model, i.version, i.key))
     return items
 
 
-def _path(walk: _Walk, gid: str) -> tuple[LineageNode, ...]:
-    path = [walk.nodes[gid]]
-    while gid in walk.parent:
-        gid = walk.parent[gid]
-        path.append(walk.nodes[gid])
-    if path[-1].label == Label.DATASET.value:
-        path.pop()  # the walk started from the dataset's versions; the path starts at one
+def _path(walk: _Walk, element: str) -> tuple[LineageNode, ...]:
+    """Back along the BFS parents; versions of a dataset start have no parent, so a path
+    always starts at a dataset version."""
+    path = [walk.node(element)]
+    while element in walk.parent:
+        element = walk.parent[element]
+        path.append(walk.node(element))
     return tuple(reversed(path))
 
 
