@@ -15,23 +15,26 @@ from .driver import Graph, plain
 
 log = logging.getLogger(__name__)
 
-# The status and environment filters use their indexes; the people are taken one each
-# with bounded subqueries so a deployment is always exactly one row.
-DEPLOYMENTS = """
+def _deployments_statement(environment: bool, status: bool) -> str:
+    """One statement per filter combination, so that the planner seeks the environment or
+    status index instead of scanning every deployment behind an ``$x IS NULL OR`` test."""
+    where = " AND ".join(
+        [c for c, on in (("d.environment = $environment", environment),
+                         ("d.status = $status", status)) if on]) or "true"
+    return f"""
 MATCH (d:Deployment)
-WHERE ($environment IS NULL OR d.environment = $environment)
-  AND ($status IS NULL OR d.status = $status)
+WHERE {where}
 MATCH (d)-[:SERVES]->(v:ModelVersion)
 WHERE $model IS NULL OR v.model = $model
-CALL (d) {
+CALL (d) {{
   OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d)
   RETURN p LIMIT 1
-}
-CALL (v) {
+}}
+CALL (v) {{
   OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
   OPTIONAL MATCH (t:Person)-[:TRAINED]->(r)
   RETURN r, t ORDER BY r.startedAt DESC LIMIT 1
-}
+}}
 RETURN d.id AS id, v.model AS model, v.version AS version, d.environment AS environment,
        d.endpoint AS endpoint, d.status AS status, d.deployedAt AS deployedAt,
        d.retiredAt AS retiredAt,
@@ -44,6 +47,12 @@ RETURN d.id AS id, v.model AS model, v.version AS version, d.environment AS envi
        r.id AS runId
 ORDER BY environment, model, deployedAt DESC, id
 """
+
+
+#: Keyed by (environment given, status given); people are taken one each with bounded
+#: subqueries so that a deployment is always exactly one row.
+DEPLOYMENTS: dict[tuple[bool, bool], str] = {
+    (e, s): _deployments_statement(e, s) for e in (False, True) for s in (False, True)}
 
 
 def _fact(row: dict[str, Any]) -> DeploymentFact:
@@ -59,7 +68,8 @@ def _fact(row: dict[str, Any]) -> DeploymentFact:
 
 def _deployments(tx: ManagedTransaction, environment: str | None, status: str | None,
                  model: str | None) -> list[DeploymentFact]:
-    rows = tx.run(DEPLOYMENTS, environment=environment, status=status, model=model)
+    statement = DEPLOYMENTS[(environment is not None, status is not None)]
+    rows = tx.run(statement, environment=environment, status=status, model=model)
     return [_fact(r.data()) for r in rows]
 
 
