@@ -104,7 +104,9 @@ class KbGraphQL(GraphQL):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         app = request.app
-        principal: Principal = request.state.principal
+        # Only a GraphiQL page request gets here without a principal; it runs nothing.
+        principal: Principal = getattr(request.state, "principal", None) or Principal(
+            "anonymous", frozenset(), authenticated=False)
         return Context(request=request, response=response, graph=app.state.graph,
                        config=self.config, principal=principal,
                        request_id=request.state.request_id,
@@ -196,3 +198,8 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
     app.state.config = config
     app.state.graph = graph
     return app
+
+
+def create_app_from_env() -> Starlette:
+    """The factory ``kb serve`` hands to uvicorn, so each worker builds its own app."""
+    return create_app(Config.from_env())

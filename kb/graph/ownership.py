@@ -62,8 +62,8 @@ MATCH (a) WHERE (a:Model OR a:Dataset OR a:Experiment
 RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT coalesce(o.handle, o.name) }}
     AS formerOwners,
-  COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN max(coalesce(e.until, e.since)) }}[0]
-    AS lastOwnedAt
+  COLLECT {{ MATCH (o)-[e:OWNS]->(a) WITH coalesce(e.until, e.since) AS t
+            RETURN t ORDER BY t DESC LIMIT 1 }}[0] AS lastOwnedAt
 ORDER BY labels[0], key
 """
 

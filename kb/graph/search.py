@@ -28,7 +28,7 @@ _SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
 _LUCENE_WORDS = {"AND", "OR", "NOT", "TO"}
 
 SEARCH = f"""
-CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $query) YIELD node, score
+CALL db.index.fulltext.queryNodes('{FULLTEXT_INDEX}', $text) YIELD node, score
 WHERE $labels IS NULL OR any(l IN labels(node) WHERE l IN $labels)
 RETURN labels(node) AS labels, properties(node) AS props, score
 ORDER BY score DESC LIMIT $limit
@@ -62,7 +62,7 @@ def lucene_query(text: str) -> str:
 def _search(tx: ManagedTransaction, query: str, labels: list[str] | None, limit: int
             ) -> list[SearchHit]:
     hits = []
-    for row in tx.run(SEARCH, query=query, labels=labels, limit=limit):
+    for row in tx.run(SEARCH, text=query, labels=labels, limit=limit):
         label = kb_label(row["labels"])
         if label is None:
             continue
