@@ -1,5 +1,127 @@
-"""kb CLI: importers commands."""
+"""kb CLI: importers -- ``kb import openlineage FILE.jsonl`` and ``kb import mlflow``.
+
+Both validate before they write, write through ``kb.ingest`` in batches, and can be run
+again: a second import of the same source changes nothing.
+"""
 
 from __future__ import annotations
 
-from .app import app  # noqa: F401
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kb.errors import InvalidInput
+
+from .app import JSON_OPTION, app, console, emit, get_config, open_graph
+from .ask import cli_errors
+
+import_app = typer.Typer(help="Import what other tools recorded: OpenLineage events, MLflow.",
+                         no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+def _since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("--since", "must be a date or date-time like 2024-05-01 or "
+                           "2024-05-01T12:00:00Z", text) from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _progress():
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True)
+
+
+@import_app.command("openlineage")
+def import_openlineage(
+    file: Annotated[Path, typer.Argument(help="A JSON Lines file of OpenLineage run events.",
+                                         exists=True, dir_okay=False, readable=True)],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Replay a file of OpenLineage run events (one JSON event per line)."""
+    from kb.ingest.capture import current_person
+    from kb.ingest.openlineage import ingest_file
+
+    with cli_errors():
+        config = get_config()
+        graph = open_graph(config)
+        try:
+            with _progress() as bar:
+                task = bar.add_task("events", total=None)
+                result = ingest_file(graph, file, actor=current_person(config.actor),
+                                     progress=lambda n: bar.advance(task, n))
+        finally:
+            graph.close()
+    emit({"events": result.events, "runs": result.runs}, as_json, lambda d: console.print(
+        f"Imported {d['events']} events into {d['runs']} runs from {file}.", highlight=False))
+
+
+@import_app.command("mlflow")
+def import_mlflow(
+    tracking_uri: Annotated[str, typer.Option(
+        "--tracking-uri", help="MLflow tracking URI: a server (http://...), sqlite:///... "
+        "or a file store (file:///.../mlruns).")],
+    experiment: Annotated[list[str] | None, typer.Option(
+        "--experiment", help="Import only this experiment (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only runs started or ended, and model versions created or updated, "
+        "at or after this date.")] = None,
+    registry_uri: Annotated[str | None, typer.Option(
+        "--registry-uri", help="Model registry URI, when it is not the tracking URI.")] = None,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Import experiments, runs, dataset inputs and registered models from MLflow."""
+    from kb.ingest.capture import current_person
+
+    with cli_errors():
+        try:
+            import mlflow  # noqa: F401
+
+            from kb.ingest.mlflow_import import import_mlflow as run_import
+        except ImportError:
+            raise InvalidInput("mlflow", "is not installed; run: pip install 'kb[mlflow]'"
+                               ) from None
+        if tracking_uri.startswith("file:") or "://" not in tracking_uri:
+            # kb only reads the store; MLflow 3 refuses file stores unless told otherwise.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        when = _since(since)
+        config = get_config()
+        graph = open_graph(config)
+        try:
+            with _progress() as bar:
+                task = bar.add_task("runs", total=None)
+
+                def progress(done: int, total: int | None) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                result = run_import(graph, tracking_uri, actor=current_person(config.actor),
+                                    experiments=experiment or (), since=when,
+                                    registry_uri=registry_uri, progress=progress)
+        finally:
+            graph.close()
+    data = {"experiments": result.experiments, "runs": result.runs,
+            "model_versions": result.model_versions, "skipped": result.skipped}
+
+    def render(d: dict) -> None:
+        console.print(f"Imported {d['experiments']} experiments, {d['runs']} runs and "
+                      f"{d['model_versions']} model versions from {tracking_uri}.",
+                      highlight=False)
+        for line in d["skipped"]:
+            console.print(f"  not linked to a run: {line}", highlight=False)
+
+    emit(data, as_json, render)

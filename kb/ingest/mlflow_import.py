@@ -1,0 +1,257 @@
+"""Import an MLflow tracking store (file store, SQLite or a tracking server) through MLflow's
+own client, so every backend MLflow can read works here too.
+
+What becomes what:
+
+* experiment -> Experiment of the same name;
+* run -> Run ``mlflow:<run_id>`` (kind ``training``): its user -> Person (the part of an
+  e-mail address before ``@``), params, the latest value of each metric, status
+  (FINISHED -> COMPLETED, FAILED, KILLED -> ABORTED, else RUNNING), start and end times,
+  tag ``mlflow.source.git.commit`` with ``mlflow.source.git.repoURL`` (else
+  ``mlflow.source.name``) and ``mlflow.source.git.branch`` -> commit, ``mlflow.source.name``
+  -> command, and a link back to the run (the MLflow UI when the tracking URI is a server,
+  else ``runs:/<run_id>``);
+* dataset inputs -> DatasetVersion ``<name>@<digest>`` with the digest and source kept,
+  role from the ``mlflow.data.context`` tag (training -> train ...), linked ``USED``;
+* registered model versions -> ModelVersion with MLflow's version number, source URI and
+  aliases, ``PRODUCED`` by their source run when that run is in kb.
+
+Ids are MLflow's own, so importing again writes the same facts and changes nothing.
+``since`` keeps runs started or ended at or after it, and model versions created or
+updated at or after it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kb.errors import InvalidInput, NotFound
+from kb.graph import Graph
+from kb.graph.openlineage_state import run_states
+
+from .builder import BatchBuilder
+from .client import Client
+
+log = logging.getLogger(__name__)
+
+RUN_PREFIX = "mlflow:"
+PAGE = 1000
+_STATUS = {"FINISHED": "COMPLETED", "FAILED": "FAILED", "KILLED": "ABORTED"}
+_ROLE = {"training": "train", "train": "train", "validation": "validation",
+         "eval": "validation", "evaluation": "validation", "test": "test"}
+_HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-+]*")
+
+
+def run_key(mlflow_run_id: str) -> str:
+    return f"{RUN_PREFIX}{mlflow_run_id}"
+
+
+def _time(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def person_handle(user: str | None) -> str | None:
+    """``alice@corp.com`` -> ``alice``; names that cannot be a login name are dropped."""
+    if not user:
+        return None
+    handle = user.strip().split("@", 1)[0]
+    return handle if _HANDLE.fullmatch(handle) else None
+
+
+def dataset_uri(source: str | None) -> str | None:
+    """MLflow stores a dataset's source as JSON (``{"url": ...}``, ``{"uri": ...}``...)."""
+    if not source:
+        return None
+    try:
+        parsed = json.loads(source)
+    except ValueError:
+        return source
+    if isinstance(parsed, dict):
+        for key in ("url", "uri", "path", "table_name", "location"):
+            if isinstance(parsed.get(key), str):
+                return parsed[key]
+    return source
+
+
+def _version_text(value: str) -> str:
+    return value.strip().replace("@", "%40")
+
+
+def ui_base(tracking_uri: str) -> str | None:
+    return tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else None
+
+
+def run_fields(run: Any, experiment: str, base: str | None) -> dict[str, Any]:
+    """The keyword arguments of ``BatchBuilder.run`` for one MLflow run."""
+    info, data = run.info, run.data
+    tags: dict[str, str] = dict(data.tags)
+    source = tags.get("mlflow.source.name")
+    commit = tags.get("mlflow.source.git.commit")
+    repo = tags.get("mlflow.source.git.repoURL") or source
+    inputs = []
+    for item in getattr(run.inputs, "dataset_inputs", None) or []:
+        ds = item.dataset
+        context = next((t.value for t in item.tags if t.key == "mlflow.data.context"), None)
+        inputs.append({"dataset": ds.name, "version": _version_text(ds.digest or "unversioned"),
+                       "role": _ROLE.get((context or "").lower(), "other")})
+    link = (f"{base}/#/experiments/{info.experiment_id}/runs/{info.run_id}" if base
+            else f"runs:/{info.run_id}")
+    fields: dict[str, Any] = {
+        "id": run_key(info.run_id),
+        "name": info.run_name or tags.get("mlflow.runName"),
+        "kind": "training",
+        "experiment": experiment,
+        "person": person_handle(tags.get("mlflow.user") or info.user_id),
+        "status": _STATUS.get(info.status, "RUNNING"),
+        "started_at": _time(info.start_time),
+        "ended_at": _time(info.end_time),
+        "params": dict(data.params),
+        "metrics": {k: float(v) for k, v in data.metrics.items()
+                    if v == v and abs(v) != float("inf")},
+        "command": source if source and source != "-" else None,
+        "tracker_url": link,
+        "inputs": [(i["dataset"], i["version"], i["role"]) for i in inputs],
+    }
+    if commit and repo and repo != "-":
+        fields["code"] = {"repo": repo, "commit": _version_text(commit),
+                          "branch": tags.get("mlflow.source.git.branch")}
+    return fields
+
+
+def dataset_versions(run: Any) -> Iterator[dict[str, Any]]:
+    for item in getattr(run.inputs, "dataset_inputs", None) or []:
+        ds = item.dataset
+        yield {"dataset": ds.name, "version": _version_text(ds.digest or "unversioned"),
+               "digest": ds.digest or None, "uri": dataset_uri(ds.source)}
+
+
+@dataclass
+class ImportResult:
+    experiments: int = 0
+    runs: int = 0
+    model_versions: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def mlflow_client(tracking_uri: str, registry_uri: str | None = None) -> Any:
+    try:
+        from mlflow import MlflowClient
+    except ImportError as exc:
+        raise InvalidInput("mlflow", "is not installed; run: pip install 'kb[mlflow]'") from exc
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+
+def _experiments(client: Any, names: Iterable[str]) -> list[Any]:
+    wanted = list(names)
+    if not wanted:
+        return list(_pages(lambda token: client.search_experiments(
+            max_results=PAGE, page_token=token)))
+    found = []
+    for name in wanted:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise NotFound("MLflow experiment", name)
+        found.append(exp)
+    return found
+
+
+def _pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    token = None
+    while True:
+        page = fetch(token)
+        yield from page
+        token = getattr(page, "token", None)
+        if not token:
+            return
+
+
+def _runs(client: Any, experiment_ids: list[str], since: datetime | None) -> Iterator[Any]:
+    filters = [""] if since is None else [f"attributes.start_time >= {_ms(since)}",
+                                          f"attributes.end_time >= {_ms(since)}"]
+    seen: set[str] = set()
+    for text in filters:
+        for run in _pages(lambda token, text=text: client.search_runs(
+                experiment_ids, filter_string=text, max_results=PAGE, page_token=token,
+                order_by=["attributes.start_time ASC"])):
+            if run.info.run_id not in seen:
+                seen.add(run.info.run_id)
+                yield run
+
+
+def import_mlflow(graph: Graph, tracking_uri: str, *, actor: str,
+                  experiments: Iterable[str] = (), since: datetime | None = None,
+                  registry_uri: str | None = None, batch_size: int = 250,
+                  progress: Callable[[int, int | None], None] | None = None) -> ImportResult:
+    """Read the store and write it in batches of ``batch_size`` runs per transaction.
+
+    ``progress(done, total)`` is called after each batch (total is None until known).
+    """
+    client = mlflow_client(tracking_uri, registry_uri)
+    writer = Client(graph, actor=actor)
+    base = ui_base(tracking_uri)
+    result = ImportResult()
+    exps = _experiments(client, experiments)
+    names = {e.experiment_id: e.name for e in exps}
+    b = writer.builder()
+    for exp in exps:
+        b.experiment(exp.name, description=(exp.tags or {}).get("mlflow.note.content"))
+    result.experiments = len(exps)
+    imported: set[str] = set()
+    pending = 0
+    for run in _runs(client, list(names), since):
+        for dv in dataset_versions(run):
+            b.dataset_version(dv.pop("dataset"), dv.pop("version"), **dv)
+        b.run(**run_fields(run, names[run.info.experiment_id], base))
+        imported.add(run.info.run_id)
+        pending += 1
+        if pending >= batch_size:
+            writer.write(b)
+            b.clear()
+            result.runs += pending
+            pending = 0
+            if progress is not None:
+                progress(result.runs, None)
+    result.runs += pending
+    result.model_versions = _models(client, b, graph, imported, since, result)
+    writer.write(b)
+    if progress is not None:
+        progress(result.runs, result.runs)
+    return result
+
+
+def _models(client: Any, b: BatchBuilder, graph: Graph, imported: set[str],
+            since: datetime | None, result: ImportResult) -> int:
+    """Add every registered model version; link it to its run when kb has that run."""
+    versions = []
+    for model in _pages(lambda token: client.search_registered_models(
+            max_results=PAGE, page_token=token)):
+        b.model(model.name, description=model.description or None)
+        versions.extend(_pages(lambda token, name=model.name: client.search_model_versions(
+            f"name='{name}'", max_results=PAGE, page_token=token)))
+    if since is not None:
+        cut = _ms(since)
+        versions = [v for v in versions
+                    if max(v.creation_timestamp or 0, v.last_updated_timestamp or 0) >= cut]
+    run_ids = [run_key(v.run_id) for v in versions if v.run_id]
+    known = set(run_states(graph, run_ids)) if run_ids else set()
+    known |= {run_key(r) for r in imported}
+    for v in versions:
+        run_id = run_key(v.run_id) if v.run_id else None
+        if run_id is not None and run_id not in known:
+            result.skipped.append(f"{v.name} v{v.version}: run {v.run_id} is not in kb")
+            run_id = None
+        b.model_version(v.name, version=str(v.version), run_id=run_id,
+                        aliases=list(getattr(v, "aliases", None) or []),
+                        uri=v.source or None, description=v.description or None,
+                        created_at=_time(v.creation_timestamp))
+    return len(versions)
