@@ -2,7 +2,8 @@
 
 Each statement is an ``UNWIND $rows`` batch that MERGEs on the natural key and only
 stamps ``updatedAt``/``updatedBy`` when a property really changes, so a second delivery
-of the same facts changes nothing at all.
+of the same facts changes nothing at all. UTC timestamps arrive as ISO text in
+``row.times`` / ``row.createdAtText`` and are stored as ``datetime`` (see ``Plan.node_rows``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ def _upsert(label: Label) -> str:
     return (
         "UNWIND $rows AS row\n"
         f"MERGE (n:{label.value} {{{key}: row.key}})\n"
-        "ON CREATE SET n.createdAt = coalesce(row.createdAt, $now), n.updatedAt = $now,\n"
-        "              n.updatedBy = $actor\n"
+        "ON CREATE SET n.createdAt = coalesce(datetime(row.createdAtText), row.createdAt, $now),\n"
+        "              n.updatedAt = $now, n.updatedBy = $actor\n"
         "WITH n, row\n"
         "WHERE any(k IN keys(row.props) WHERE n[k] IS NULL OR n[k] <> row.props[k])\n"
-        "SET n += row.props, n.updatedAt = $now, n.updatedBy = $actor"
+        "   OR any(k IN keys(row.times) WHERE n[k] IS NULL OR n[k] <> datetime(row.times[k]))\n"
+        "SET n += row.props, n.updatedAt = $now, n.updatedBy = $actor\n"
+        "FOREACH (k IN keys(row.times) | SET n[k] = datetime(row.times[k]))"
     )
 
 
