@@ -54,7 +54,7 @@ def seed_history(client: Client) -> None:
 
 
 def api_config(**overrides: Any) -> Config:
-    return dataclasses.replace(Config(), anonymous_reads=True, **overrides)
+    return dataclasses.replace(Config(), **{"anonymous_reads": True, **overrides})
 
 
 class Api:
