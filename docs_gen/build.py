@@ -13,7 +13,7 @@ from kb.errors import KbError
 from kb.graph import Graph
 from kb.graph import pages as reads
 
-from . import vendor
+from . import incremental, vendor
 from .collect import collect
 from .pages import Page
 from .render import render
@@ -38,7 +38,7 @@ class BuildResult:
     rendered: int = 0
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    built: str = "none"  # "full" or "none"
+    built: str = "none"  # "full", "partial" or "none"
     render_seconds: float = 0.0
     mkdocs_seconds: float = 0.0
     watermark: datetime | None = None
@@ -81,42 +81,45 @@ def copy_hand_written(site_dir: Path) -> list[str]:
     return written
 
 
-def run_mkdocs(site_dir: Path, out_dir: Path | None = None) -> Path:
-    """The strict mkdocs build, in process; returns the built site's folder."""
-    from mkdocs import exceptions
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
+def run_mkdocs(site_dir: Path, out_dir: Path | None = None, *,
+               changed: set[str] | None = None) -> tuple[Path, str]:
+    """The strict mkdocs build, in process: the built site's folder and "full"/"partial".
 
-    overrides = {"site_dir": str(out_dir.resolve())} if out_dir else {}
+    With ``changed`` (docs-relative paths re-rendered since the last build) only those
+    pages and the pages listing every page are rebuilt, when the last build's record
+    allows it (see ``incremental``); otherwise, and always without ``changed``, in full.
+    """
+    from mkdocs import exceptions
+
     try:
-        cfg = load_config(config_file=str(site_dir / "mkdocs.yml"), strict=True, **overrides)
-        cfg.plugins.on_startup(command="build", dirty=False)
-        try:
-            build(cfg)
-        finally:
-            cfg.plugins.on_shutdown()
+        if changed is not None:
+            done = incremental.partial(site_dir, out_dir, changed)
+            if done is not None:
+                return done, "partial"
+        return incremental.full(site_dir, out_dir), "full"
     except exceptions.MkDocsException as exc:
         raise BuildFailed(f"mkdocs build of {site_dir} failed: {exc}; "
                           "see the warnings above") from exc
-    return Path(cfg.site_dir)
 
 
-def _prepare(site_dir: Path, home: Path | None, mermaid: Path | None) -> Path:
+def _prepare(site_dir: Path, home: Path | None, mermaid: Path | None) -> list[str]:
+    """Ready the generated tree; the hand-written pages copied because they changed."""
     if not (site_dir / "mkdocs.yml").is_file():
         raise KbError(f"{site_dir} holds no mkdocs.yml; run from the repository root or "
                       "set KB_SITE_DIR to the site folder")
     target = docs_dir(site_dir)
     target.mkdir(parents=True, exist_ok=True)
-    copy_hand_written(site_dir)
+    copied = copy_hand_written(site_dir)
     vendor.install(target, home or Path.home() / ".kb", explicit=mermaid)
-    return target
+    return copied
 
 
 def build_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
                home: Path | None = None, mermaid: Path | None = None,
                mkdocs: bool = True) -> BuildResult:
     """Render every page, drop generated pages whose entity is gone, build the site."""
-    target = _prepare(site_dir, home, mermaid)
+    _prepare(site_dir, home, mermaid)
+    target = docs_dir(site_dir)
     mark = graph.read(reads.watermark)
     started = time.perf_counter()
     pages = collect(graph)
@@ -131,9 +134,8 @@ def build_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
         result.removed.append(stale)
     if mkdocs:
         started = time.perf_counter()
-        result.out_dir = run_mkdocs(site_dir, out_dir)
+        result.out_dir, result.built = run_mkdocs(site_dir, out_dir)
         result.mkdocs_seconds = time.perf_counter() - started
-        result.built = "full"
     State(mark, sorted(keep)).save(target)
     return result
 
@@ -142,16 +144,16 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
               home: Path | None = None, mermaid: Path | None = None) -> BuildResult:
     """Re-render the pages whose entities changed since the watermark, then rebuild.
 
-    With no state yet this is a full build. The mkdocs step is a full build whenever a
-    page changed: mkdocs' dirty build would leave the search index and the tags page
-    holding only the rebuilt pages (and it warns, which strict mode turns into a failure),
-    so it is never correct here. No change means no mkdocs run at all.
+    With no state yet this is a full build. Otherwise mkdocs rebuilds only the rewritten
+    pages plus the tags page, and merges the search index (``incremental.partial``); it
+    falls back to a full build when the previous build left no usable record. No change
+    means no mkdocs run at all.
     """
     target = docs_dir(site_dir)
     state = State.load(target)
     if state is None or state.watermark is None:
         return build_site(graph, site_dir, out_dir=out_dir, home=home, mermaid=mermaid)
-    _prepare(site_dir, home, mermaid)
+    copied = _prepare(site_dir, home, mermaid)
     started = time.perf_counter()
     change = graph.read(reads.changed_since, state.watermark)
     entities, indexes = affected(change["pages"], change["changed"])
@@ -164,11 +166,11 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
         state.pages = sorted(set(state.pages) | {p.path for p in pages})
     result.render_seconds = time.perf_counter() - started
     built_before = (result.out_dir / "index.html").is_file()
-    if result.written or not built_before:
+    if result.written or copied or not built_before:
         started = time.perf_counter()
-        result.out_dir = run_mkdocs(site_dir, out_dir)
+        changed = set(result.written) | set(copied) if built_before else None
+        result.out_dir, result.built = run_mkdocs(site_dir, out_dir, changed=changed)
         result.mkdocs_seconds = time.perf_counter() - started
-        result.built = "full"
     state.watermark = result.watermark
     state.save(target)
     log.info("sync: %d pages re-rendered, %d rewritten, build %s", result.rendered,

@@ -24,8 +24,7 @@ _OWNER = ("CASE WHEN o IS NULL THEN null ELSE {kind: head(labels(o)), "
           "key: coalesce(o.handle, o.name), role: e.role, since: e.since, until: e.until, "
           "active: coalesce(o.active, true)} END")
 
-MODELS = f"""
-MATCH (m:Model) WHERE $names IS NULL OR m.name IN $names
+_MODELS = f"""
 OPTIONAL MATCH (o)-[e:OWNS]->(m)
 WITH m, collect({_OWNER}) AS owners
 OPTIONAL MATCH (n:Note)-[:ABOUT]->(m)
@@ -39,6 +38,10 @@ CALL (m) {{
 }}
 RETURN m {{.*}} AS model, owners, notes, teams
 """
+# Two heads per read instead of `$names IS NULL OR m.name IN $names`, which the planner
+# cannot answer from the key index: all entities by label scan, the named ones by seek.
+MODELS = "MATCH (m:Model)" + _MODELS
+MODELS_NAMED = "UNWIND $names AS name MATCH (m:Model {name: name})" + _MODELS
 
 MODEL_INDEX = """
 MATCH (m:Model)
@@ -82,8 +85,7 @@ RETURN t.name AS name, t.description AS description,
        COUNT { (:Person)-[:MEMBER_OF]->(t) } AS members
 """
 
-MODEL_VERSIONS = """
-MATCH (v:ModelVersion)-[:VERSION_OF]->(m:Model) WHERE $names IS NULL OR m.name IN $names
+_MODEL_VERSIONS = """
 OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
 WITH v, m, head(collect(r)) AS r
 OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
@@ -108,6 +110,9 @@ RETURN m.name AS model, v {.*} AS version, r {.*} AS run, p.handle AS trainedBy,
        c {.*} AS code, env {.*} AS environment, x.name AS experiment,
        inputs, deployments
 """
+MODEL_VERSIONS = "MATCH (v:ModelVersion)-[:VERSION_OF]->(m:Model)" + _MODEL_VERSIONS
+MODEL_VERSIONS_NAMED = ("UNWIND $names AS name MATCH (m:Model {name: name}) "
+                        "MATCH (v:ModelVersion)-[:VERSION_OF]->(m)" + _MODEL_VERSIONS)
 
 # Dataset-to-dataset derivations, all of them: lineage diagrams walk these in memory.
 DERIVATIONS = """
@@ -115,8 +120,7 @@ MATCH (src:DatasetVersion)<-[:USED]-(r:Run)-[:PRODUCED]->(dst:DatasetVersion)
 RETURN src.key AS src, dst.key AS dst, r.id AS run, r.kind AS kind
 """
 
-DATASETS = f"""
-MATCH (d:Dataset) WHERE $names IS NULL OR d.name IN $names
+_DATASETS = f"""
 OPTIONAL MATCH (o)-[e:OWNS]->(d)
 WITH d, collect({_OWNER}) AS owners
 OPTIONAL MATCH (n:Note)-[:ABOUT]->(d)
@@ -125,9 +129,10 @@ WITH d, owners, collect(CASE WHEN n IS NULL THEN null ELSE
      {{id: n.id, body: n.body, createdAt: n.createdAt, author: w.handle}} END) AS notes
 RETURN d {{.*}} AS dataset, owners, notes
 """
+DATASETS = "MATCH (d:Dataset)" + _DATASETS
+DATASETS_NAMED = "UNWIND $names AS name MATCH (d:Dataset {name: name})" + _DATASETS
 
-DATASET_VERSIONS = """
-MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d:Dataset) WHERE $names IS NULL OR d.name IN $names
+_DATASET_VERSIONS = """
 CALL (dv) {
   OPTIONAL MATCH (src:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->(dv)
   RETURN collect(DISTINCT src.key) AS derivedFrom
@@ -157,9 +162,11 @@ CALL (dv) {
 RETURN d.name AS dataset, dv {.*} AS version, derivedFrom, runCount, recentRuns,
        modelVersionCount, recentModelVersions, deployments
 """
+DATASET_VERSIONS = "MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d:Dataset)" + _DATASET_VERSIONS
+DATASET_VERSIONS_NAMED = ("UNWIND $names AS name MATCH (d:Dataset {name: name}) "
+                          "MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d)" + _DATASET_VERSIONS)
 
-PEOPLE = """
-MATCH (p:Person) WHERE $handles IS NULL OR p.handle IN $handles
+_PEOPLE = """
 CALL (p) {
   OPTIONAL MATCH (p)-[:MEMBER_OF]->(t:Team)
   RETURN collect(DISTINCT t.name) AS teams
@@ -194,9 +201,10 @@ CALL (p) {
 }
 RETURN p {.*} AS person, teams, owned, runCount, recentRuns, deployed
 """
+PEOPLE = "MATCH (p:Person)" + _PEOPLE
+PEOPLE_NAMED = "UNWIND $handles AS handle MATCH (p:Person {handle: handle})" + _PEOPLE
 
-TEAMS = """
-MATCH (t:Team) WHERE $names IS NULL OR t.name IN $names
+_TEAMS = """
 CALL (t) {
   OPTIONAL MATCH (p:Person)-[:MEMBER_OF]->(t)
   RETURN collect(CASE WHEN p IS NULL THEN null ELSE
@@ -214,6 +222,8 @@ CALL (t) {
 }
 RETURN t {.*} AS team, members, owned, models
 """
+TEAMS = "MATCH (t:Team)" + _TEAMS
+TEAMS_NAMED = "UNWIND $names AS name MATCH (t:Team {name: name})" + _TEAMS
 
 DEPLOYMENTS = """
 MATCH (d:Deployment)
@@ -346,26 +356,37 @@ def indexes(tx: ManagedTransaction) -> dict[str, list[dict[str, Any]]]:
 
 def models(tx: ManagedTransaction, names: list[str] | None = None) -> dict[str, Any]:
     """Models, their versions with run facts, and all dataset derivations."""
+    if names is None:
+        return {
+            "models": _rows(tx, MODELS),
+            "versions": _rows(tx, MODEL_VERSIONS),
+            "derivations": _rows(tx, DERIVATIONS),
+        }
     return {
-        "models": _rows(tx, MODELS, names=names),
-        "versions": _rows(tx, MODEL_VERSIONS, names=names),
+        "models": _rows(tx, MODELS_NAMED, names=names),
+        "versions": _rows(tx, MODEL_VERSIONS_NAMED, names=names),
         "derivations": _rows(tx, DERIVATIONS),
     }
 
 
 def datasets(tx: ManagedTransaction, names: list[str] | None = None) -> dict[str, Any]:
-    return {
-        "datasets": _rows(tx, DATASETS, names=names),
-        "versions": _rows(tx, DATASET_VERSIONS, names=names, recent=RECENT),
-    }
+    if names is None:
+        return {"datasets": _rows(tx, DATASETS),
+                "versions": _rows(tx, DATASET_VERSIONS, recent=RECENT)}
+    return {"datasets": _rows(tx, DATASETS_NAMED, names=names),
+            "versions": _rows(tx, DATASET_VERSIONS_NAMED, names=names, recent=RECENT)}
 
 
 def people(tx: ManagedTransaction, handles: list[str] | None = None) -> list[dict[str, Any]]:
-    return _rows(tx, PEOPLE, handles=handles, recent=RECENT)
+    if handles is None:
+        return _rows(tx, PEOPLE, recent=RECENT)
+    return _rows(tx, PEOPLE_NAMED, handles=handles, recent=RECENT)
 
 
 def teams(tx: ManagedTransaction, names: list[str] | None = None) -> list[dict[str, Any]]:
-    return _rows(tx, TEAMS, names=names)
+    if names is None:
+        return _rows(tx, TEAMS)
+    return _rows(tx, TEAMS_NAMED, names=names)
 
 
 def deployments(tx: ManagedTransaction) -> list[dict[str, Any]]:

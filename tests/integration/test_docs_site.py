@@ -151,13 +151,41 @@ def test_sync_rewrites_exactly_the_affected_pages(
         "teams/growth.md",                            # alice's team: churn's latest version
     ]), result.written
     assert len(result.written) == 8
-    assert result.built == "full"
+    assert result.built == "partial"
     card = (docs_dir(site) / "models/churn.md").read_text()
     assert "| 3 | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" in card
     assert "auc=0.9" in (result.out_dir / "models/churn/index.html").read_text()
 
     again = _sync(graph, site)
     assert again.written == [] and again.built == "none"
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_partial_rebuild_equals_a_full_build(
+        graph: Graph, client: Client, tmp_path: Path, site: Path) -> None:
+    history(client)
+    _build(graph, site)
+    log_run(client, "run-3", "alice", 0.9, _at(25))
+    client.note("model:churn", "Retrained on May data", by="bob")
+    synced = _sync(graph, site)
+    assert synced.built == "partial" and "models/churn.md" in synced.written
+    fresh = tmp_path / "fresh"
+    shutil.copytree(site, fresh, ignore=shutil.ignore_patterns("generated", "build"))
+    full = _build(graph, fresh)
+    assert full.built == "full"
+    # the same Markdown, hence the same HTML, search index, tags page and sitemap
+    assert _tree(docs_dir(site)).keys() == _tree(docs_dir(fresh)).keys()
+    got, want = _tree(synced.out_dir), _tree(full.out_dir)
+    assert got.keys() == want.keys()
+    differ = [name for name in want if got[name] != want[name]]
+    assert differ == [], differ
+    search = (synced.out_dir / "search/search_index.json").read_text()
+    assert "Retrained on May data" in search and "holdout" in search
+    assert "churn" in (synced.out_dir / "tags/index.html").read_text()
 
 
 def test_departed_person_page_lists_what_needs_a_new_owner(
