@@ -1,0 +1,81 @@
+"""The named operations tools use, the health probes and the HTTP conventions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from api_support import Api, seed_history
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
+
+VARIABLES = {
+    "who_trained": {"model": "churn"},
+    "lineage": {"id": "model:churn@1", "direction": "UPSTREAM", "depth": 4},
+    "impact": {"dataset": "customers", "version": "2024-05"},
+    "production": {"environment": "prod"},
+    "handover": {"person": "bob"},
+    "orphans": {},
+}
+#: One fact each answer must hold on the fixture history.
+CHECKS = {
+    "who_trained": lambda d: [v["personHandle"] for v in d["whoTrained"]] == ["alice", "bob"],
+    "lineage": lambda d: {"features@v1", "customers@2024-05", "bob"} <= {
+        n["key"] for n in d["lineage"]["nodes"]},
+    "impact": lambda d: [i["key"] for i in d["impact"]] == ["churn@1", "dep-staging"],
+    "production": lambda d: [x["deploymentId"] for x in d["deployments"]] == ["dep-prod"],
+    "handover": lambda d: {i["key"]: i["atRisk"] for i in d["handover"]} == {
+        "churn": False, "churn-exp": True, "dep-staging": True},
+    "orphans": lambda d: "churn" in {o["key"] for o in d["orphans"]},
+}
+
+
+@pytest.fixture
+def api(graph, client) -> Api:
+    seed_history(client)
+    return Api(graph)
+
+
+def test_every_operation_file_is_checked():
+    assert {p.stem for p in OPERATIONS.glob("*.graphql")} == set(VARIABLES)
+
+
+@pytest.mark.parametrize("name", sorted(VARIABLES))
+def test_named_operation_runs(api, name):
+    data = api.data((OPERATIONS / f"{name}.graphql").read_text(), VARIABLES[name])
+    assert CHECKS[name](data), data
+
+
+def test_health_and_readiness(api):
+    assert api.http("GET", "/healthz").json() == {"status": "ok"}
+    ready = api.http("GET", "/readyz")
+    assert ready.status_code == 200 and ready.json()["neo4j"] == "reachable"
+
+
+def test_request_id_is_echoed_and_generated(api):
+    mine = api.post("{ orphans { key } }", headers={"X-Request-Id": "trace-123"})
+    assert mine.headers["x-request-id"] == "trace-123"
+    fresh = api.post("{ orphans { key } }", headers={"X-Request-Id": "bad id\twith spaces"})
+    assert fresh.headers["x-request-id"] != "bad id\twith spaces"
+    assert len(fresh.headers["x-request-id"]) == 32
+
+
+def test_graphql_response_json_media_type(api):
+    accept = {"Accept": "application/graphql-response+json"}
+    ok = api.post("{ orphans { key } }", headers=accept)
+    assert ok.status_code == 200
+    assert ok.headers["content-type"].startswith("application/graphql-response+json")
+    invalid = api.post("{ nosuchfield }", headers=accept)
+    assert invalid.status_code == 400
+    assert invalid.headers["content-type"].startswith("application/graphql-response+json")
+    legacy = api.post("{ nosuchfield }", headers={"Accept": "application/json"})
+    assert legacy.status_code == 200
+    assert legacy.headers["content-type"].startswith("application/json")
+
+
+def test_get_queries_but_not_get_mutations(api):
+    ok = api.http("GET", "/graphql", params={"query": "{ orphans { key } }"})
+    assert ok.status_code == 200 and "orphans" in ok.json()["data"]
+    refused = api.http("GET", "/graphql", params={
+        "query": 'mutation { recordTeam(input: {name: "x"}) { errors { code } } }'})
+    assert refused.status_code in (400, 405)
