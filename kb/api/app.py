@@ -112,6 +112,13 @@ class KbGraphQL(GraphQL):
                        request_id=request.state.request_id,
                        loaders=Loaders(app.state.graph))
 
+    async def process_result(self, request: Any, result: Any) -> Any:
+        data = await super().process_result(request, result)
+        errors = data.get("errors") or []
+        if data.get("data") is None and errors and not any(e.get("path") for e in errors):
+            data.pop("data", None)  # a request error: nothing executed, so no data entry
+        return data
+
     async def get_sub_response(self, request: Any) -> Response:
         sub = await super().get_sub_response(request)
         sub.kb_request = request  # type: ignore[attr-defined]
