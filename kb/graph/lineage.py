@@ -46,6 +46,7 @@ _DV, _RUN, _MV, _DEP = (Label.DATASET_VERSION.value, Label.RUN.value,
 _USED, _PRODUCED, _SERVES = Rel.USED.value, Rel.PRODUCED.value, Rel.SERVES.value
 _PEOPLE = f"{Rel.TRAINED.value}|{Rel.DEPLOYED.value}"
 
+
 # What the caller needs of a node, as a compact list (Bolt decodes lists of scalars much
 # faster than maps): element id, labels, natural key (whichever of the key properties the
 # label has), then the few properties that name it or that impact reports.
@@ -55,8 +56,13 @@ def _node_list(var: str) -> str:
             f"{var}.deployedAt]")
 
 
-_PEOPLE_OF = (f"COLLECT {{ MATCH (p:{Label.PERSON.value})-[t:{_PEOPLE}]->(m)\n"
-              "    RETURN [p.handle, p.name, type(t)] }")
+
+
+def _people_of(var: str) -> str:
+    """Who trained (a run) or deployed (a deployment) ``var``: leaves, never expanded."""
+    return (f"COLLECT {{ MATCH (p:{Label.PERSON.value})-[t:{_PEOPLE}]->({var})\n"
+            "    RETURN [p.handle, p.name, type(t)] }")
+
 
 # One branch per (label, direction); a node has one label, so at most one branch per
 # frontier row yields rows, and each branch stops after $cap neighbours.
@@ -75,7 +81,7 @@ def _hop(dirs: tuple[str, ...], with_people: bool) -> str:
         f"  WITH n, f WHERE f.dir = '{d}'\n  {match}\n"
         "  RETURN r, m LIMIT $cap" for d, match in _BRANCHES if d in dirs
     )
-    people = _PEOPLE_OF if with_people else "[]"
+    people = _people_of("m") if with_people else "[]"
     return (
         "UNWIND $frontier AS f\n"
         "MATCH (n) WHERE elementId(n) = f.id\n"
@@ -105,9 +111,9 @@ def _root(label: Label) -> str:
         f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n"
         f"{sub}"
         "WITH n, collect(CASE WHEN m IS NULL THEN null ELSE\n"
-        f"     [type(r), false, {_node_list('m')}, []] END) AS members\n"
+        f"     [type(r), false, {_node_list('m')}, {_people_of('m')}] END) AS members\n"
         f"RETURN {_node_list('n')} AS node, members,\n"
-        f"       {_PEOPLE_OF.replace('->(m)', '->(n)')} AS people"
+        f"       {_people_of('n')} AS people"
     )
 
 
@@ -214,9 +220,10 @@ def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str
     if not members:
         return root, [row["node"][0]]
     frontier = []
-    for type_, _, node, _ in members:
+    for type_, _, node, people in members:
         member = walk.add(node)
         walk.edge(member, root, type_)  # VERSION_OF / PART_OF point at the root
+        walk.people(member, people)
         walk.hops.setdefault(member, 0)
         frontier.append(node[0])
     return root, frontier

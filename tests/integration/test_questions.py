@@ -187,6 +187,18 @@ def test_a_model_and_a_run_are_starts_too(history: Graph) -> None:
     assert keys(run) == {"run-b2", "bob", "train@1", "features@1", "eval@1", "churn@2"}
 
 
+def test_an_experiment_starts_from_its_runs(history: Graph) -> None:
+    answer = lineage(history, parse_ref("experiment:churn"), direction="DOWNSTREAM", depth=1)
+    assert keys(answer) == {"churn", "run-a1", "run-b2", "alice", "bob", "churn@1", "churn@2"}
+    assert ("run-a1", "PART_OF", "churn") in edges(answer)
+
+
+def test_people_are_not_a_start(history: Graph) -> None:
+    with pytest.raises(InvalidInput) as err:
+        lineage(history, parse_ref("person:alice"))
+    assert err.value.field == "entity"
+
+
 def test_per_hop_cap_truncates_and_says_so(client: Client, graph: Graph) -> None:
     with client.batch() as b:
         for i in range(300):
