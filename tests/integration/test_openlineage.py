@@ -40,12 +40,11 @@ from openlineage.client.transport.http import (
     HttpConfig,
     HttpTransport,
 )
-from starlette.applications import Starlette
 
-from kb.api.lineage_http import lineage_routes
+from kb.api.app import create_app
 from kb.config import Config
-from kb.domain import Label, Ref
-from kb.graph import Graph, impact, lineage, show
+from kb.domain import Label, Ref, to_global_id
+from kb.graph import Graph, show
 from kb.graph.stats import counts
 from kb.graph.tokens import create_token
 from kb.ingest import Client
@@ -69,10 +68,8 @@ class Server:
 
 @pytest.fixture
 def server(graph: Graph) -> Iterator[Server]:
-    """The lineage routes on uvicorn, on a free loopback port, in a thread."""
-    app = Starlette(routes=lineage_routes())
-    app.state.graph = graph
-    app.state.config = Config(api_host="127.0.0.1")
+    """kb's API app on uvicorn, on a free loopback port, in a thread."""
+    app = create_app(Config(api_host="127.0.0.1"), graph=graph)
     app.state.lineage_max_bytes = 64 * 1024
     _, write_secret = create_token(graph, name="airflow", scope="write", actor="airflow")
     _, read_secret = create_token(graph, name="viewer", scope="read", actor="viewer")
@@ -92,7 +89,7 @@ def server(graph: Graph) -> Iterator[Server]:
 
 def ol_client(server: Server) -> OpenLineageClient:
     config = HttpConfig(url=server.url, auth=ApiKeyTokenProvider({"apiKey": server.write_token}),
-                        compression=HttpCompression.GZIP, retry={"total": 0}, timeout=60)
+                        compression=HttpCompression.GZIP, retry={"total": 0}, timeout=120)
     return OpenLineageClient(transport=HttpTransport(config))
 
 
@@ -172,23 +169,51 @@ def test_client_events_give_lineage_and_impact(graph: Graph, server: Server):
         client.emit(event)
     expected_state(graph)
 
-    raw = Ref(Label.DATASET_VERSION, f"{NS}/public.customers@unversioned")
-    down = lineage(graph, raw, direction="DOWNSTREAM", depth=4)
-    keys = {n.id: n.key for n in down.nodes}
-    edges = {(keys[e.source], e.type, keys[e.target]) for e in down.edges}
+    raw = f"{NS}/public.customers@unversioned"
     clean = f"{NS}/public.customers_clean@unversioned"
-    assert (RUN_A, "USED", raw.key) in edges or (raw.key, "USED", RUN_A) in edges
-    assert any(RUN_A in e and clean in e and "PRODUCED" in e for e in edges)
-    assert any(RUN_B in e and clean in e and "USED" in e for e in edges)
-    assert any(RUN_B in e and f"{NS}/public.features@unversioned" in e for e in edges)
+    feats = f"{NS}/public.features@unversioned"
+    down = graphql(server, LINEAGE, {"id": to_global_id(Label.DATASET_VERSION, raw),
+                                     "direction": "DOWNSTREAM", "depth": 4})["lineage"]
+    keys = {n["id"]: n["key"] for n in down["nodes"]}
+    edges = {(keys[e["source"]], e["type"], keys[e["target"]]) for e in down["edges"]}
+    assert {(RUN_A, "USED", raw), (RUN_A, "PRODUCED", clean), (RUN_B, "USED", clean),
+            (RUN_B, "PRODUCED", feats)} <= edges
+    up = graphql(server, LINEAGE, {"id": to_global_id(Label.DATASET_VERSION, feats),
+                                   "direction": "UPSTREAM", "depth": 4})["lineage"]
+    assert {raw, clean, RUN_A, RUN_B} <= {n["key"] for n in up["nodes"]}
 
     # A model trained on the features and deployed: impact of the raw table reaches both.
     kb = Client(graph, actor="tester", default_person="bob")
     kb.log_run(id="train-1", inputs=[(f"{NS}/public.features", "unversioned")],
                models=[{"model": "churn", "version": "1"}])
     kb.deploy("churn", "1", environment="production", by="bob")
-    hits = {(i.kind, i.model, i.version) for i in impact(graph, f"{NS}/public.customers")}
-    assert hits == {("MODEL_VERSION", "churn", "1"), ("DEPLOYMENT", "churn", "1")}
+    items = graphql(server, IMPACT, {"dataset": f"{NS}/public.customers"})["impact"]
+    assert {(i["kind"], i["model"], i["version"]) for i in items} == {
+        ("MODEL_VERSION", "churn", "1"), ("DEPLOYMENT", "churn", "1")}
+    (model_item,) = [i for i in items if i["kind"] == "MODEL_VERSION"]
+    assert [n["key"] for n in model_item["path"]] == [raw, RUN_A, clean, RUN_B, feats,
+                                                      "train-1", "churn@1"]
+
+
+LINEAGE = """query($id: ID!, $direction: Direction, $depth: Int) {
+  lineage(id: $id, direction: $direction, depth: $depth) {
+    nodes { id key } edges { source target type } } }"""
+IMPACT = """query($dataset: String!) {
+  impact(dataset: $dataset) { kind model version path { key } } }"""
+
+
+def post(url: str, **kwargs) -> httpx.Response:
+    """httpx.post with room for a loaded CI machine."""
+    return httpx.post(url, timeout=120, **kwargs)
+
+
+def graphql(server: Server, query: str, variables: dict) -> dict:
+    resp = post(f"{server.url}/graphql", json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {server.read_token}"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert not body.get("errors"), body
+    return body["data"]
 
 
 @pytest.mark.parametrize("order", ["forward", "reverse"])
@@ -212,7 +237,7 @@ def test_batch_endpoint_and_gzip(graph: Graph, server: Server):
 
     events = [json.loads(Serde.to_json(e)) for e in pipeline_events()]
     body = gzip.compress(json.dumps(events).encode())
-    resp = httpx.post(f"{server.url}/api/v1/lineage/batch", content=body, headers={
+    resp = post(f"{server.url}/api/v1/lineage/batch", content=body, headers={
         "Authorization": f"Bearer {server.write_token}", "Content-Encoding": "gzip",
         "Content-Type": "application/json"})
     assert resp.status_code == 201, resp.text
@@ -246,11 +271,11 @@ def test_bad_events_are_refused_and_nothing_is_written(graph: Graph, server: Ser
     event, field = BAD[name]
     headers = {"Authorization": f"Bearer {server.write_token}"}
     before = counts(graph)
-    resp = httpx.post(f"{server.url}/api/v1/lineage", json=event, headers=headers)
+    resp = post(f"{server.url}/api/v1/lineage", json=event, headers=headers)
     assert resp.status_code == 400
     assert field in resp.json()["message"]
     # In a batch, one bad event refuses the whole array.
-    resp = httpx.post(f"{server.url}/api/v1/lineage/batch", json=[_valid(), event],
+    resp = post(f"{server.url}/api/v1/lineage/batch", json=[_valid(), event],
                       headers=headers)
     assert resp.status_code == 400
     assert "events[1]" in resp.json()["message"]
@@ -262,12 +287,12 @@ def test_oversized_and_unauthorised_requests_are_refused(graph: Graph, server: S
     big = _valid()
     big["run"]["facets"] = {"padding": {"text": "x" * 100_000}}
     headers = {"Authorization": f"Bearer {server.write_token}"}
-    resp = httpx.post(f"{server.url}/api/v1/lineage", json=big, headers=headers)
+    resp = post(f"{server.url}/api/v1/lineage", json=big, headers=headers)
     assert resp.status_code == 413
     # A small gzip body that inflates past the cap is refused too.
     bomb = gzip.compress(json.dumps(big).encode())
     assert len(bomb) < 64 * 1024
-    resp = httpx.post(f"{server.url}/api/v1/lineage", content=bomb,
+    resp = post(f"{server.url}/api/v1/lineage", content=bomb,
                       headers={**headers, "Content-Encoding": "gzip"})
     assert resp.status_code == 413
     # Chunked upload with no Content-Length: the streamed size is checked.
@@ -275,14 +300,14 @@ def test_oversized_and_unauthorised_requests_are_refused(graph: Graph, server: S
         body = json.dumps(big).encode()
         for i in range(0, len(body), 8192):
             yield body[i:i + 8192]
-    resp = httpx.post(f"{server.url}/api/v1/lineage", content=chunks(), headers=headers)
+    resp = post(f"{server.url}/api/v1/lineage", content=chunks(), headers=headers)
     assert resp.status_code == 413
-    resp = httpx.post(f"{server.url}/api/v1/lineage", json=_valid())
+    resp = post(f"{server.url}/api/v1/lineage", json=_valid())
     assert resp.status_code == 401
-    resp = httpx.post(f"{server.url}/api/v1/lineage", json=_valid(),
+    resp = post(f"{server.url}/api/v1/lineage", json=_valid(),
                       headers={"Authorization": f"Bearer {server.read_token}"})
     assert resp.status_code == 403
-    resp = httpx.post(f"{server.url}/api/v1/lineage", json=_valid(),
+    resp = post(f"{server.url}/api/v1/lineage", json=_valid(),
                       headers={"Authorization": "Bearer not-a-token"})
     assert resp.status_code == 401
     assert counts(graph) == before
@@ -294,8 +319,33 @@ def test_older_events_and_custom_facets_are_accepted(graph: Graph, server: Serve
     event["run"]["facets"] = {"acme_cost": {"_producer": PRODUCER, "dollars": 1.5},
                               "spark_properties": {"properties": {"spark.master": "local"}}}
     event["job"]["facets"] = {"airflow": {"dag": {"dag_id": "x"}}}
-    resp = httpx.post(f"{server.url}/api/v1/lineage", json=event,
+    resp = post(f"{server.url}/api/v1/lineage", json=event,
                       headers={"Authorization": f"Bearer {server.write_token}"})
     assert resp.status_code == 201, resp.text
     run = show(graph, Ref(Label.RUN, event["run"]["runId"]))
     assert run["status"] == "COMPLETED" and run["params"] == {"spark.master": "local"}
+
+
+def test_cli_replays_a_jsonl_file(kb_env, graph: Graph, tmp_path):
+    from openlineage.client.serde import Serde
+    from typer.testing import CliRunner
+
+    from kb.cli import app
+
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(Serde.to_json(e) for e in reversed(pipeline_events())) + "\n")
+    result = CliRunner().invoke(app, ["import", "openlineage", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"events": 4, "runs": 2}
+    expected_state(graph)
+    before = counts(graph)
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(_valid()) + "\n" + json.dumps(_bad(
+        lambda e: e.update(eventTime="not a time"))) + "\n")
+    result = CliRunner().invoke(app, ["import", "openlineage", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.jsonl:2.eventTime" in result.output
+    result = CliRunner().invoke(app, ["import", "openlineage", str(path)])
+    assert result.exit_code == 0, result.output
+    assert counts(graph) == before
