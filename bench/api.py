@@ -140,7 +140,8 @@ def serve(workers: int) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "kb.api.app:create_app_from_env", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"], env=env)
+         "--log-level", "warning", "--no-access-log", "--timeout-worker-healthcheck", "30"],
+        env=env)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:

@@ -38,4 +38,5 @@ def serve(
     console.print("Reads: " + ("open without a token" if anon else "need a token")
                   + "; writes need a token with the write scope (`kb token create`).")
     uvicorn.run("kb.api.app:create_app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, proxy_headers=False)
+                workers=workers, log_level=log_level, proxy_headers=False,
+                timeout_worker_healthcheck=30)  # a loaded host imports slowly
