@@ -25,15 +25,3 @@ def client(graph: Graph) -> Client:
     """The write path as the SDK uses it, acting as ``tester``."""
     return Client(graph, actor="tester", default_person="tester")
 
-
-def counts(graph: Graph) -> dict[str, int]:
-    """Nodes per label and relationships per type: the fingerprint idempotency tests compare."""
-
-    def work(tx):
-        nodes = {r["l"]: r["c"] for r in tx.run(
-            "MATCH (n) UNWIND labels(n) AS l RETURN l, count(*) AS c")}
-        rels = {r["t"]: r["c"] for r in tx.run(
-            "MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS c")}
-        return {**nodes, **{f"-{k}-": v for k, v in rels.items()}}
-
-    return graph.read(work)
