@@ -90,7 +90,10 @@ class KbGraphQL(GraphQL):
             request = Request(scope, receive)
             if not _is_ide_request(request):
                 try:
-                    principal = await run_in_threadpool(principal_from_request, request)
+                    # Only a token needs a database read; anonymous callers skip the thread.
+                    principal = (await run_in_threadpool(principal_from_request, request)
+                                 if "authorization" in request.headers
+                                 else principal_from_request(request))
                 except KbError as exc:
                     status = 403 if exc.code == "FORBIDDEN" else 401
                     if exc.code not in ("FORBIDDEN", "UNAUTHENTICATED"):

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 
 from kb.config import Config
 from kb.errors import Forbidden, Unauthorized
+from kb.graph.tokens import find_token, touch_token
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,6 @@ def bearer(request: HTTPConnection) -> str | None:
 
 def principal_from_request(request: HTTPConnection) -> Principal:
     """Resolve the caller; blocking (one token read), so call it off the event loop."""
-    from kb.graph.tokens import find_token
-
     config: Config = request.app.state.config
     secret = bearer(request)
     if secret is None:
@@ -82,8 +81,6 @@ def principal_from_request(request: HTTPConnection) -> Principal:
 
 
 def _maybe_touch(request: HTTPConnection, token_id: str) -> None:
-    from kb.graph.tokens import touch_token
-
     state = request.app.state
     seen: dict[str, float] | None = getattr(state, "token_seen", None)
     if seen is None:

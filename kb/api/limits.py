@@ -8,7 +8,8 @@ own page size (how many items may come back). Both are refused above their budge
 estimate is returned in the response's ``extensions.cost``.
 
 ``Limits`` is a schema extension *class*: strawberry builds one per request, so the
-estimate of one request never leaks into another's.
+estimate of one request never leaks into another's. It checks after validation (which
+``ValidationCache`` memoises per document text) and before execution.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from strawberry.extensions import SchemaExtension
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -32,7 +34,6 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    ValidationRule,
     VariableNode,
     get_named_type,
     value_from_ast,
@@ -171,32 +172,33 @@ class Limits(SchemaExtension):
         return type("Limits", (cls,), {"settings": settings})
 
     def on_operation(self) -> Iterator[None]:
-        ctx = self.execution_context
-        ctx.parse_options["max_tokens"] = self.settings.max_tokens
-        ctx.validation_rules = (*ctx.validation_rules, self._rule())
+        self.execution_context.parse_options["max_tokens"] = self.settings.max_tokens
         yield
 
-    def _rule(self) -> type[ValidationRule]:
-        ext = self
+    def on_validate(self) -> Iterator[None]:
+        """Runs after ``ValidationCache`` (listed before it) and before execution: a
+        document over a limit becomes a request error and nothing is executed."""
+        ctx = self.execution_context
+        if not ctx.pre_execution_errors and ctx.graphql_document is not None:
+            errors = self.check(ctx.schema._schema, ctx.graphql_document)
+            if errors:
+                ctx.pre_execution_errors = errors
+        yield
 
-        class LimitRule(ValidationRule):
-            def enter_document(self, node: Any, *_: Any) -> None:
-                fragments = {d.name.value: d for d in node.definitions
-                             if isinstance(d, FragmentDefinitionNode)}
-                operations = [d for d in node.definitions
-                              if isinstance(d, OperationDefinitionNode)]
-                wanted = ext.execution_context.operation_name
-                if wanted:
-                    operations = [o for o in operations if o.name and o.name.value == wanted]
-                variables = ext.execution_context.variables or {}
-                for op in operations[:1]:
-                    est = estimate(self.context.schema, op, fragments, variables,
-                                   ext.settings)
-                    ext.estimate = est
-                    for error in est.errors:
-                        self.report_error(error)
-
-        return LimitRule
+    def check(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
+        fragments = {d.name.value: d for d in document.definitions
+                     if isinstance(d, FragmentDefinitionNode)}
+        operations = [d for d in document.definitions
+                      if isinstance(d, OperationDefinitionNode)]
+        wanted = self.execution_context.operation_name
+        if wanted:
+            operations = [o for o in operations if o.name and o.name.value == wanted]
+        variables = self.execution_context.variables or {}
+        errors: list[GraphQLError] = []
+        for op in operations[:1]:
+            self.estimate = estimate(schema, op, fragments, variables, self.settings)
+            errors.extend(self.estimate.errors)
+        return errors
 
     def get_results(self) -> dict[str, Any]:
         if self.estimate is None:

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection
+from strawberry.extensions import DisableIntrospection, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -37,7 +37,10 @@ class KbSchema(strawberry.Schema):
 def build_schema(config: Config | None = None, limits: LimitSettings | None = None
                  ) -> strawberry.Schema:
     config = config or Config()
-    extensions: list[Any] = [Limits.configured(limits or LimitSettings()), ErrorPolicy]
+    # Order matters: the cache fills in validation results, then Limits refuses
+    # what is over a limit, then ErrorPolicy shapes whatever errors there are.
+    extensions: list[Any] = [ValidationCache,
+                             Limits.configured(limits or LimitSettings()), ErrorPolicy]
     if not config.introspection:
         extensions.append(DisableIntrospection)
     return KbSchema(
