@@ -107,6 +107,7 @@ def test_cli_up_status_down(second: Config, tmp_path: Path) -> None:
         "KB_NEO4J_PORT": str(second.neo4j_port),
         "KB_NEO4J_HEAP": second.neo4j_heap,
         "KB_NEO4J_PAGECACHE": second.neo4j_pagecache,
+        "KB_NEO4J_START_TIMEOUT": str(second.neo4j_start_timeout),
         "KB_NEO4J_URI": None,
         "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}",
     }
