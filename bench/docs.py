@@ -1,15 +1,17 @@
 """Benchmark the knowledge site: render rate, full build, and a one-run sync.
 
-    python bench/docs.py [--models 1000] [--runs 10000]
+    PYTHONPATH=. python bench/docs.py [--models 1000] [--runs 10000] [--reuse]
 
 Builds the history through the write path (BatchBuilder batches) into the database that
 KB_NEO4J_* points at (or kb's local one; use an empty one, e.g. a fresh KB_HOME), then
-builds a copy of site/ under bench/out/docs-site. Prints figures; asserts nothing.
+builds a copy of site/ under bench/out/docs-site. ``--reuse`` skips writing the history
+(a database a previous run filled). Prints figures and the load average; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -55,37 +57,46 @@ def populate(graph: Graph, models: int, runs: int, batch: int = 500) -> None:
     client.write(b)
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=10000)
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the history already in the database")
     args = parser.parse_args()
     from docs_gen import build_site, sync_site
 
     config = get_config()
     with open_graph(config) as graph:
-        t0 = time.perf_counter()
-        populate(graph, args.models, args.runs)
-        print(f"history: {args.models} models, {args.runs} runs written in "
-              f"{time.perf_counter() - t0:.1f}s")
+        if not args.reuse:
+            t0 = time.perf_counter()
+            populate(graph, args.models, args.runs)
+            print(f"history: {args.models} models, {args.runs} runs written in "
+                  f"{time.perf_counter() - t0:.1f}s")
         shutil.rmtree(OUT, ignore_errors=True)
         shutil.copytree(REPO / "site", OUT, ignore=shutil.ignore_patterns("generated", "build"))
         t0 = time.perf_counter()
         full = build_site(graph, OUT, home=config.home)
         total = time.perf_counter() - t0
+        print(f"load average {_load()}")
         print(f"full build: {full.rendered} pages collected+rendered in "
               f"{full.render_seconds:.1f}s ({full.rendered / full.render_seconds:.0f} pages/s); "
               f"mkdocs {full.mkdocs_seconds:.1f}s; end to end {total:.1f}s")
         client = Client(graph, actor="bench")
-        client.log_run(id="run-new", person="person1", experiment="exp-1",
+        client.log_run(id=f"run-new-{time.time_ns()}", person="person1", experiment="exp-1",
                        inputs=[("data/1", "v1", "train")], metrics={"auc": 0.99},
                        models=[{"model": "model-1"}])
         t0 = time.perf_counter()
         sync = sync_site(graph, OUT, home=config.home)
-        print(f"sync after one new run: {sync.rendered} pages re-rendered, "
+        print(f"sync after one new run ({sync.built} mkdocs build): {sync.rendered} pages "
+              "re-rendered, "
               f"{len(sync.written)} rewritten ({', '.join(sync.written)}); "
               f"render {sync.render_seconds:.2f}s, mkdocs {sync.mkdocs_seconds:.1f}s, "
-              f"end to end {time.perf_counter() - t0:.1f}s")
+              f"end to end {time.perf_counter() - t0:.1f}s; load average {_load()}")
         t0 = time.perf_counter()
         again = sync_site(graph, OUT, home=config.home)
         print(f"sync with no change: {len(again.written)} rewritten in "

@@ -165,7 +165,9 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
         result.written = write_pages(pages, target)
         state.pages = sorted(set(state.pages) | {p.path for p in pages})
     result.render_seconds = time.perf_counter() - started
-    built_before = (result.out_dir / "index.html").is_file()
+    # no record: never built, or a build failed half-way; either way build in full
+    built_before = all((result.out_dir / name).is_file()
+                       for name in ("index.html", incremental.RECORD))
     if result.written or copied or not built_before:
         started = time.perf_counter()
         changed = set(result.written) | set(copied) if built_before else None

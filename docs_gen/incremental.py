@@ -22,12 +22,15 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from jinja2 import FileSystemBytecodeCache
 from mkdocs.plugins import BasePlugin
 
 log = logging.getLogger(__name__)
 
 #: What the last build recorded, in its output folder (mkdocs cleans it on a full build).
 RECORD = ".kb-build.json"
+#: Compiled theme templates, in a dot folder of the generated docs (mkdocs skips it).
+GENERATED_CACHE = Path("docs/generated/.kb-jinja")
 #: Plugins whose events the partial build is known to honour.
 KNOWN_PLUGINS = {"material/search", "material/tags", "search", "tags"}
 #: A page holding this renders a listing of every page's tags.
@@ -141,6 +144,11 @@ def partial(site_dir: Path, out_dir: Path | None, changed: set[str]) -> Path | N
         cfg.plugins.on_pre_build(config=cfg)
         files = get_files(cfg)
         env = cfg.theme.get_env()
+        # compiling the theme's templates was a third of a one-page rebuild; the cache is
+        # keyed by each template's source, so a changed theme simply compiles again
+        cache = site_dir / GENERATED_CACHE
+        cache.mkdir(parents=True, exist_ok=True)
+        env.bytecode_cache = FileSystemBytecodeCache(str(cache))
         files.add_files_from_theme(env, cfg)
         files = cfg.plugins.on_files(files, config=cfg)
         set_exclusions(files, cfg)
@@ -185,6 +193,8 @@ def partial(site_dir: Path, out_dir: Path | None, changed: set[str]) -> Path | N
             raise Abort(f"Aborted with {msg} in strict mode!")
         log.info("partial build: %d of %d pages rebuilt", len(built), len(docs))
     except Exception as exc:
+        # half-written output: without the record the next sync builds in full
+        (target / RECORD).unlink(missing_ok=True)
         cfg.plugins.on_build_error(error=exc)
         raise
     finally:

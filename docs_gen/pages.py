@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .slugs import slug
@@ -38,5 +39,11 @@ def entity_path(kind: str, key: str) -> str:
 
 def relative(from_path: str, to_path: str) -> str:
     """The Markdown link from one page to another, as mkdocs resolves it."""
-    return posixpath.relpath(to_path, posixpath.dirname(from_path) or ".")
+    return _relative(posixpath.dirname(from_path) or ".", to_path)
+
+
+@lru_cache(maxsize=65536)
+def _relative(from_dir: str, to_path: str) -> str:
+    # relpath looks up the working directory on every call; a page links thousands
+    return posixpath.relpath(to_path, from_dir)
 
