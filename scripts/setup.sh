@@ -9,6 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REQUIRED_TOOLS=(
   "java:openjdk-17-jre-headless"
   "mvn:maven"
+  "chromium:chromium"
+  "npm:npm"
 )
 
 log() { echo "setup: $*" >&2; }
@@ -62,7 +64,11 @@ install_python_packages() {
 
 # Steps of the project beyond Python (for example npm installs) go here, one line each.
 project_steps() {
-  :
+  # The GraphQL-over-HTTP conformance audit (npm graphql-http) that the API tests run.
+  if [ ! -d graphql/conformance/node_modules/graphql-http ]; then
+    log "installing the GraphQL-over-HTTP audit (npm graphql-http)"
+    npm install --silent --no-audit --no-fund --prefix graphql/conformance >/dev/null
+  fi
 }
 
 install_system_tools
