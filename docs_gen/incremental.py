@@ -74,6 +74,23 @@ class _Recorder(BasePlugin):
         (Path(config.site_dir) / RECORD).write_text(json.dumps(data, indent=0) + "\n")
 
 
+def _cache_templates(cfg: Any, site_dir: Path) -> None:
+    """Keep the theme's compiled templates between builds (a third of a one-page rebuild).
+
+    The cache is keyed by each template's source, so a changed theme compiles again.
+    """
+    cache = site_dir / GENERATED_CACHE
+    cache.mkdir(parents=True, exist_ok=True)
+    get_env = cfg.theme.get_env
+
+    def cached_env() -> Any:
+        env = get_env()
+        env.bytecode_cache = FileSystemBytecodeCache(str(cache))
+        return env
+
+    cfg.theme.get_env = cached_env
+
+
 def _attach(cfg: Any, recorder: _Recorder) -> None:
     cfg.plugins["kb/record"] = recorder
 
@@ -83,6 +100,7 @@ def full(site_dir: Path, out_dir: Path | None = None) -> Path:
     from mkdocs.commands.build import build
 
     cfg = _load_config(site_dir, out_dir)
+    _cache_templates(cfg, site_dir)
     _attach(cfg, _Recorder(fingerprint(site_dir)))
     cfg.plugins.on_startup(command="build", dirty=False)
     try:
@@ -125,6 +143,7 @@ def partial(site_dir: Path, out_dir: Path | None, changed: set[str]) -> Path | N
     from mkdocs.structure.pages import Page
 
     cfg = _load_config(site_dir, out_dir)
+    _cache_templates(cfg, site_dir)
     target = Path(cfg.site_dir)
     titles = previous(site_dir, target)
     if titles is None:
@@ -144,11 +163,6 @@ def partial(site_dir: Path, out_dir: Path | None, changed: set[str]) -> Path | N
         cfg.plugins.on_pre_build(config=cfg)
         files = get_files(cfg)
         env = cfg.theme.get_env()
-        # compiling the theme's templates was a third of a one-page rebuild; the cache is
-        # keyed by each template's source, so a changed theme simply compiles again
-        cache = site_dir / GENERATED_CACHE
-        cache.mkdir(parents=True, exist_ok=True)
-        env.bytecode_cache = FileSystemBytecodeCache(str(cache))
         files.add_files_from_theme(env, cfg)
         files = cfg.plugins.on_files(files, config=cfg)
         set_exclusions(files, cfg)
