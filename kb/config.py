@@ -63,6 +63,7 @@ class Config:
     graphiql: bool = True
     introspection: bool = True
     site_dir: Path = field(default_factory=lambda: Path("site"))
+    lineage_max_bytes: int = 5 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -90,4 +91,5 @@ class Config:
             graphiql=_bool(env, "KB_GRAPHIQL", True),
             introspection=_bool(env, "KB_INTROSPECTION", True),
             site_dir=Path(env.get("KB_SITE_DIR") or "site"),
+            lineage_max_bytes=_int(env, "KB_LINEAGE_MAX_BYTES", 5 * 1024 * 1024),
         )
