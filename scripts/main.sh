@@ -19,7 +19,7 @@ $kb demo
 step "what is in production, who trained and deployed it?"
 $kb prod
 
-step "who trained the latest churn model, on which data and code?"
+step "who trained each version of churn, on which data and code?"
 $kb who-trained churn
 
 step "what depends on the raw CRM customer extract?"
