@@ -20,21 +20,8 @@ from kb.graph.nodes import LIST_CAP, Linked
 from .common import KeyValue, Node, key_values
 from .context import Info
 
-
-@strawberry.enum(description="The kinds of entity kb holds.")
-class EntityKind(Enum):
-    PERSON = "Person"
-    TEAM = "Team"
-    DATASET = "Dataset"
-    DATASET_VERSION = "DatasetVersion"
-    EXPERIMENT = "Experiment"
-    RUN = "Run"
-    CODE_VERSION = "CodeVersion"
-    ENVIRONMENT = "Environment"
-    MODEL = "Model"
-    MODEL_VERSION = "ModelVersion"
-    DEPLOYMENT = "Deployment"
-    NOTE = "Note"
+EntityKind = strawberry.enum(Label, name="EntityKind",
+                             description="The kinds of entity kb holds.")
 
 
 @strawberry.enum

@@ -8,7 +8,6 @@ Ownership edges closed by a transfer (``until`` set) are history, not links, and
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,14 +16,14 @@ from neo4j import ManagedTransaction
 from kb.domain import KEY_PROPERTY, Label, Ref, Rel
 from kb.errors import NotFound
 
-from .driver import Graph, plain
+from .driver import Graph
+from .nodes import decode
 
 log = logging.getLogger(__name__)
 
 LINK_CAP = 50
 
 #: Properties stored as canonical JSON (Neo4j properties cannot hold maps).
-JSON_PROPERTIES = ("params", "metrics", "schema", "datasheet")
 
 
 def _show(label: Label) -> str:
@@ -69,22 +68,11 @@ def _ref_text(raw: dict[str, Any]) -> str | None:
     return None
 
 
-def _decode(props: dict[str, Any]) -> dict[str, Any]:
-    out = {k: plain(v) for k, v in props.items()}
-    for name in JSON_PROPERTIES:
-        if isinstance(out.get(name), str):
-            try:
-                out[name] = json.loads(out[name])
-            except ValueError:
-                log.warning("property %s is not JSON; left as text", name)
-    return out
-
-
 def _read(tx: ManagedTransaction, ref: Ref) -> dict[str, Any] | None:
     row = tx.run(SHOW[ref.label], key=ref.key, cap=LINK_CAP).single()
     if row is None:
         return None
-    entity = _decode(row["props"])
+    entity = decode(row["props"])
     links: dict[str, dict[str, Any]] = {}
     for link in sorted(row["links"], key=lambda g: (g["type"], g["out"])):
         name = f"{link['type']}->" if link["out"] else f"<-{link['type']}"

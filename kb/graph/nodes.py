@@ -18,9 +18,11 @@ from neo4j import ManagedTransaction
 from kb.domain import KEY_PROPERTY, OWNABLE, Label, Rel
 
 from .driver import plain
-from .entities import JSON_PROPERTIES
 
 log = logging.getLogger(__name__)
+
+#: Properties stored as canonical JSON text (maps cannot be Neo4j properties).
+JSON_PROPERTIES = ("params", "metrics", "schema", "datasheet")
 
 #: The most items one relationship list returns per key.
 LIST_CAP = 100
