@@ -81,7 +81,7 @@ def clean_db(neo4j_conn: Connection) -> Iterator[Connection]:
         neo4j_conn.uri, auth=(neo4j_conn.user, str(neo4j_conn.password))
     ) as driver, driver.session(database=neo4j_conn.database) as session:
         session.run(
-            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
         ).consume()
     yield neo4j_conn
 
