@@ -80,11 +80,32 @@ MAX_STACK = 20_000
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
+def _schema() -> dict[str, Any]:
     text = resources.files("kb.ingest").joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    """The reference validator: slow, but its ``best_match`` names the field at fault."""
+    return Draft202012Validator(_schema())
+
+
+@lru_cache(maxsize=1)
+def _is_valid() -> Callable[[Any], bool]:
+    """A compiled check (``jsonschema_rs``, about 50x faster) for the common, valid case.
+
+    It checks the same draft with formats as annotations, exactly as the reference
+    validator does; a refusal is always explained by the reference validator.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - the reference validator alone still works
+        validator = _validator()
+        return lambda raw: validator.is_valid(raw)
+    return jsonschema_rs.Draft202012Validator(_schema(), validate_formats=False).is_valid
 
 
 def parse_time(value: str, field: str) -> datetime:
@@ -139,7 +160,7 @@ def parse_event(raw: Any, prefix: str = "event") -> Event:
     if not isinstance(raw, dict):
         raise InvalidInput(prefix, "must be a JSON object (an OpenLineage run event)",
                            type(raw).__name__)
-    error = best_match(_validator().iter_errors(raw))
+    error = None if _is_valid()(raw) else best_match(_validator().iter_errors(raw))
     if error is not None:
         path = ".".join(str(p) for p in error.absolute_path)
         raise InvalidInput(f"{prefix}.{path}" if path else prefix, error.message)
@@ -154,8 +175,11 @@ def parse_event(raw: Any, prefix: str = "event") -> Event:
             end = parse_time(nominal["nominalEndTime"],
                              f"{prefix}.run.facets.nominalTime.nominalEndTime")
     job = raw["job"]
-    return Event(raw=raw, event_type=event_type, event_time=event_time,
-                 run_id=raw["run"]["runId"].strip(),
+    run_id = raw["run"]["runId"].strip()
+    if not run_id:
+        # A blank id would become a fresh random run on every delivery.
+        raise InvalidInput(f"{prefix}.run.runId", "must not be blank", raw["run"]["runId"])
+    return Event(raw=raw, event_type=event_type, event_time=event_time, run_id=run_id,
                  experiment=qualified(job["namespace"], job["name"]),
                  producer=raw["producer"], nominal_start=start, nominal_end=end)
 
@@ -409,7 +433,7 @@ def read_jsonl(path: Path) -> list[Event]:
     return events
 
 
-def ingest_file(graph: Graph, path: Path, *, actor: str, chunk: int = 200,
+def ingest_file(graph: Graph, path: Path, *, actor: str, chunk: int = 1000,
                 progress: Callable[[int], None] | None = None) -> IngestResult:
     """Replay a JSON Lines file of run events, ``chunk`` events per transaction."""
     events = read_jsonl(path)
