@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,14 +15,16 @@ from kb.graph import Graph
 from kb.graph import pages as reads
 
 from . import incremental, vendor
-from .collect import collect
+from .collect import iter_pages
 from .pages import Page
-from .render import render
+from .render import keep_compiled, render
 from .sync import State, affected
 
 log = logging.getLogger(__name__)
 
 GENERATED = Path("docs/generated")
+#: Compiled page templates, in a dot folder of the generated docs (mkdocs skips it).
+PAGE_TEMPLATE_CACHE = GENERATED / ".kb-pages-jinja"
 HAND_WRITTEN = Path("docs")
 
 
@@ -52,18 +55,25 @@ def docs_dir(site_dir: Path) -> Path:
     return site_dir / GENERATED
 
 
-def write_pages(pages: list[Page], target: Path) -> list[str]:
-    """Render each page and write it only if its bytes changed; the paths written."""
-    written = []
+def write_pages(pages: Iterable[Page], target: Path) -> tuple[list[str], list[str]]:
+    """Render each page and write it only if its bytes changed.
+
+    Returns every page's path and the paths written, both sorted. ``pages`` may be a
+    generator: each page is rendered and written as it arrives, while later reads run.
+    """
+    paths, written = [], []
     for page in pages:
+        paths.append(page.path)
         data = render(page).encode()
         path = target / page.path
-        if path.is_file() and path.read_bytes() == data:
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if path.read_bytes() == data:
+                continue
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         written.append(page.path)
-    return sorted(written)
+    return sorted(paths), sorted(written)
 
 
 def copy_hand_written(site_dir: Path) -> list[str]:
@@ -111,6 +121,7 @@ def _prepare(site_dir: Path, home: Path | None, mermaid: Path | None) -> list[st
     target.mkdir(parents=True, exist_ok=True)
     copied = copy_hand_written(site_dir)
     vendor.install(target, home or Path.home() / ".kb", explicit=mermaid)
+    keep_compiled(site_dir / PAGE_TEMPLATE_CACHE)
     return copied
 
 
@@ -122,13 +133,12 @@ def build_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     target = docs_dir(site_dir)
     mark = graph.read(reads.watermark)
     started = time.perf_counter()
-    pages = collect(graph)
-    written = write_pages(pages, target)
-    result = BuildResult(site_dir, out_dir or site_dir / "build", rendered=len(pages),
+    paths, written = write_pages(iter_pages(graph), target)
+    result = BuildResult(site_dir, out_dir or site_dir / "build", rendered=len(paths),
                          written=written, watermark=mark,
                          render_seconds=time.perf_counter() - started)
     previous = State.load(target)
-    keep = {p.path for p in pages}
+    keep = set(paths)
     for stale in sorted(set(previous.pages if previous else []) - keep):
         (target / stale).unlink(missing_ok=True)
         result.removed.append(stale)
@@ -160,10 +170,10 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     result = BuildResult(site_dir, out_dir or site_dir / "build",
                          watermark=change["watermark"] or state.watermark)
     if entities or indexes:
-        pages = collect(graph, entities=entities, indexes=indexes)
-        result.rendered = len(pages)
-        result.written = write_pages(pages, target)
-        state.pages = sorted(set(state.pages) | {p.path for p in pages})
+        paths, result.written = write_pages(
+            iter_pages(graph, entities=entities, indexes=indexes), target)
+        result.rendered = len(paths)
+        state.pages = sorted(set(state.pages) | set(paths))
     result.render_seconds = time.perf_counter() - started
     # no record: never built, or a build failed half-way; either way build in full
     built_before = all((result.out_dir / name).is_file()

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Iterable
-from datetime import datetime
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from kb.graph import Graph
 from kb.graph import pages as reads
 
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path
+from .slugs import mermaid_id
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +34,15 @@ DATASHEET_SECTIONS = ("motivation", "composition", "collection", "preprocessing"
 def when(value: Any) -> str | None:
     """A timestamp as shown on pages: minutes, UTC, no locale."""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M UTC")
+        return _minute(value, value.tzinfo)
     return None if value is None else str(value)
+
+
+# Many stamps repeat (a batch stamps its writes alike). The zone is part of the key:
+# equal instants in two offsets compare equal but show different wall-clock times.
+@lru_cache(maxsize=65536)
+def _minute(value: datetime, zone: tzinfo | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def version_order(version: str | None) -> tuple[int, int, str]:
@@ -47,6 +58,12 @@ def _latest(*values: Any) -> datetime | None:
 
 def _decode(raw: str | None) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
+
+
+@lru_cache(maxsize=4096)
+def _sorted_items(raw: str | None) -> list[tuple[str, Any]]:
+    """A JSON-held map's items in key order; many runs log the same metrics (read only)."""
+    return sorted(_decode(raw).items())
 
 
 def _owners(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -89,8 +106,8 @@ def _version_row(row: dict[str, Any]) -> dict[str, Any]:
         "run_status": run.get("status"),
         "experiment": row["experiment"],
         "tracker_url": run.get("trackerUrl"),
-        "params": sorted(_decode(run.get("params")).items()),
-        "metrics": sorted(_decode(run.get("metrics")).items()),
+        "_params": run.get("params"),  # decoded for the latest version only
+        "metrics": _sorted_items(run.get("metrics")),
         "command": run.get("command"),
         "seed": run.get("seed"),
         "code": row["code"],
@@ -143,9 +160,11 @@ def _lineage(model: str, versions: list[dict[str, Any]], parents: dict[str, list
                 labels[n] = n[2:]
     order = sorted(labels)
     ids = {n: i for i, n in enumerate(order)}
+    names = [mermaid_id(n[0], i) for i, n in enumerate(order)]
     return {
-        "nodes": [{"id": ids[n], "kind": n[0], "label": labels[n]} for n in order],
-        "edges": sorted((ids[a], ids[b], role) for a, b, role in edges),
+        "nodes": [{"id": names[i], "kind": n[0], "label": labels[n]} for i, n in enumerate(order)],
+        "edges": [(names[a], names[b], role)
+                  for a, b, role in sorted((ids[a], ids[b], role) for a, b, role in edges)],
         "omitted": max(0, len(versions) - len(shown)),
     }
 
@@ -176,15 +195,24 @@ def _front_matter(model: dict[str, Any], latest: dict[str, Any] | None, tags: li
     return meta
 
 
-def model_pages(data: dict[str, Any]) -> list[Page]:
-    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in data["versions"]:
-        by_model[row["model"]].append(_version_row(row))
+def _parents(derivations: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each derived dataset version's sources, sorted."""
     parents: dict[str, list[str]] = defaultdict(list)
-    for d in data["derivations"]:
+    for d in derivations:
         parents[d["dst"]].append(d["src"])
     for srcs in parents.values():
         srcs.sort()
+    return parents
+
+
+def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = None
+                ) -> list[Page]:
+    """Model cards; ``parents`` (from ``_parents``) or ``data["derivations"]`` for lineage."""
+    by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in data["versions"]:
+        by_model[row["model"]].append(_version_row(row))
+    if parents is None:
+        parents = _parents(data["derivations"])
     out = []
     for row in data["models"]:
         m = row["model"]
@@ -192,6 +220,8 @@ def model_pages(data: dict[str, Any]) -> list[Page]:
         versions = sorted(by_model.get(name, []), key=lambda v: version_order(v["version"]),
                           reverse=True)
         latest = versions[0] if versions else None
+        if latest:
+            latest["params"] = sorted(_decode(latest["_params"]).items())
         teams = sorted(set(row["teams"]))
         tags = [f"team: {t}" for t in teams] + ([f"task: {m['task']}"] if m.get("task") else [])
         history = sorted(
@@ -366,38 +396,99 @@ def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
 
 # -- whole site or a part of it ---------------------------------------------------------------
 
-def collect(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
-            indexes: set[str] | None = None) -> list[Page]:
-    """Page models for the whole site, or only for ``entities`` and the listed indexes.
+#: Entities per read: bounds what is held in memory, and lets reads overlap rendering.
+CHUNK = 200
+#: Reads in flight while the pages of an earlier one are shaped and rendered: the server
+#: answers on its own core while this process renders.
+AHEAD = 2
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    return [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
+
+
+def _prefetched(graph: Graph, jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]]
+                ) -> Iterator[Any]:
+    """Each job's ``graph.read`` result in order, with up to ``AHEAD`` reads running.
+
+    Each read is its own transaction, as each page kind always was.
+    """
+    with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="kb-docs-read") as pool:
+        todo = iter(jobs)
+        pending: deque[Future[Any]] = deque(
+            pool.submit(graph.read, work, *args) for work, args in islice(todo, AHEAD))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                job = next(todo, None)
+                if job is not None:
+                    pending.append(pool.submit(graph.read, job[0], *job[1]))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
+               indexes: set[str] | None = None) -> Iterator[Page]:
+    """Page models for the whole site, or only for ``entities`` and the listed indexes,
+    as their reads arrive (models, datasets, people, teams, indexes, production, home).
 
     ``indexes`` names the section indexes plus ``"Home"`` and ``"Production"``.
     """
-    everything = entities is None
-    wanted: dict[str, list[str] | None] = {k: None for k in FOLDERS}
-    if not everything:
-        for kind in FOLDERS:
-            wanted[kind] = sorted(key for k, key in entities or () if k == kind)
-    want_indexes = set(FOLDERS) | {"Home", "Production"} if everything else set(indexes or ())
-    pages: list[Page] = []
-    idx = graph.read(reads.indexes)
+    if entities is None:
+        keys = graph.read(reads.names)
+        want_indexes = set(FOLDERS) | {"Home", "Production"}
+    else:
+        keys = {kind: sorted({key for k, key in entities if k == kind}) for kind in FOLDERS}
+        want_indexes = set(indexes or ())
+    want_idx = bool(want_indexes & set(FOLDERS)) or bool(keys["Team"])
+    want_deployments = bool(want_indexes & {"Home", "Production"})
+    # each job is a read; ``shape`` turns its result into pages, in the same order
+    jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+    shape: list[Callable[[Any], list[Page]]] = []
+    state: dict[str, Any] = {}
 
-    def need(kind: str) -> bool:
-        return wanted[kind] is None or bool(wanted[kind])
+    def keep(name: str, convert: Callable[[Any], Any] = lambda x: x
+             ) -> Callable[[Any], list[Page]]:
+        def store(result: Any) -> list[Page]:
+            state[name] = convert(result)
+            return []
+        return store
 
-    if need("Model"):
-        pages += model_pages(graph.read(reads.models, wanted["Model"]))
-    if need("Dataset"):
-        pages += dataset_pages(graph.read(reads.datasets, wanted["Dataset"]))
-    if need("Person"):
-        pages += person_pages(graph.read(reads.people, wanted["Person"]))
-    if need("Team"):
-        pages += team_pages(graph.read(reads.teams, wanted["Team"]), idx["Model"])
-    pages += index_pages(idx, want_indexes & set(FOLDERS))
-    if want_indexes & {"Home", "Production"}:
-        deployments = graph.read(reads.deployments)
-        if "Production" in want_indexes:
-            pages.append(production_page(deployments))
-        if "Home" in want_indexes:
-            pages.append(home_page(graph.read(reads.home), deployments))
-    log.debug("collected %d pages", len(pages))
-    return pages
+    if keys["Model"]:
+        jobs.append((reads.derivations, ()))
+        shape.append(keep("parents", _parents))
+        for chunk in _chunks(keys["Model"]):
+            jobs.append((reads.models, (chunk,)))
+            shape.append(lambda data: model_pages(data, state["parents"]))
+    for chunk in _chunks(keys["Dataset"]):
+        jobs.append((reads.datasets, (chunk,)))
+        shape.append(dataset_pages)
+    for chunk in _chunks(keys["Person"]):
+        jobs.append((reads.people, (chunk,)))
+        shape.append(person_pages)
+    if want_idx:
+        jobs.append((reads.indexes, ()))
+        shape.append(keep("idx"))
+    for chunk in _chunks(keys["Team"]):
+        jobs.append((reads.teams, (chunk,)))
+        shape.append(lambda rows: team_pages(rows, state["idx"]["Model"]))
+    if want_deployments:
+        jobs.append((reads.deployments, ()))
+        shape.append(keep("deployments"))
+    if "Home" in want_indexes:
+        jobs.append((reads.home, ()))
+        shape.append(lambda data: [home_page(data, state["deployments"])])
+    for result, to_pages in zip(_prefetched(graph, jobs), shape, strict=True):
+        yield from to_pages(result)
+    if want_idx:
+        yield from index_pages(state["idx"], want_indexes & set(FOLDERS))
+    if "Production" in want_indexes:
+        yield production_page(state["deployments"])
+
+
+def collect(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
+            indexes: set[str] | None = None) -> list[Page]:
+    """Every page model of ``iter_pages`` as a list."""
+    return list(iter_pages(graph, entities=entities, indexes=indexes))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
+import logging
+import posixpath
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Environment, PackageLoader
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader
+from jinja2.bccache import Bucket
 
 from . import slugs
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path, relative
@@ -14,6 +18,8 @@ from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path, relati
 #: libyaml's emitter when PyYAML was built with it: the pure-Python one took a third of
 #: a model card's render time. Both emit the same text for these plain values.
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+log = logging.getLogger(__name__)
 
 
 def front_matter(meta: dict[str, Any]) -> str:
@@ -25,33 +31,77 @@ def front_matter(meta: dict[str, Any]) -> str:
     return f"---\n{text}---\n\n"
 
 
+class _Environment(Environment):
+    """Jinja's environment, reading ``x.name`` from a dict key first.
+
+    Page models are plain dicts; Jinja tries the attribute first and catches the
+    AttributeError, which cost more than the rest of a card's template. A key wins only
+    where it exists, and no template reads a dict method, so the output is the same.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 @cache
 def environment() -> Environment:
-    env = Environment(
+    env = _Environment(
         loader=PackageLoader("docs_gen", "templates"),
         autoescape=False,  # Markdown, escaped field by field with the filters below
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # packaged templates: no stat of each file on every page
     )
     env.filters.update(md=slugs.md, cell=slugs.cell, block=slugs.block,
                        mermaid_label=slugs.mermaid_label)
-    env.globals.update(FOLDERS=FOLDERS)
+    env.globals.update(FOLDERS=FOLDERS, HOME=HOME, PRODUCTION=PRODUCTION, INDEXES=INDEXES,
+                       NOT_RECORDED="*Not recorded.*")
     return env
+
+
+class _BytecodeCache(FileSystemBytecodeCache):
+    """Compiled templates on disk; a cache that cannot be written is only a cache miss."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:
+            log.debug("page templates not cached: %s", exc)
+
+
+def keep_compiled(folder: Path) -> None:
+    """Keep the compiled page templates in ``folder``, so a fresh ``kb docs sync`` process
+    does not compile them all again (about a second). Keyed by each template's source."""
+    folder.mkdir(parents=True, exist_ok=True)
+    environment().bytecode_cache = _BytecodeCache(str(folder))
+
+
+@lru_cache(maxsize=65536)
+def _link(folder: str, kind: str, key: str, text: str | None) -> str:
+    """A Markdown link from a page in ``folder`` to an entity's page; pages in one folder
+    link the same few entities many times."""
+    target = posixpath.relpath(entity_path(kind, key), folder)
+    return f"[{slugs.md(text if text is not None else key)}]({target})"
 
 
 def render(page: Page) -> str:
     """The page's Markdown; links are relative to the page so strict mkdocs checks them."""
+    path = page.path
+    folder = posixpath.dirname(path) or "."
 
     def link(kind: str, key: str, text: str | None = None) -> str:
-        target = entity_path(kind, key)
-        return f"[{slugs.md(text if text is not None else key)}]({relative(page.path, target)})"
+        return _link(folder, kind, key, text)
 
-    def to(path: str) -> str:
-        return relative(page.path, path)
+    def to(target: str) -> str:
+        return relative(path, target)
 
     template = environment().get_template(page.template)
-    body = template.render(**page.context, link=link, to=to, HOME=HOME, PRODUCTION=PRODUCTION,
-                           INDEXES=INDEXES, mermaid_id=slugs.mermaid_id)
+    body = template.render(page.context, link=link, to=to)
     meta = page.context.get("front_matter") or {}
     return front_matter(meta) + body.rstrip("\n") + "\n"

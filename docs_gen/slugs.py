@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _CLEAN = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
@@ -19,6 +20,7 @@ MAX_SLUG = 80
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 
+@lru_cache(maxsize=65536)
 def slug(name: str) -> str:
     """A file-name-safe slug, unique per exact name and the same on every run."""
     if _CLEAN.fullmatch(name) and len(name) <= MAX_SLUG and ".." not in name:
@@ -33,13 +35,25 @@ def md(text: object) -> str:
     """Text shown literally in Markdown: no emphasis, links, headings or HTML."""
     if text is None:
         return ""
-    value = str(text).replace("&", "&amp;").replace("<", "&lt;")
-    return _MD_SPECIAL.sub(r"\\\1", value)
+    return _md(text if type(text) is str else str(text))
+
+
+# A site repeats the same short names thousands of times (people, datasets, metric names).
+@lru_cache(maxsize=65536)
+def _md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;").replace("<", "&lt;"))
 
 
 def cell(text: object) -> str:
     """Escaped text for one table cell: also no line breaks."""
-    return " ".join(md(text).splitlines())
+    if text is None:
+        return ""
+    return _cell(text if type(text) is str else str(text))
+
+
+@lru_cache(maxsize=65536)
+def _cell(text: str) -> str:
+    return " ".join(_md(text).splitlines())
 
 
 def block(text: object) -> str:

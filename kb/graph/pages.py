@@ -1,9 +1,11 @@
 """The reads the documentation site needs, batched per page kind.
 
-Each function reads every entity of one kind (or the named subset) in a handful of
-statements, so rendering a thousand model cards costs a few round trips, not thousands.
-Rows come back as plain dicts (``plain`` converts neo4j temporal values); shaping them
-into pages is ``docs_gen``'s job.
+Each function reads a list of named entities of one kind in a handful of statements, so
+rendering a thousand model cards costs a few round trips per chunk of names, not
+thousands. A full build and a sync run the very same statements (``NAMES`` lists every
+entity for the full build), so the server plans each statement once, not once per
+variant. Rows come back as plain dicts (``plain`` converts neo4j temporal values);
+shaping them into pages is ``docs_gen``'s job.
 """
 
 from __future__ import annotations
@@ -39,10 +41,18 @@ CALL (m) {{
 RETURN m {{.*, createdAt: toString(m.createdAt), updatedAt: toString(m.updatedAt)}} AS model,
        owners, notes, teams
 """
-# Two heads per read instead of `$names IS NULL OR m.name IN $names`, which the planner
-# cannot answer from the key index: all entities by label scan, the named ones by seek.
-MODELS = "MATCH (m:Model)" + _MODELS
-MODELS_NAMED = "UNWIND $names AS name MATCH (m:Model {name: name})" + _MODELS
+# Named entities by key seek (`m.name IN $names` the planner cannot answer from the key
+# index); a full build names every entity, in chunks.
+MODELS = "UNWIND $names AS name MATCH (m:Model {name: name})" + _MODELS
+
+#: Every entity with a page, by kind: the names a full build reads in chunks.
+NAMES = """
+CALL () { MATCH (n:Model) RETURN collect(n.name) AS models }
+CALL () { MATCH (n:Dataset) RETURN collect(n.name) AS datasets }
+CALL () { MATCH (n:Person) RETURN collect(n.handle) AS people }
+CALL () { MATCH (n:Team) RETURN collect(n.name) AS teams }
+RETURN models, datasets, people, teams
+"""
 
 MODEL_INDEX = """
 MATCH (m:Model)
@@ -109,19 +119,23 @@ CALL (v) {
      deployedBy: dp.handle} END)
     AS deployments
 }
-RETURN m.name AS model,
-       v {.*, createdAt: toString(v.createdAt), updatedAt: toString(v.updatedAt)} AS version,
-       r {.*, createdAt: toString(r.createdAt), updatedAt: toString(r.updatedAt),
-          startedAt: toString(r.startedAt), endedAt: toString(r.endedAt)} AS run,
-       p.handle AS trainedBy,
-       c {.*, createdAt: toString(c.createdAt), updatedAt: toString(c.updatedAt)} AS code,
-       env {.*, createdAt: toString(env.createdAt), updatedAt: toString(env.updatedAt)}
-         AS environment,
-       x.name AS experiment, inputs, deployments
+WITH m, collect({
+       version: v {.version, .key, .uri, .framework, .aliases,
+                   createdAt: toString(v.createdAt), updatedAt: toString(v.updatedAt)},
+       run: r {.id, .name, .status, .params, .metrics, .command, .seed, .trackerUrl,
+               updatedAt: toString(r.updatedAt), startedAt: toString(r.startedAt),
+               endedAt: toString(r.endedAt)},
+       trainedBy: p.handle,
+       code: c {.repo, .commit, .branch, .dirty},
+       environment: env {.digest, .python, .platform, .accelerator, .packages},
+       experiment: x.name, inputs: inputs, deployments: deployments}) AS versions
+RETURN m.name AS model, versions
 """
-MODEL_VERSIONS = "MATCH (v:ModelVersion)-[:VERSION_OF]->(m:Model)" + _MODEL_VERSIONS
-MODEL_VERSIONS_NAMED = ("UNWIND $names AS name MATCH (m:Model {name: name}) "
-                        "MATCH (v:ModelVersion)-[:VERSION_OF]->(m)" + _MODEL_VERSIONS)
+# One row per model, holding only the properties the card shows: the driver's cost is
+# per record and per value, and the rest (key lists, stamps of code and environment) were
+# decoded for nothing.
+MODEL_VERSIONS = ("UNWIND $names AS name MATCH (m:Model {name: name}) "
+                  "MATCH (v:ModelVersion)-[:VERSION_OF]->(m)" + _MODEL_VERSIONS)
 
 # Dataset-to-dataset derivations, all of them: lineage diagrams walk these in memory.
 DERIVATIONS = """
@@ -138,8 +152,7 @@ WITH d, owners, collect(CASE WHEN n IS NULL THEN null ELSE
      {{id: n.id, body: n.body, createdAt: n.createdAt, author: w.handle}} END) AS notes
 RETURN d {{.*}} AS dataset, owners, notes
 """
-DATASETS = "MATCH (d:Dataset)" + _DATASETS
-DATASETS_NAMED = "UNWIND $names AS name MATCH (d:Dataset {name: name})" + _DATASETS
+DATASETS = "UNWIND $names AS name MATCH (d:Dataset {name: name})" + _DATASETS
 
 _DATASET_VERSIONS = """
 CALL (dv) {
@@ -171,9 +184,8 @@ CALL (dv) {
 RETURN d.name AS dataset, dv {.*} AS version, derivedFrom, runCount, recentRuns,
        modelVersionCount, recentModelVersions, deployments
 """
-DATASET_VERSIONS = "MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d:Dataset)" + _DATASET_VERSIONS
-DATASET_VERSIONS_NAMED = ("UNWIND $names AS name MATCH (d:Dataset {name: name}) "
-                          "MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d)" + _DATASET_VERSIONS)
+DATASET_VERSIONS = ("UNWIND $names AS name MATCH (d:Dataset {name: name}) "
+                    "MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d)" + _DATASET_VERSIONS)
 
 _PEOPLE = """
 CALL (p) {
@@ -210,8 +222,7 @@ CALL (p) {
 }
 RETURN p {.*} AS person, teams, owned, runCount, recentRuns, deployed
 """
-PEOPLE = "MATCH (p:Person)" + _PEOPLE
-PEOPLE_NAMED = "UNWIND $handles AS handle MATCH (p:Person {handle: handle})" + _PEOPLE
+PEOPLE = "UNWIND $handles AS handle MATCH (p:Person {handle: handle})" + _PEOPLE
 
 _TEAMS = """
 CALL (t) {
@@ -231,8 +242,7 @@ CALL (t) {
 }
 RETURN t {.*} AS team, members, owned, models
 """
-TEAMS = "MATCH (t:Team)" + _TEAMS
-TEAMS_NAMED = "UNWIND $names AS name MATCH (t:Team {name: name})" + _TEAMS
+TEAMS = "UNWIND $names AS name MATCH (t:Team {name: name})" + _TEAMS
 
 DEPLOYMENTS = """
 MATCH (d:Deployment)
@@ -286,39 +296,40 @@ RETURN CASE WHEN links IS NULL OR nodes >= links THEN nodes ELSE links END AS at
 
 def _changed(label: Label) -> str:
     return (f"MATCH (n:{label.value}) WHERE n.updatedAt > $since "
-            f"RETURN n.{KEY_PROPERTY[label]} AS key")
+            f"RETURN '{label.value}' AS label, n.{KEY_PROPERTY[label]} AS key, "
+            "elementId(n) AS id")
 
 
-CHANGED_NODES: dict[Label, str] = {label: _changed(label) for label in Label}
-
+# One statement (each label's updatedAt index) rather than one per label: a sync on a
+# server that has not planned them yet paid for a dozen plans.
+CHANGED_NODES = ("CALL () {\n" + "\nUNION ALL\n".join(_changed(label) for label in Label)
+                 + "\n}\nRETURN label, key, id")
 
 # Which pages a changed entity shows up on: its model or dataset, the people who trained,
 # deployed or wrote about it, its owners, and for data and deployments what they feed.
-def _pages_of(label: Label) -> str:
-    return f"""
-UNWIND $keys AS k
-MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: k}})
-WITH [n] + COLLECT {{ MATCH (n)-[:VERSION_OF]->(x) RETURN x }}
-  + COLLECT {{ MATCH (n)-[:PRODUCED|USED]-(:ModelVersion|DatasetVersion)-[:VERSION_OF]->(x)
-              RETURN DISTINCT x }}
-  + COLLECT {{ MATCH (n)<-[:TRAINED|DEPLOYED|WROTE]-(x:Person) RETURN x }}
-  + COLLECT {{ MATCH (n)-[:OWNS]-(x) RETURN DISTINCT x }}
-  + COLLECT {{ MATCH (n)-[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(x) RETURN x }}
-  + COLLECT {{ MATCH (n)-[:SERVES]->(:ModelVersion)<-[:PRODUCED]-(:Run)-[:USED]->
-                     (:DatasetVersion)-[:VERSION_OF]->(x) RETURN DISTINCT x }}
-  + COLLECT {{ MATCH (n:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->(:ModelVersion)
-                     -[:VERSION_OF]->(x) RETURN DISTINCT x }}
-  + COLLECT {{ MATCH (n)-[:ABOUT]->(x) RETURN x }}
-  + COLLECT {{ MATCH (n)-[:ABOUT]->()-[:VERSION_OF]->(x) RETURN x }} AS hits
+# The changed nodes come by element id, found in the same transaction, so one statement
+# serves every label.
+PAGES_OF = """
+UNWIND $ids AS id
+MATCH (n) WHERE elementId(n) = id
+WITH [n] + COLLECT { MATCH (n)-[:VERSION_OF]->(x) RETURN x }
+  + COLLECT { MATCH (n)-[:PRODUCED|USED]-(:ModelVersion|DatasetVersion)-[:VERSION_OF]->(x)
+              RETURN DISTINCT x }
+  + COLLECT { MATCH (n)<-[:TRAINED|DEPLOYED|WROTE]-(x:Person) RETURN x }
+  + COLLECT { MATCH (n)-[:OWNS]-(x) RETURN DISTINCT x }
+  + COLLECT { MATCH (n)-[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(x) RETURN x }
+  + COLLECT { MATCH (n)-[:SERVES]->(:ModelVersion)<-[:PRODUCED]-(:Run)-[:USED]->
+                     (:DatasetVersion)-[:VERSION_OF]->(x) RETURN DISTINCT x }
+  + COLLECT { MATCH (n:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->(:ModelVersion)
+                     -[:VERSION_OF]->(x) RETURN DISTINCT x }
+  + COLLECT { MATCH (n)-[:ABOUT]->(x) RETURN x }
+  + COLLECT { MATCH (n)-[:ABOUT]->()-[:VERSION_OF]->(x) RETURN x } AS hits
 UNWIND hits AS h
 WITH DISTINCT h WHERE h:Model OR h:Dataset OR h:Person OR h:Team
 RETURN CASE WHEN h:Model THEN 'Model' WHEN h:Dataset THEN 'Dataset'
             WHEN h:Person THEN 'Person' ELSE 'Team' END AS label,
        coalesce(h.handle, h.name) AS key
 """
-
-
-PAGES_OF: dict[Label, str] = {label: _pages_of(label) for label in Label}
 
 # A new link touches the pages of its two ends (or of the model/dataset they version).
 CHANGED_LINKS = """
@@ -395,39 +406,56 @@ def indexes(tx: ManagedTransaction) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def models(tx: ManagedTransaction, names: list[str] | None = None) -> dict[str, Any]:
-    """Models, their versions with run facts, and all dataset derivations."""
-    if names is None:
-        return {
-            "models": _dated_rows(tx, MODELS),
-            "versions": _dated_rows(tx, MODEL_VERSIONS),
-            "derivations": _rows(tx, DERIVATIONS),
-        }
-    return {
-        "models": _dated_rows(tx, MODELS_NAMED, names=names),
-        "versions": _dated_rows(tx, MODEL_VERSIONS_NAMED, names=names),
-        "derivations": _rows(tx, DERIVATIONS),
-    }
+def names(tx: ManagedTransaction) -> dict[str, list[str]]:
+    """The key of every entity with a page, by label, sorted."""
+    row = tx.run(NAMES).single(strict=True)
+    return {"Model": sorted(row["models"]), "Dataset": sorted(row["datasets"]),
+            "Person": sorted(row["people"]), "Team": sorted(row["teams"])}
 
 
-def datasets(tx: ManagedTransaction, names: list[str] | None = None) -> dict[str, Any]:
-    if names is None:
-        return {"datasets": _rows(tx, DATASETS),
-                "versions": _rows(tx, DATASET_VERSIONS, recent=RECENT)}
-    return {"datasets": _rows(tx, DATASETS_NAMED, names=names),
-            "versions": _rows(tx, DATASET_VERSIONS_NAMED, names=names, recent=RECENT)}
+def _restamp(row: dict[str, Any] | None, keys: tuple[str, ...]) -> None:
+    """``_dated`` for the named keys of one map, in place: for rows whose shape is known."""
+    if row:
+        for key in keys:
+            value = row.get(key)
+            if type(value) is str and "T" in value:
+                row[key] = _stamp(value)
 
 
-def people(tx: ManagedTransaction, handles: list[str] | None = None) -> list[dict[str, Any]]:
-    if handles is None:
-        return _rows(tx, PEOPLE, recent=RECENT)
-    return _rows(tx, PEOPLE_NAMED, handles=handles, recent=RECENT)
+def _versions(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for model, versions in tx.run(MODEL_VERSIONS, names=names):
+        for row in versions:
+            row["model"] = model
+            _restamp(row["version"], ("createdAt", "updatedAt"))
+            _restamp(row["run"], ("startedAt", "endedAt", "updatedAt"))
+            for d in row["deployments"]:
+                _restamp(d, ("deployedAt", "retiredAt"))
+            rows.append(row)
+    return rows
 
 
-def teams(tx: ManagedTransaction, names: list[str] | None = None) -> list[dict[str, Any]]:
-    if names is None:
-        return _rows(tx, TEAMS)
-    return _rows(tx, TEAMS_NAMED, names=names)
+def models(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
+    """The named models and their versions (a row each) with run facts."""
+    return {"models": _dated_rows(tx, MODELS, names=names), "versions": _versions(tx, names)}
+
+
+def derivations(tx: ManagedTransaction) -> list[dict[str, Any]]:
+    """All dataset derivations: lineage diagrams walk these in memory."""
+    return _rows(tx, DERIVATIONS)
+
+
+def datasets(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
+    return {"datasets": _rows(tx, DATASETS, names=names),
+            "versions": _rows(tx, DATASET_VERSIONS, names=names, recent=RECENT)}
+
+
+def people(tx: ManagedTransaction, handles: list[str]) -> list[dict[str, Any]]:
+    return _rows(tx, PEOPLE, handles=handles, recent=RECENT)
+
+
+def teams(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
+    return _rows(tx, TEAMS, names=names)
 
 
 def deployments(tx: ManagedTransaction) -> list[dict[str, Any]]:
@@ -451,21 +479,23 @@ def watermark(tx: ManagedTransaction) -> datetime | None:
 def changed_since(tx: ManagedTransaction, since: datetime) -> dict[str, Any]:
     """What changed after ``since`` and the entity pages (model, dataset, person, team)
     each change shows up on; ``lastUpdated`` is the next watermark."""
-    changed: dict[Label, list[str]] = {}
-    for label, query in CHANGED_NODES.items():
-        keys = [r["key"] for r in tx.run(query, since=since) if r["key"] is not None]
-        if keys:
-            changed[label] = sorted(keys)
+    changed: dict[str, list[str]] = {}
+    ids = []
+    for r in tx.run(CHANGED_NODES, since=since):
+        if r["key"] is not None:
+            changed.setdefault(r["label"], []).append(r["key"])
+            ids.append(r["id"])
     pages: set[tuple[str, str]] = set()
-    for label, keys in changed.items():
-        pages.update((r["label"], r["key"]) for r in tx.run(PAGES_OF[label], keys=keys))
+    if ids:
+        pages.update((r["label"], r["key"]) for r in tx.run(PAGES_OF, ids=ids))
     pages.update((r["label"], r["key"]) for r in tx.run(CHANGED_LINKS, since=since))
     page_rows = [{"label": label, "key": key} for label, key in sorted(pages)]
     if page_rows:
         pages.update(("Team", r["team"]) for r in tx.run(TEAMS_OF, refs=page_rows)
                      if r["team"] is not None)
+    order = [label.value for label in Label]
     return {
-        "changed": {label.value: keys for label, keys in changed.items()},
+        "changed": {label: sorted(changed[label]) for label in order if label in changed},
         "pages": sorted(pages),
         "watermark": watermark(tx),
     }
