@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kb.domain import (
@@ -51,35 +51,79 @@ class Plan:
             {k: v for k, v in (props or {}).items() if v is not None}
         )
 
-    def node_rows(self, label: Label) -> list[dict[str, Any]]:
-        """Rows for ``statements.UPSERT``: UTC timestamps travel as ISO text in ``times``.
+    def node_rows(self, label: Label) -> list[list[Any]]:
+        """Rows for ``statements.UPSERT[label]``, positional (see ``row_layout``).
 
-        The driver turns each ``datetime`` into a Bolt DateTime in pure Python (about
-        0.1 ms apiece), which made timestamps the dearest part of a batch; Cypher's
-        ``datetime(text)`` stores the very same value (same instant, offset +00:00).
+        A row is ``[key, createdAt, *links, *values]``: one list of other-end keys per
+        triple of ``EMBEDDED[label]`` (``[key, *link values]`` where the triple has
+        ``LINK_PROPERTIES``), then one value per ``PROPERTIES[label]``, ``None`` meaning
+        "unknown, leave as is". Lists instead of maps keep the parameters small, and
+        properties named in the statement (not ``+=`` maps) spare the server the eager
+        buffering that writes to unknown properties force. UTC timestamps travel as ISO
+        text: the driver builds a Bolt DateTime in pure Python (about 0.1 ms apiece),
+        while Cypher's ``datetime(text)`` stores the very same value.
         """
         created = self.created.get(label, {})
+        nodes = self.nodes.get(label, {})
+        names = PROPERTIES[label]
+        declared = _DECLARED[label]
+        embedded = EMBEDDED[label]
+        carried = self._carried(label, nodes) if embedded else {}
+        empty = [[] for _ in embedded]
         rows = []
-        for key, props in self.nodes.get(label, {}).items():
-            values, times = {}, {}
-            for name, value in props.items():
-                if _is_utc(value):
-                    times[name] = value.isoformat()
-                else:
-                    values[name] = value
+        for key, props in nodes.items():
+            if not props.keys() <= declared:
+                unknown = sorted(props.keys() - declared)[0]
+                raise ValueError(f"{label.value}.{unknown} is not in plan.PROPERTIES")
             at = created.get(key)
-            rows.append({"key": key, "props": values, "times": times,
-                         "createdAt": None if _is_utc(at) else at,
-                         "createdAtText": at.isoformat() if _is_utc(at) else None})
+            row = [key, None if at is None else _iso(at)]
+            row += carried.get(key) or empty
+            for name in names:
+                value = props.get(name)
+                row.append(_iso(value) if name in TIMES and value is not None else value)
+            rows.append(row)
         return rows
+
+    def _carried(self, label: Label, nodes: dict[str, Any]) -> dict[str, list[list[Any]]]:
+        """Embedded links grouped by the key of their node of ``label``."""
+        embedded = EMBEDDED[label]
+        out: dict[str, list[list[Any]]] = {}
+        for i, triple in enumerate(embedded):
+            outgoing = triple[0] is label
+            names = LINK_PROPERTIES.get(triple, ())
+            for (a, b), props in self.links.get(triple, {}).items():
+                mine, other = (a, b) if outgoing else (b, a)
+                if mine in nodes:
+                    item = [other, *(props.get(n) for n in names)] if names else other
+                    out.setdefault(mine, [[] for _ in embedded])[i].append(item)
+        return out
 
     def link_rows(self, triple: tuple[Label, Rel, Label]) -> list[dict[str, Any]]:
         return [{"a": a, "b": b, "props": p} for (a, b), p in self.links.get(triple, {}).items()]
 
+    def loose_link_rows(self) -> dict[tuple[Label, Rel, Label], list[dict[str, Any]]]:
+        """Links no node row carries: same-label links, and any whose carrying node is
+        not in this batch (both of its ends are then looked up, as ``LINK`` does)."""
+        out: dict[tuple[Label, Rel, Label], list[dict[str, Any]]] = {}
+        for triple, pairs in self.links.items():
+            if triple[0] is triple[2]:
+                rows = self.link_rows(triple)
+            else:
+                label = _carrier(triple)
+                nodes = self.nodes.get(label, {})
+                index = 0 if triple[0] is label else 1
+                rows = [{"a": a, "b": b, "props": p} for (a, b), p in pairs.items()
+                        if (a, b)[index] not in nodes]
+            if rows:
+                out[triple] = rows
+        return out
 
-def _is_utc(value: Any) -> bool:
-    """An aware ``datetime`` at offset zero (what every validated record holds)."""
-    return isinstance(value, datetime) and value.utcoffset() == _ZERO
+
+def _iso(value: datetime) -> str:
+    """ISO text at offset zero (validated records already hold UTC)."""
+    if value.utcoffset() != _ZERO:
+        value = value.astimezone(UTC)
+    return value.isoformat()
 
 
 _ZERO = timedelta(0)
@@ -243,9 +287,75 @@ def build_plan(batch: Batch) -> Plan:
     return plan
 
 
-#: Labels in the order their rows are written (links come after every node exists).
+#: Labels in the order their rows are written.
 NODE_ORDER: tuple[Label, ...] = (
     Label.TEAM, Label.PERSON, Label.DATASET, Label.DATASET_VERSION, Label.EXPERIMENT,
     Label.CODE_VERSION, Label.ENVIRONMENT, Label.MODEL, Label.RUN, Label.MODEL_VERSION,
     Label.DEPLOYMENT, Label.NOTE,
 )
+
+#: Every property each label's upsert may write, besides its key and ``createdAt``.
+PROPERTIES: dict[Label, tuple[str, ...]] = {
+    Label.TEAM: ("description",),
+    Label.PERSON: ("name", "email", "active", "leftAt"),
+    Label.DATASET: ("description", "domain", "license", "datasheet"),
+    Label.DATASET_VERSION: ("dataset", "version", "uri", "digest", "rows", "schema",
+                            "description"),
+    Label.EXPERIMENT: ("description",),
+    Label.CODE_VERSION: ("repo", "commit", "branch", "dirty"),
+    Label.ENVIRONMENT: ("python", "platform", "accelerator", "packages"),
+    Label.MODEL: ("description", "task", "intendedUse", "limitations", "license",
+                  "baseModel"),
+    Label.RUN: ("name", "kind", "status", "startedAt", "endedAt", "params", "paramKeys",
+                "metrics", "metricKeys", "command", "seed", "trackerUrl", "error", "producer",
+                "eventTime", "mergeState"),
+    Label.MODEL_VERSION: ("model", "version", "uri", "framework", "description", "aliases"),
+    Label.DEPLOYMENT: ("environment", "endpoint", "status", "deployedAt", "retiredAt"),
+    Label.NOTE: ("body",),
+}
+_DECLARED: dict[Label, frozenset[str]] = {k: frozenset(v) for k, v in PROPERTIES.items()}
+
+#: The properties among ``PROPERTIES`` that hold UTC datetimes.
+TIMES: frozenset[str] = frozenset(
+    {"leftAt", "startedAt", "endedAt", "eventTime", "deployedAt", "retiredAt"})
+
+#: The properties a link carries, by triple (all others carry only ``createdAt``).
+LINK_PROPERTIES: dict[tuple[Label, Rel, Label], tuple[str, ...]] = {
+    (Label.RUN, Rel.USED, Label.DATASET_VERSION): ("role",),
+}
+
+#: Every (from, type, to) triple the graph model allows; nothing else can be linked.
+LINKS: frozenset[tuple[Label, Rel, Label]] = frozenset(
+    {
+        (Label.PERSON, Rel.MEMBER_OF, Label.TEAM),
+        (Label.PERSON, Rel.TRAINED, Label.RUN),
+        (Label.RUN, Rel.PART_OF, Label.EXPERIMENT),
+        (Label.RUN, Rel.CHILD_OF, Label.RUN),
+        (Label.RUN, Rel.USED, Label.DATASET_VERSION),
+        (Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION),
+        (Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION),
+        (Label.DATASET_VERSION, Rel.VERSION_OF, Label.DATASET),
+        (Label.MODEL_VERSION, Rel.VERSION_OF, Label.MODEL),
+        (Label.RUN, Rel.AT_COMMIT, Label.CODE_VERSION),
+        (Label.RUN, Rel.IN_ENV, Label.ENVIRONMENT),
+        (Label.DEPLOYMENT, Rel.SERVES, Label.MODEL_VERSION),
+        (Label.PERSON, Rel.DEPLOYED, Label.DEPLOYMENT),
+        (Label.PERSON, Rel.WROTE, Label.NOTE),
+    }
+    | {(Label.NOTE, Rel.ABOUT, label) for label in Label if label is not Label.NOTE}
+)
+
+
+def _carrier(triple: tuple[Label, Rel, Label]) -> Label:
+    a, _, b = triple
+    return a if NODE_ORDER.index(a) > NODE_ORDER.index(b) else b
+
+
+#: The links each label's upsert writes along with its rows: those whose other end is of
+#: a label written earlier, so it exists by then. The node is already bound, which saves a
+#: statement and two key lookups per link. A link between two nodes of one label (a run's
+#: parent) waits for the label's whole statement, in ``statements.LINK``.
+EMBEDDED: dict[Label, tuple[tuple[Label, Rel, Label], ...]] = {
+    label: tuple(sorted(t for t in LINKS if t[0] is not t[2] and _carrier(t) is label))
+    for label in NODE_ORDER
+}

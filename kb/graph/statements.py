@@ -1,28 +1,64 @@
 """Generic upsert and link statements, built once from the fixed label and type lists.
 
-Each statement is an ``UNWIND $rows`` batch that MERGEs on the natural key and only
-stamps ``updatedAt``/``updatedBy`` when a property really changes, so a second delivery
-of the same facts changes nothing at all. UTC timestamps arrive as ISO text in
-``row.times`` / ``row.createdAtText`` and are stored as ``datetime`` (see ``Plan.node_rows``).
+Each upsert is an ``UNWIND $rows`` batch that MERGEs on the natural key, links the node
+along the triples of ``plan.EMBEDDED`` in the same pass, and only stamps
+``updatedAt``/``updatedBy`` when a property really changes, so a second delivery of the
+same facts changes nothing at all. UTC timestamps arrive as ISO text and are stored as
+``datetime`` (see ``Plan.node_rows`` for the row layout).
 """
 
 from __future__ import annotations
 
 from kb.domain import KEY_PROPERTY, Label, Rel
 
+from .plan import EMBEDDED, LINK_PROPERTIES, LINKS, PROPERTIES, TIMES
+
+
+def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str:
+    """A unit subquery that links the bound node ``n`` along one embedded triple."""
+    a, rel, b = triple
+    other = b if a is label else a
+    names = LINK_PROPERTIES.get(triple, ())
+    key = "l[0]" if names else "l"
+    pattern = f"(n)-[r:{rel.value}]->(o)" if a is label else f"(o)-[r:{rel.value}]->(n)"
+    sets = "".join(f"  SET r.`{name}` = coalesce(l[{i}], r.`{name}`)\n"
+                   for i, name in enumerate(names, start=1))
+    return (
+        "CALL (n, row) {\n"
+        f"  UNWIND row[{position}] AS l\n"
+        f"  MATCH (o:{other.value} {{{KEY_PROPERTY[other]}: {key}}})\n"
+        f"  MERGE {pattern}\n"
+        "  ON CREATE SET r.createdAt = $now\n"
+        f"{sets}"
+        "}\n"
+    )
+
 
 def _upsert(label: Label) -> str:
-    key = KEY_PROPERTY[label]
+    """Rows as ``Plan.node_rows`` lays them out: ``[key, createdAt, *links, *values]``.
+
+    A property is compared and set only when the row knows it (not null); the stamps move
+    only when one of them differs from what is stored.
+    """
+    embedded = EMBEDDED[label]
+    first = 2 + len(embedded)
+    values = [(name, f"datetime(row[{i}])" if name in TIMES else f"row[{i}]", f"row[{i}]")
+              for i, name in enumerate(PROPERTIES[label], start=first)]
+    changed = "\n   OR ".join(f"({raw} IS NOT NULL AND NOT coalesce(n.`{name}` = {value}, false))"
+                             for name, value, raw in values)
+    sets = ",\n    ".join(f"n.`{name}` = coalesce({value}, n.`{name}`)"
+                          for name, value, _ in values)
     return (
         "UNWIND $rows AS row\n"
-        f"MERGE (n:{label.value} {{{key}: row.key}})\n"
-        "ON CREATE SET n.createdAt = coalesce(datetime(row.createdAtText), row.createdAt, $now),\n"
+        f"MERGE (n:{label.value} {{{KEY_PROPERTY[label]}: row[0]}})\n"
+        "ON CREATE SET n.createdAt = coalesce(datetime(row[1]), $now),\n"
         "              n.updatedAt = $now, n.updatedBy = $actor\n"
         "WITH n, row\n"
-        "WHERE any(k IN keys(row.props) WHERE n[k] IS NULL OR n[k] <> row.props[k])\n"
-        "   OR any(k IN keys(row.times) WHERE n[k] IS NULL OR n[k] <> datetime(row.times[k]))\n"
-        "SET n += row.props, n.updatedAt = $now, n.updatedBy = $actor\n"
-        "FOREACH (k IN keys(row.times) | SET n[k] = datetime(row.times[k]))"
+        + "".join(_carry(label, i, t) for i, t in enumerate(embedded, start=2))
+        + "WITH n, row\n"
+        f"WHERE {changed}\n"
+        f"SET {sets},\n"
+        "    n.updatedAt = $now, n.updatedBy = $actor"
     )
 
 
@@ -49,26 +85,6 @@ def _missing(label: Label) -> str:
 UPSERT: dict[Label, str] = {label: _upsert(label) for label in Label}
 MISSING: dict[Label, str] = {label: _missing(label) for label in Label}
 
-#: Every (from, type, to) triple the graph model allows; nothing else can be linked.
-LINKS: frozenset[tuple[Label, Rel, Label]] = frozenset(
-    {
-        (Label.PERSON, Rel.MEMBER_OF, Label.TEAM),
-        (Label.PERSON, Rel.TRAINED, Label.RUN),
-        (Label.RUN, Rel.PART_OF, Label.EXPERIMENT),
-        (Label.RUN, Rel.CHILD_OF, Label.RUN),
-        (Label.RUN, Rel.USED, Label.DATASET_VERSION),
-        (Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION),
-        (Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION),
-        (Label.DATASET_VERSION, Rel.VERSION_OF, Label.DATASET),
-        (Label.MODEL_VERSION, Rel.VERSION_OF, Label.MODEL),
-        (Label.RUN, Rel.AT_COMMIT, Label.CODE_VERSION),
-        (Label.RUN, Rel.IN_ENV, Label.ENVIRONMENT),
-        (Label.DEPLOYMENT, Rel.SERVES, Label.MODEL_VERSION),
-        (Label.PERSON, Rel.DEPLOYED, Label.DEPLOYMENT),
-        (Label.PERSON, Rel.WROTE, Label.NOTE),
-    }
-    | {(Label.NOTE, Rel.ABOUT, label) for label in Label if label is not Label.NOTE}
-)
 LINK: dict[tuple[Label, Rel, Label], str] = {t: _link(*t) for t in LINKS}
 
 # Owners are people or teams; an ownership edge is never deleted, only closed (`until`).

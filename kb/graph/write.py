@@ -39,8 +39,9 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
     batch = batch.model_copy(update={"model_versions": versions})
     plan = build_plan(batch)
 
-    # References that must already exist (in the graph or in this batch) are checked
-    # before anything is linked; a NotFound aborts the transaction, so nothing is written.
+    # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
+    # that must already exist (in the graph or in this batch) are checked next; a NotFound
+    # aborts the transaction, so nothing is written.
     for label in NODE_ORDER:
         rows = plan.node_rows(label)
         if rows:
@@ -54,10 +55,8 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
     for own in batch.ownerships:
         _require(tx, own.asset.label, {own.asset.key}, own.asset.label.value)
 
-    for triple in LINK:
-        rows = plan.link_rows(triple)
-        if rows:
-            tx.run(LINK[triple], rows=rows, now=now).consume()
+    for triple, rows in plan.loose_link_rows().items():
+        tx.run(LINK[triple], rows=rows, now=now).consume()
 
     models.move_aliases(tx, versions, now, actor)
     deployments.retire_replaced(tx, batch.deployments, now, actor)

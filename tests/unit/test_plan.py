@@ -1,5 +1,5 @@
 from kb.domain import Batch, Label, Rel, validate
-from kb.graph.plan import build_plan, encode_map
+from kb.graph.plan import EMBEDDED, PROPERTIES, build_plan, encode_map
 
 
 def test_params_encode_canonically():
@@ -25,7 +25,25 @@ def test_referenced_entities_become_deduplicated_stubs():
 
 def test_unknown_values_are_never_written_as_null():
     batch = validate(Batch, {"people": [{"handle": "alice"}]})
-    assert build_plan(batch).node_rows(Label.PERSON)[0]["props"] == {}
+    row = build_plan(batch).node_rows(Label.PERSON)[0]
+    assert row[2 + len(EMBEDDED[Label.PERSON]):] == [None] * len(PROPERTIES[Label.PERSON])
+
+
+def test_links_ride_with_the_later_written_end():
+    batch = validate(Batch, {
+        "runs": [{"id": "r1", "person": "alice", "experiment": "churn",
+                  "inputs": [{"dataset": "customers", "version": "1", "role": "train"}]}],
+        "model_versions": [{"model": "churn", "version": "1", "run_id": "r1"}],
+    })
+    plan = build_plan(batch)
+    (run,) = plan.node_rows(Label.RUN)
+    links = dict(zip(EMBEDDED[Label.RUN], run[2:], strict=False))
+    assert links[(Label.PERSON, Rel.TRAINED, Label.RUN)] == ["alice"]
+    assert links[(Label.RUN, Rel.USED, Label.DATASET_VERSION)] == [["customers@1", "train"]]
+    (mv,) = plan.node_rows(Label.MODEL_VERSION)
+    produced = EMBEDDED[Label.MODEL_VERSION].index((Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION))
+    assert mv[2 + produced] == ["r1"]
+    assert plan.loose_link_rows() == {}
 
 
 def test_derivation_becomes_a_run():
