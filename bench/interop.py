@@ -3,10 +3,12 @@
     .venv/bin/python bench/interop.py --yes
     .venv/bin/python bench/interop.py --yes --events 400 --runs 1000   # a short run
 
-1. **OpenLineage over HTTP**: kb's API app under uvicorn on a loopback port; pipeline runs
-   of a START and a COMPLETE event each (2 inputs, 1 output, schema and params facets) are
-   sent with the ``openlineage-python`` HTTP transport, first by one client, then by 8
-   concurrent clients (threads), each event its own request, as producers send them.
+1. **OpenLineage over HTTP**: ``kb serve`` in its own process on a loopback port (as users
+   run it; producers are other processes); pipeline runs of a START and a COMPLETE event
+   each (2 inputs, 1 output, schema and params facets) are sent with the
+   ``openlineage-python`` HTTP transport, first by one client, then by 8 concurrent clients
+   (threads of this process), each event its own request, as producers send them. The
+   server's and the clients' CPU per event are printed too (far less load-sensitive).
 2. **MLflow import**: a file store of ``--runs`` runs (params, metrics, a dataset input,
    plus registered model versions) is generated once with MLflow's client and cached under
    ``bench/out/``; ``import_mlflow`` reads it into an emptied database, then again (the
@@ -22,16 +24,15 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import subprocess
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import uvicorn
+import httpx
 
-from kb.api.app import create_app
 from kb.config import Config
 from kb.graph import Graph
 from kb.graph.stats import counts
@@ -55,16 +56,30 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve(graph: Graph, config: Config) -> tuple[uvicorn.Server, threading.Thread, str]:
-    app = create_app(config, graph=graph)
+def _serve() -> tuple[subprocess.Popen, str]:
+    """``kb serve`` on a free loopback port, sharing this process's KB_HOME/Neo4j."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
+    kb = Path(sys.executable).with_name("kb")
+    server = subprocess.Popen([str(kb), "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--log-level", "warning"], stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise RuntimeError("kb serve did not become ready")
+        time.sleep(0.2)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _events(pipeline: int, prefix: str) -> list:
@@ -110,10 +125,10 @@ def _transport(url: str, token: str):
                                     compression=HttpCompression.GZIP, timeout=120))
 
 
-def bench_openlineage(graph: Graph, config: Config, events: int) -> None:
+def bench_openlineage(graph: Graph, events: int) -> None:
     _wipe(graph)
     _, secret = create_token(graph, name="bench", scope="write", actor="bench")
-    server, thread, url = _serve(graph, config)
+    server, url = _serve()
     try:
         pipelines = max(1, events // 2)
         for clients, prefix in ((1, "one"), (8, "eight")):
@@ -130,15 +145,24 @@ def bench_openlineage(graph: Graph, config: Config, events: int) -> None:
                 transport.close()
                 return sent
 
+            server_cpu, client_cpu = _cpu_seconds(server.pid), time.process_time()
             start = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
                 sent = sum(pool.map(send, per_client))
             elapsed = time.perf_counter() - start
+            server_cpu = _cpu_seconds(server.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
             print(f"openlineage http, {clients} client(s): {sent} events in {elapsed:.1f}s "
-                  f"= {sent / elapsed:.0f} events/s", flush=True)
+                  f"= {sent / elapsed:.0f} events/s (CPU per event: server "
+                  f"{server_cpu / sent * 1000:.2f} ms, clients {client_cpu / sent * 1000:.2f}"
+                  f" ms; load {os.getloadavg()[0]:.1f})", flush=True)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     c = counts(graph)
     print(f"  graph after: {c.get('Run', 0)} runs, {c.get('DatasetVersion', 0)} dataset "
           f"versions, {c.get('USED', 0)} USED, {c.get('PRODUCED', 0)} PRODUCED", flush=True)
@@ -218,7 +242,7 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}", flush=True)
     try:
         if "openlineage" not in args.skip:
-            bench_openlineage(graph, config, args.events)
+            bench_openlineage(graph, args.events)
         if "mlflow" not in args.skip:
             bench_mlflow(graph, args.runs)
     finally:

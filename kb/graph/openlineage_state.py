@@ -2,22 +2,30 @@
 
 Events arrive duplicated and out of order; the importer folds each run's events into a
 small merge state (canonical JSON on the Run as ``mergeState``) so that the end state
-depends only on the set of events seen. This module reads those states back.
+depends only on the set of events seen. This module reads those states back, either on
+their own or inside the very transaction that writes the merged runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from neo4j import ManagedTransaction
 
-from kb.domain import Label
+from kb.domain import Batch, Label
 
 from .driver import Graph
+from .write import WriteResult, write_batch
 
 RUN_STATES = (
     "UNWIND $ids AS id\n"
     f"MATCH (r:{Label.RUN.value} {{id: id}})\n"
     "RETURN r.id AS id, r.mergeState AS state"
 )
+
+#: Builds the batch to write from ``{run id: merge state JSON or None}``; pure, no I/O.
+BuildFromStates = Callable[[dict[str, str | None]], Batch]
 
 
 def _run_states(tx: ManagedTransaction, ids: list[str]) -> dict[str, str | None]:
@@ -29,3 +37,19 @@ def run_states(graph: Graph, ids: list[str]) -> dict[str, str | None]:
     if not ids:
         return {}
     return graph.read(_run_states, sorted(set(ids)))
+
+
+def _merge_write(tx: ManagedTransaction, ids: list[str], build: BuildFromStates,
+                 now: datetime, actor: str) -> WriteResult:
+    batch = build(_run_states(tx, ids))
+    return write_batch(tx, batch, now, actor)
+
+
+def merge_write(graph: Graph, ids: list[str], build: BuildFromStates, *, actor: str,
+                now: datetime) -> WriteResult:
+    """Read the runs' states, build the merged batch and write it: one transaction.
+
+    One round of BEGIN/COMMIT instead of two, and the states the batch merges are read
+    by the transaction that writes it. ``build`` runs again if the driver retries.
+    """
+    return graph.write(_merge_write, sorted(set(ids)), build, now, actor)

@@ -52,10 +52,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from kb.domain import RunStatus
+from kb.domain import Batch, RunStatus
 from kb.errors import InvalidInput
 from kb.graph import Graph
-from kb.graph.openlineage_state import run_states
+from kb.graph.openlineage_state import merge_write
 
 from .builder import BatchBuilder
 from .client import Client
@@ -403,12 +403,16 @@ def write_events(client: Client, events: Sequence[Event]) -> IngestResult:
     if not events:
         return IngestResult()
     ids = list(dict.fromkeys(e.run_id for e in events))
-    with _locked(ids):
+
+    def batch_for(existing: dict[str, str | None]) -> Batch:
         b = BatchBuilder(None)
         _plain_experiments_first(b, events)
-        run_ids = build(b, events, run_states(client.graph, ids))
-        client.write(b)
-    return IngestResult(events=len(events), runs=len(run_ids), run_ids=run_ids)
+        build(b, events, existing)
+        return b.batch()
+
+    with _locked(ids):
+        merge_write(client.graph, ids, batch_for, actor=client.actor, now=datetime.now(UTC))
+    return IngestResult(events=len(events), runs=len(ids), run_ids=ids)
 
 
 def ingest_events(graph: Graph, raws: Sequence[Any], *, actor: str, batch: bool = True
