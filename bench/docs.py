@@ -83,8 +83,10 @@ def main() -> None:
         full = build_site(graph, OUT, home=config.home)
         total = time.perf_counter() - t0
         print(f"load average {_load()}")
-        print(f"full build: {full.rendered} pages collected+rendered in "
-              f"{full.render_seconds:.1f}s ({full.rendered / full.render_seconds:.0f} pages/s); "
+        print(f"full build: {full.rendered} pages rendered (graph reads + templates + writing "
+              f"the Markdown files) in {full.render_seconds:.1f}s "
+              f"({full.rendered / full.render_seconds:.0f} pages/s; "
+              f"{full.render_cpu_seconds:.1f}s CPU in this process); "
               f"mkdocs {full.mkdocs_seconds:.1f}s; end to end {total:.1f}s")
         client = Client(graph, actor="bench")
         client.log_run(id=f"run-new-{time.time_ns()}", person="person1", experiment="exp-1",
@@ -95,7 +97,8 @@ def main() -> None:
         print(f"sync after one new run ({sync.built} mkdocs build): {sync.rendered} pages "
               "re-rendered, "
               f"{len(sync.written)} rewritten ({', '.join(sync.written)}); "
-              f"render {sync.render_seconds:.2f}s, mkdocs {sync.mkdocs_seconds:.1f}s, "
+              f"render {sync.render_seconds:.2f}s (finding the changes + reads + templates + "
+              f"writes), mkdocs {sync.mkdocs_seconds:.1f}s, "
               f"end to end {time.perf_counter() - t0:.1f}s; load average {_load()}")
         t0 = time.perf_counter()
         again = sync_site(graph, OUT, home=config.home)

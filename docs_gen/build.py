@@ -43,6 +43,7 @@ class BuildResult:
     removed: list[str] = field(default_factory=list)
     built: str = "none"  # "full", "partial" or "none"
     render_seconds: float = 0.0
+    render_cpu_seconds: float = 0.0  # this process, reader threads included
     mkdocs_seconds: float = 0.0
     watermark: datetime | None = None
 
@@ -132,11 +133,12 @@ def build_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     _prepare(site_dir, home, mermaid)
     target = docs_dir(site_dir)
     mark = graph.read(reads.watermark)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     paths, written = write_pages(iter_pages(graph), target)
     result = BuildResult(site_dir, out_dir or site_dir / "build", rendered=len(paths),
                          written=written, watermark=mark,
-                         render_seconds=time.perf_counter() - started)
+                         render_seconds=time.perf_counter() - started,
+                         render_cpu_seconds=time.process_time() - cpu)
     previous = State.load(target)
     keep = set(paths)
     for stale in sorted(set(previous.pages if previous else []) - keep):
@@ -164,7 +166,7 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     if state is None or state.watermark is None:
         return build_site(graph, site_dir, out_dir=out_dir, home=home, mermaid=mermaid)
     copied = _prepare(site_dir, home, mermaid)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     change = graph.read(reads.changed_since, state.watermark)
     entities, indexes = affected(change["pages"], change["changed"])
     result = BuildResult(site_dir, out_dir or site_dir / "build",
@@ -175,6 +177,7 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
         result.rendered = len(paths)
         state.pages = sorted(set(state.pages) | set(paths))
     result.render_seconds = time.perf_counter() - started
+    result.render_cpu_seconds = time.process_time() - cpu
     # no record: never built, or a build failed half-way; either way build in full
     built_before = all((result.out_dir / name).is_file()
                        for name in ("index.html", incremental.RECORD))

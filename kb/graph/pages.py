@@ -23,8 +23,8 @@ from .driver import plain
 RECENT = 10
 
 _OWNER = ("CASE WHEN o IS NULL THEN null ELSE {kind: head(labels(o)), "
-          "key: coalesce(o.handle, o.name), role: e.role, since: e.since, until: e.until, "
-          "active: coalesce(o.active, true)} END")
+          "key: coalesce(o.handle, o.name), role: e.role, since: toString(e.since), "
+          "until: toString(e.until), active: coalesce(o.active, true)} END")
 
 _MODELS = f"""
 OPTIONAL MATCH (o)-[e:OWNS]->(m)
@@ -32,7 +32,8 @@ WITH m, collect({_OWNER}) AS owners
 OPTIONAL MATCH (n:Note)-[:ABOUT]->(m)
 OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
 WITH m, owners, collect(CASE WHEN n IS NULL THEN null ELSE
-     {{id: n.id, body: n.body, createdAt: n.createdAt, author: w.handle}} END) AS notes
+     {{id: n.id, body: n.body, createdAt: toString(n.createdAt), author: w.handle}} END)
+     AS notes
 CALL (m) {{
   OPTIONAL MATCH (o)-[e:OWNS]->(m) WHERE e.until IS NULL
   OPTIONAL MATCH (o)-[:MEMBER_OF]->(t:Team)
@@ -149,8 +150,10 @@ WITH d, collect({_OWNER}) AS owners
 OPTIONAL MATCH (n:Note)-[:ABOUT]->(d)
 OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
 WITH d, owners, collect(CASE WHEN n IS NULL THEN null ELSE
-     {{id: n.id, body: n.body, createdAt: n.createdAt, author: w.handle}} END) AS notes
-RETURN d {{.*}} AS dataset, owners, notes
+     {{id: n.id, body: n.body, createdAt: toString(n.createdAt), author: w.handle}} END)
+     AS notes
+RETURN d {{.*, createdAt: toString(d.createdAt), updatedAt: toString(d.updatedAt)}}
+       AS dataset, owners, notes
 """
 DATASETS = "UNWIND $names AS name MATCH (d:Dataset {name: name})" + _DATASETS
 
@@ -164,14 +167,15 @@ CALL (dv) {
   OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
   WITH r, u, p ORDER BY r.startedAt DESC, r.id
   WITH collect(CASE WHEN r IS NULL THEN null ELSE
-       {id: r.id, name: r.name, startedAt: r.startedAt, role: u.role, person: p.handle} END)
+       {id: r.id, name: r.name, startedAt: toString(r.startedAt), role: u.role,
+        person: p.handle} END)
        AS runs
   RETURN size(runs) AS runCount, runs[0..$recent] AS recentRuns
 }
 CALL (dv) {
   MATCH (r:Run)-[:USED]->(dv) MATCH (r)-[:PRODUCED]->(v:ModelVersion)
   WITH DISTINCT v ORDER BY v.createdAt DESC, v.key
-  WITH collect(v {.key, .model, .version, .createdAt}) AS mvs
+  WITH collect(v {.key, .model, .version, createdAt: toString(v.createdAt)}) AS mvs
   RETURN size(mvs) AS modelVersionCount, mvs[0..$recent] AS recentModelVersions
 }
 CALL (dv) {
@@ -181,7 +185,9 @@ CALL (dv) {
   RETURN collect({id: dep.id, environment: dep.environment, model: v.model,
                   version: v.version}) AS deployments
 }
-RETURN d.name AS dataset, dv {.*} AS version, derivedFrom, runCount, recentRuns,
+RETURN d.name AS dataset,
+       dv {.*, createdAt: toString(dv.createdAt), updatedAt: toString(dv.updatedAt)}
+         AS version, derivedFrom, runCount, recentRuns,
        modelVersionCount, recentModelVersions, deployments
 """
 DATASET_VERSIONS = ("UNWIND $names AS name MATCH (d:Dataset {name: name}) "
@@ -200,15 +206,15 @@ CALL (p) {
     RETURN count(o) AS others
   }
   RETURN collect(CASE WHEN a IS NULL THEN null ELSE
-    {kind: head(labels(a)), key: coalesce(a.name, a.id), role: e.role, since: e.since,
-      until: e.until, others: others} END) AS owned
+    {kind: head(labels(a)), key: coalesce(a.name, a.id), role: e.role,
+     since: toString(e.since), until: toString(e.until), others: others} END) AS owned
 }
 CALL (p) {
   OPTIONAL MATCH (p)-[:TRAINED]->(r:Run)
   OPTIONAL MATCH (r)-[:PRODUCED]->(v:ModelVersion)
   WITH r, collect(v.key) AS produced ORDER BY r.startedAt DESC, r.id
   WITH collect(CASE WHEN r IS NULL THEN null ELSE
-       {id: r.id, name: r.name, startedAt: r.startedAt, status: r.status,
+       {id: r.id, name: r.name, startedAt: toString(r.startedAt), status: r.status,
          produced: produced} END) AS runs
   RETURN size(runs) AS runCount, runs[0..$recent] AS recentRuns
 }
@@ -217,10 +223,12 @@ CALL (p) {
   OPTIONAL MATCH (d)-[:SERVES]->(v:ModelVersion)
   WITH d, v ORDER BY d.deployedAt DESC, d.id
   RETURN collect(CASE WHEN d IS NULL THEN null ELSE
-    {id: d.id, environment: d.environment, status: d.status, deployedAt: d.deployedAt,
-      model: v.model, version: v.version} END) AS deployed
+    {id: d.id, environment: d.environment, status: d.status,
+     deployedAt: toString(d.deployedAt), model: v.model, version: v.version} END) AS deployed
 }
-RETURN p {.*} AS person, teams, owned, runCount, recentRuns, deployed
+RETURN p {.*, createdAt: toString(p.createdAt), updatedAt: toString(p.updatedAt),
+          leftAt: toString(p.leftAt)} AS person,
+       teams, owned, runCount, recentRuns, deployed
 """
 PEOPLE = "UNWIND $handles AS handle MATCH (p:Person {handle: handle})" + _PEOPLE
 
@@ -369,7 +377,7 @@ def _rows(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, A
 # these keys are turned back into the same ``datetime`` (offset kept, nanoseconds cut to
 # microseconds, as ``plain`` does).
 _STAMPS = frozenset({"createdAt", "updatedAt", "startedAt", "endedAt", "deployedAt",
-                     "retiredAt", "at"})
+                     "retiredAt", "at", "since", "until", "leftAt"})
 
 
 def _stamp(text: str) -> datetime:
@@ -446,12 +454,12 @@ def derivations(tx: ManagedTransaction) -> list[dict[str, Any]]:
 
 
 def datasets(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
-    return {"datasets": _rows(tx, DATASETS, names=names),
-            "versions": _rows(tx, DATASET_VERSIONS, names=names, recent=RECENT)}
+    return {"datasets": _dated_rows(tx, DATASETS, names=names),
+            "versions": _dated_rows(tx, DATASET_VERSIONS, names=names, recent=RECENT)}
 
 
 def people(tx: ManagedTransaction, handles: list[str]) -> list[dict[str, Any]]:
-    return _rows(tx, PEOPLE, handles=handles, recent=RECENT)
+    return _dated_rows(tx, PEOPLE, handles=handles, recent=RECENT)
 
 
 def teams(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
