@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 
 from kb.config import Config
 from kb.errors import Forbidden, Unauthorized
-from kb.graph.tokens import find_token, touch_token
+from kb.graph.tokens import Token, find_token, touch_token
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,11 @@ def principal_from_request(request: HTTPConnection) -> Principal:
             return Principal(ANONYMOUS, frozenset({"read"}), authenticated=False)
         raise Unauthorized("this server needs a token: send Authorization: Bearer <token> "
                            "(create one with `kb token create`)")
-    graph = request.app.state.graph
-    token = find_token(graph, secret)
+    return principal_for_token(request, find_token(request.app.state.graph, secret))
+
+
+def principal_for_token(request: HTTPConnection, token: Token | None) -> Principal:
+    """The caller behind a looked-up token (None: unknown); may record its use."""
     if token is None:
         raise Unauthorized("the token is not known to this server")
     if not token.active:

@@ -49,6 +49,11 @@ BY_HASH = """
 MATCH (t:ApiToken {hash: $hash})
 RETURN t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token
 """
+BY_HASHES = """
+UNWIND $hashes AS hash
+MATCH (t:ApiToken {hash: hash})
+RETURN hash, t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token
+"""
 REVOKE = """
 MATCH (t:ApiToken) WHERE t.id = $ref OR t.name = $ref
 WITH t ORDER BY t.revokedAt IS NULL DESC LIMIT 1
@@ -134,6 +139,17 @@ def _by_hash(tx: ManagedTransaction, digest: str) -> Token | None:
 def find_token(graph: Graph, secret: str) -> Token | None:
     """The token a secret belongs to, revoked or not; None when unknown."""
     return graph.read(_by_hash, hash_secret(secret))
+
+
+def _by_hashes(tx: ManagedTransaction, digests: list[str]) -> dict[str, Token]:
+    return {row["hash"]: _token(row["token"]) for row in tx.run(BY_HASHES, hashes=digests)}
+
+
+def find_tokens(graph: Graph, secrets: list[str]) -> dict[str, Token]:
+    """``{secret: token}`` for the known ones: one read for many concurrent requests."""
+    digests = {secret: hash_secret(secret) for secret in secrets}
+    found = graph.read(_by_hashes, sorted(set(digests.values())))
+    return {secret: found[d] for secret, d in digests.items() if d in found}
 
 
 def _revoke(tx: ManagedTransaction, ref: str, now: datetime) -> Token | None:

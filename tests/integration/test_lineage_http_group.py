@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from kb.api import lineage_http
+from kb.api import lineage_batching
 from kb.api.app import create_app
 from kb.config import Config
 from kb.domain import Label, Ref
@@ -37,26 +37,27 @@ def _params(value: str) -> dict:
     return {"parameters": [{"key": "p", "value": value}]}
 
 
-async def _post_all(app, token: str, bodies: list) -> list[httpx.Response]:
+async def _post_all(app, token: str | list[str], bodies: list) -> list[httpx.Response]:
+    tokens = [token] * len(bodies) if isinstance(token, str) else token
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://kb") as client:
-        headers = {"Authorization": f"Bearer {token}"}
         return list(await asyncio.gather(*(client.post(
             "/api/v1/lineage" if isinstance(b, dict) else "/api/v1/lineage/batch",
-            json=b, headers=headers) for b in bodies)))
+            json=b, headers={"Authorization": f"Bearer {t}"} if t else {})
+            for b, t in zip(bodies, tokens, strict=True))))
 
 
 @pytest.fixture
 def spied(monkeypatch) -> list[int]:
     """The number of requests in each group the writer wrote (spying, not mocking)."""
     sizes: list[int] = []
-    real = lineage_http.write_group
+    real = lineage_batching.write_group
 
     def spy(graph, actor, groups):
         sizes.append(len(groups))
         return real(graph, actor, groups)
 
-    monkeypatch.setattr(lineage_http, "write_group", spy)
+    monkeypatch.setattr(lineage_batching, "write_group", spy)
     return sizes
 
 
@@ -123,3 +124,18 @@ def test_blank_run_id_is_refused(graph: Graph):
     assert resp.status_code == 400
     assert "runId" in resp.json()["message"]
     assert counts(graph).get("Run", 0) == 0
+
+
+def test_tokens_looked_up_together_are_judged_one_by_one(graph: Graph):
+    from kb.graph.tokens import revoke_token
+
+    app, writer = _app(graph)
+    _, reader = create_token(graph, name="viewer", scope="read", actor="viewer")
+    _, revoked = create_token(graph, name="old", scope="write", actor="old")
+    revoke_token(graph, "old")
+    tokens = [writer, reader, "kb_unknown", revoked, "", writer]
+    bodies = [_event(run, "START", "2024-05-01T10:00:00Z") for run in range(50, 56)]
+    responses = asyncio.run(_post_all(app, tokens, bodies))
+    assert [r.status_code for r in responses] == [201, 403, 401, 401, 401, 201]
+    assert counts(graph).get("Run", 0) == 2
+    assert show(graph, Ref(Label.RUN, str(uuid.UUID(int=50))))["updatedBy"] == "airflow"

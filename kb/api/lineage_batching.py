@@ -1,0 +1,216 @@
+"""Group commit for ``/api/v1/lineage``: concurrent requests share database round trips.
+
+Two coalescers, one of each per app and event loop:
+
+* ``TokenResolver`` looks up the bearer tokens of every request waiting for one in a
+  single read. Each request is answered by a read that began after it arrived, so a
+  revoked token is refused exactly as with one read per request.
+* ``LineageWriter`` writes the validated events of every waiting request (of the same
+  actor) in one transaction, and answers each request only after that commit. If a group
+  fails, its requests are written again one by one, so one bad request cannot fail
+  another and each error reaches only its own request. Merging by ``runId`` is order-free
+  (see ``kb.ingest.openlineage``), so two events of one run, or duplicates, in one group
+  give the same graph as when written apart.
+
+Each coalescer runs one drain task that works back to back: a batch is whatever queued
+while the previous one ran, so batches grow with the load, not with a timer, and the
+writers of one process never deadlock each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from kb.api.auth import Principal, bearer, principal_for_token, principal_from_request
+from kb.errors import GraphUnavailable, KbError
+from kb.graph import Graph
+from kb.graph.tokens import find_tokens
+from kb.ingest.client import Client
+from kb.ingest.openlineage import Event, IngestResult, write_events
+
+log = logging.getLogger(__name__)
+
+#: A write group stops taking requests once it holds this many events.
+GROUP_EVENTS = 500
+#: A token lookup takes at most this many requests.
+GROUP_TOKENS = 256
+
+I = TypeVar("I")  # noqa: E741 - the item a request queues
+R = TypeVar("R")  # what the request gets back
+
+
+@dataclass
+class _Pending(Generic[I, R]):
+    item: I
+    done: asyncio.Future[R]
+
+
+class Coalescer(Generic[I, R]):
+    """Queue items from concurrent requests; a single drain task runs them in batches.
+
+    ``run`` is blocking (it runs in a worker thread) and returns one outcome per item, in
+    order: a result, or the exception that request must raise.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.loop = asyncio.get_running_loop()
+        self._queue: deque[_Pending[I, R]] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: I) -> R:
+        pending: _Pending[I, R] = _Pending(item, self.loop.create_future())
+        self._queue.append(pending)
+        if self._task is None or self._task.done():
+            self._task = self.loop.create_task(self._drain())
+        return await pending.done
+
+    def take(self, queue: deque[_Pending[I, R]]) -> list[_Pending[I, R]]:
+        """The next batch, removed from ``queue``; by default everything queued."""
+        taken = list(queue)
+        queue.clear()
+        return taken
+
+    def run(self, items: list[I]) -> Sequence[R | Exception]:
+        raise NotImplementedError
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch = [p for p in self.take(self._queue) if not p.done.done()]
+            if not batch:
+                continue
+            try:
+                outcomes = await run_in_threadpool(self.run, [p.item for p in batch])
+            except Exception as exc:  # run() failed as a whole: answer every request
+                log.exception("%s failed", type(self).__name__)
+                outcomes = [exc] * len(batch)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.done.done():  # the client went away
+                    continue
+                if isinstance(outcome, Exception):
+                    pending.done.set_exception(outcome)
+                else:
+                    pending.done.set_result(outcome)
+
+
+Bearer = tuple[HTTPConnection, str]  # a request and the secret it presents
+
+
+class TokenResolver(Coalescer[Bearer, Principal]):
+    """One token read for every request waiting to be authorised."""
+
+    def take(self, queue: deque[_Pending[Bearer, Principal]]
+             ) -> list[_Pending[Bearer, Principal]]:
+        return [queue.popleft() for _ in range(min(len(queue), GROUP_TOKENS))]
+
+    def run(self, items: list[Bearer]) -> list[Principal | Exception]:
+        try:
+            tokens = find_tokens(self.graph, [secret for _, secret in items])
+        except KbError as exc:
+            return [exc] * len(items)
+        outcomes: list[Principal | Exception] = []
+        for request, secret in items:
+            try:
+                outcomes.append(principal_for_token(request, tokens.get(secret)))
+            except KbError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+
+@dataclass(frozen=True)
+class Submission:
+    events: list[Event]
+    actor: str
+
+
+def _result(events: list[Event]) -> IngestResult:
+    run_ids = list(dict.fromkeys(e.run_id for e in events))
+    return IngestResult(events=len(events), runs=len(run_ids), run_ids=run_ids)
+
+
+def write_group(graph: Graph, actor: str, groups: list[list[Event]]
+                ) -> list[IngestResult | Exception]:
+    """Write every request's events in one transaction; on failure, each on its own.
+
+    Returns one outcome per request, in order. An unavailable graph fails them all at
+    once (the driver has already retried); any other error is isolated by writing the
+    requests again, one transaction each.
+    """
+    client = Client(graph, actor=actor)
+    if len(groups) > 1:
+        try:
+            write_events(client, [e for events in groups for e in events])
+            return [_result(events) for events in groups]
+        except GraphUnavailable as exc:
+            return [exc for _ in groups]
+        except Exception as exc:
+            log.info("a group of %d lineage requests failed (%s); writing each alone",
+                     len(groups), exc)
+    outcomes: list[IngestResult | Exception] = []
+    for events in groups:
+        try:
+            outcomes.append(write_events(client, events))
+        except KbError as exc:
+            outcomes.append(exc)
+        except Exception as exc:
+            log.exception("lineage request not written")
+            outcomes.append(exc)
+    return outcomes
+
+
+class LineageWriter(Coalescer[Submission, IngestResult]):
+    """The one writer of an app's lineage events on one event loop."""
+
+    def take(self, queue: deque[_Pending[Submission, IngestResult]]
+             ) -> list[_Pending[Submission, IngestResult]]:
+        """The oldest request and every queued one of the same actor, up to the cap."""
+        first = queue.popleft()
+        taken, kept, size = [first], [], len(first.item.events)
+        while queue:
+            pending = queue.popleft()
+            if (pending.item.actor == first.item.actor
+                    and size + len(pending.item.events) <= GROUP_EVENTS):
+                taken.append(pending)
+                size += len(pending.item.events)
+            else:
+                kept.append(pending)
+        queue.extend(kept)
+        return taken
+
+    def run(self, items: list[Submission]) -> list[IngestResult | Exception]:
+        # Looked up at call time, so tests can observe the groups.
+        return write_group(self.graph, items[0].actor, [s.events for s in items])
+
+
+def coalescer(request: HTTPConnection, name: str, make: Callable[[Graph], Any]) -> Any:
+    """The app's coalescer ``name`` for the running loop and the app's current graph."""
+    state = request.app.state
+    current = getattr(state, name, None)
+    if (current is None or current.graph is not state.graph
+            or current.loop is not asyncio.get_running_loop()):
+        current = make(state.graph)
+        setattr(state, name, current)
+    return current
+
+
+async def authorise(request: HTTPConnection) -> Principal:
+    """The caller; requests with a token share one token read with their neighbours."""
+    secret = bearer(request)  # a malformed header is refused here, alone
+    if secret is None:
+        return principal_from_request(request)  # no token: nothing to read
+    resolver: TokenResolver = coalescer(request, "lineage_tokens", TokenResolver)
+    return await resolver.submit((request, secret))
+
+
+async def write(request: HTTPConnection, events: list[Event], actor: str) -> IngestResult:
+    """Write ``events`` with the next group; returns once that group has committed."""
+    writer: LineageWriter = coalescer(request, "lineage_writer", LineageWriter)
+    return await writer.submit(Submission(events, actor))
