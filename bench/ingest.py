@@ -180,7 +180,8 @@ def timed(label: str, fn: Callable[[], None], n: int) -> float:
     fn()
     seconds = time.perf_counter() - began
     rate = n / seconds
-    print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s  (load {load})")
     return rate
 
 

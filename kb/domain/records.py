@@ -33,7 +33,7 @@ def _clean_name(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("must not be empty")
-    if _CONTROL.search(value):
+    if not value.isprintable() and _CONTROL.search(value):  # printable has no controls
         raise ValueError("must not contain control characters")
     return value
 
@@ -211,7 +211,7 @@ class RunRecord(Record):
     @classmethod
     def _keys(cls, v: dict[str, Any]) -> dict[str, Any]:
         for key in v:
-            if not key.strip() or _CONTROL.search(key):
+            if not key.strip() or (not key.isprintable() and _CONTROL.search(key)):
                 raise ValueError(f"key {key!r} must be non-empty text")
         return v
 

@@ -22,10 +22,13 @@ from kb.domain import (
     versioned_key,
 )
 
+# ``json.dumps`` with options builds a new encoder per call; one shared encoder does the same.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
+
 
 def encode_map(values: dict[str, Any]) -> str:
     """Params and metrics as canonical JSON: exact, comparable, and stable byte for byte."""
-    return json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(values)
 
 
 @dataclass
@@ -38,21 +41,35 @@ class Plan:
 
     def node(self, label: Label, key: str, props: dict[str, Any] | None = None,
              created_at: datetime | None = None) -> None:
-        current = self.nodes.setdefault(label, {}).setdefault(key, {})
+        nodes = self.nodes.get(label)
+        if nodes is None:
+            nodes = self.nodes[label] = {}
+        current = nodes.get(key)
+        if current is None:
+            current = nodes[key] = {}
         if props:
-            current.update({k: v for k, v in props.items() if v is not None})
+            for name, value in props.items():
+                if value is not None:
+                    current[name] = value
         if created_at is not None:
             self.created.setdefault(label, {})[key] = created_at
 
     def link(self, a: Label, rel: Rel, b: Label, a_key: str, b_key: str,
              props: dict[str, Any] | None = None) -> None:
-        rows = self.links.setdefault((a, rel, b), {})
-        rows.setdefault((a_key, b_key), {}).update(
-            {k: v for k, v in (props or {}).items() if v is not None}
-        )
+        triple = (a, rel, b)
+        rows = self.links.get(triple)
+        if rows is None:
+            rows = self.links[triple] = {}
+        current = rows.get((a_key, b_key))
+        if current is None:
+            current = rows[(a_key, b_key)] = {}
+        if props:
+            for name, value in props.items():
+                if value is not None:
+                    current[name] = value
 
     def node_rows(self, label: Label) -> list[list[Any]]:
-        """Rows for ``statements.UPSERT[label]``, positional (see ``row_layout``).
+        """Rows for ``statements.UPSERT[label]``, as positional lists.
 
         A row is ``[key, createdAt, *links, *values]``: one list of other-end keys per
         triple of ``EMBEDDED[label]`` (``[key, *link values]`` where the triple has
@@ -131,9 +148,11 @@ _ZERO = timedelta(0)
 
 def _dataset_version(plan: Plan, ref: DatasetVersionKey) -> str:
     key = ref.key
-    plan.node(Label.DATASET_VERSION, key, {"dataset": ref.dataset, "version": ref.version})
-    plan.node(Label.DATASET, ref.dataset)
-    plan.link(Label.DATASET_VERSION, Rel.VERSION_OF, Label.DATASET, key, ref.dataset)
+    # Only this function adds dataset versions, so one already planned has all of this.
+    if key not in plan.nodes.get(Label.DATASET_VERSION, {}):
+        plan.node(Label.DATASET_VERSION, key, {"dataset": ref.dataset, "version": ref.version})
+        plan.node(Label.DATASET, ref.dataset)
+        plan.link(Label.DATASET_VERSION, Rel.VERSION_OF, Label.DATASET, key, ref.dataset)
     return key
 
 

@@ -46,7 +46,10 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
         rows = plan.node_rows(label)
         if rows:
             tx.run(UPSERT[label], rows=rows, now=now, actor=actor).consume()
-    _require(tx, Label.RUN, {mv.run_id for mv in versions if mv.run_id}, "run")
+    # Runs of this very batch were just written; only the others need looking up.
+    batch_runs = {run.id for run in batch.runs}
+    _require(tx, Label.RUN,
+             {mv.run_id for mv in versions if mv.run_id and mv.run_id not in batch_runs}, "run")
     _require(tx, Label.MODEL_VERSION,
              {versioned_key(d.model, d.version) for d in batch.deployments}, "model version")
     _require(tx, Label.DEPLOYMENT, set(batch.retirements), "deployment")

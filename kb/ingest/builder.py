@@ -43,6 +43,14 @@ DatasetRef = tuple[str, str] | Mapping[str, Any] | str
 
 def dataset_key(value: DatasetRef, field: str) -> dict[str, Any]:
     """Accept ``("customers", "2024-05")``, ``"customers@2024-05"`` or a mapping."""
+    kind = type(value)
+    if kind is tuple or kind is list:  # the common case, without ABC checks
+        if len(value) == 2:
+            return {"dataset": value[0], "version": value[1]}
+        if len(value) == 3:
+            return {"dataset": value[0], "version": value[1], "role": value[2]}
+    elif kind is dict:
+        return dict(value)
     if isinstance(value, str):
         name, sep, version = value.rpartition("@")
         if not sep:
