@@ -1,14 +1,17 @@
-"""Lineage and impact: breadth-first walks along the data path, one query per hop.
+"""Lineage and impact: breadth-first walks along the data path, in one statement.
 
 The path is ``DatasetVersion <-USED- Run -PRODUCED-> ModelVersion|DatasetVersion``,
 repeated, then ``ModelVersion <-SERVES- Deployment``. People who trained a run or deployed
 a deployment are attached to every run and deployment reached, as leaves.
 
-Each hop is one statement over the whole frontier (``UNWIND``), and each frontier node
-takes at most ``cap + 1`` neighbours inside a ``CALL`` subquery, so a dataset version read
-by ten thousand runs costs ``cap + 1`` expansions, not ten thousand; the extra one tells us
-that the answer was cut. All hops run in one read transaction, so the frontier is carried
-between hops as element ids, which are stable within a transaction.
+A walk is two statements in one read transaction: the start (``ROOT``), then every hop at
+once (``WALK``). The walk statement unrolls the breadth-first loop server-side: each hop
+expands the whole frontier, each frontier node taking at most ``cap + 1`` neighbours
+inside a ``CALL`` subquery, so a dataset version read by ten thousand runs costs ``cap + 1``
+expansions, not ten thousand; the extra one tells us that the answer was cut. The next
+frontier is what the hop reached that no earlier hop had, so every node is expanded once
+per direction. Rows come back per hop, in hop order, which is all the caller needs to
+rebuild shortest paths (impact) and the drawable graph (lineage) in one pass.
 """
 
 from __future__ import annotations
@@ -76,26 +79,56 @@ _BRANCHES = [
 ]
 
 
-def _hop(dirs: tuple[str, ...], with_people: bool) -> str:
-    branches = "\n  UNION ALL\n".join(
-        f"  WITH n, f WHERE f.dir = '{d}'\n  {match}\n"
-        "  RETURN r, m LIMIT $cap" for d, match in _BRANCHES if d in dirs
-    )
-    people = _people_of("m") if with_people else "[]"
+def _branches(direction: str) -> str:
+    return "\n    UNION ALL\n".join(f"    {match}\n    RETURN r, m LIMIT $cap1"
+                                  for d, match in _BRANCHES if d == direction)
+
+
+# One hop of the unrolled loop. ``f`` is the frontier, ``seen`` every node reached so far
+# in this direction, ``out`` the hops done. ``hits`` are [from, type, stored outwards,
+# node, people]; a node the hop reached again is an edge, not a new frontier node.
+_HOP = """CALL (f) {{
+  UNWIND f AS n
+  CALL (n) {{
+{branches}
+  }}
+  WITH n, collect([r, m]) AS found
+  WITH n, size(found) > $cap AS cut, found[..$cap] AS found
+  UNWIND found AS x
+  WITH n, cut, x[0] AS r, x[1] AS m
+  RETURN collect([elementId(n), type(r), startNode(r) = n, {node},
+                  {people}]) AS hits,
+         collect(DISTINCT m) AS reached, size([c IN collect(cut) WHERE c]) > 0 AS cut
+}}
+WITH out + [[hits, cut]] AS out, seen, [m IN reached WHERE NOT m IN seen] AS f
+WITH out, f, seen + f AS seen
+"""
+
+
+def _walk(direction: str, depth: int, with_people: bool) -> str:
+    hop = _HOP.format(branches=_branches(direction), node=_node_list("m"),
+                      people=_people_of("m") if with_people else "[]")
     return (
-        "UNWIND $frontier AS f\n"
-        "MATCH (n) WHERE elementId(n) = f.id\n"
-        f"CALL (n, f) {{\n{branches}\n}}\n"
-        "RETURN f.id AS from, f.dir AS dir,\n"
-        f"       collect([type(r), startNode(r) = n, {_node_list('m')},\n"
-        f"                {people}]) AS hits"
+        "MATCH (s) WHERE elementId(s) IN $frontier\n"
+        "WITH collect(s) AS f\n"
+        "WITH f, f AS seen, [] AS out\n"
+        + hop * depth
+        + "UNWIND range(1, size(out)) AS hop\n"
+        f"RETURN '{direction}' AS dir, hop, out[hop - 1][0] AS hits, out[hop - 1][1] AS cut"
     )
 
 
 _DIRS = {"UPSTREAM": ("up",), "DOWNSTREAM": ("down",), "BOTH": ("up", "down")}
-#: One hop statement per direction, with the people attached; impact needs neither.
-HOP: dict[str, str] = {name: _hop(dirs, with_people=True) for name, dirs in _DIRS.items()}
-IMPACT_HOP = _hop(("down",), with_people=False)
+IMPACT_MAX_DEPTH = 25
+#: The walk for (direction, depth): every hop in one statement, people attached. BOTH
+#: walks each direction with its own frontier and seen set.
+WALK: dict[tuple[str, int], str] = {
+    (name, depth): "\nUNION ALL\n".join(_walk(d, depth, with_people=True) for d in dirs)
+    for name, dirs in _DIRS.items() for depth in range(1, MAX_DEPTH + 1)}
+#: Impact walks downstream only and needs no people.
+IMPACT_WALK: dict[int, str] = {
+    depth: _walk("down", depth, with_people=False)
+    for depth in range(1, IMPACT_MAX_DEPTH + 1)}
 
 
 def _root(label: Label) -> str:
@@ -124,33 +157,33 @@ ROOT: dict[Label, str] = {label: _root(label) for label in STARTS}
 
 
 # -- turning rows into answers --------------------------------------------------------------
+_LABELS = {label.value: label for label in Label}
+
+
 def _label(labels: Iterable[str]) -> Label:
     for text in labels:
-        try:
-            return Label(text)
-        except ValueError:
-            continue
+        label = _LABELS.get(text)
+        if label is not None:
+            return label
     raise ValueError(f"no kb label among {labels!r}")
 
 
-def display_name(label: Label, props: dict[str, Any]) -> str:
-    if label in (Label.DATASET_VERSION, Label.MODEL_VERSION):
-        return props.get("key") or ""
-    if label is Label.RUN:
-        return props.get("name") or props.get("id") or ""
+def display_name(label: Label, key: str | None, name: str | None,
+                 environment: str | None = None) -> str:
+    """What a drawing shows for a node: a run's name, a deployment with its environment,
+    a person's name; otherwise the natural key."""
+    if label is Label.RUN or label is Label.PERSON:
+        return name or key or ""
     if label is Label.DEPLOYMENT:
-        env = props.get("environment")
-        return f"{props.get('id')} ({env})" if env else str(props.get("id"))
-    if label is Label.PERSON:
-        return props.get("name") or props.get("handle") or ""
-    return str(props.get(KEY_PROPERTY[label]) or "")
+        return f"{key} ({environment})" if environment else str(key)
+    return str(key or "")
 
 
 def _node(raw: list[Any]) -> LineageNode:
     _, labels, key, name, environment, _, _ = raw
     label = _label(labels)
-    props = {"key": key, "name": name, "environment": environment, KEY_PROPERTY[label]: key}
-    return LineageNode(to_global_id(label, key), label.value, key, display_name(label, props))
+    return LineageNode(to_global_id(label, key), label.value, key,
+                       display_name(label, key, name, environment))
 
 
 def _person(handle: str, name: str | None) -> LineageNode:
@@ -161,9 +194,10 @@ def _person(handle: str, name: str | None) -> LineageNode:
 @dataclass
 class _Walk:
     """The growing answer, keyed by element id while walking (cheap per hit); global ids
-    and display names are made once, for the nodes an answer actually returns.
+    and display names are made once per node, at the end.
 
-    People are keyed ``"person:<handle>"``, which no element id can look like.
+    People are keyed ``"person:<handle>"``, which no element id can look like. ``hops``
+    and ``parent`` (first discoverer, so a shortest path) are kept only for impact.
     """
 
     raw: dict[str, list[Any]] = field(default_factory=dict)
@@ -178,29 +212,40 @@ class _Walk:
         self.raw.setdefault(raw[0], raw)
         return raw[0]
 
-    def edge(self, source: str, target: str, type_: str) -> None:
-        self.edges.setdefault((source, target, type_), None)
-
     def people(self, owner: str, people: list[list[Any]]) -> None:
         for handle, name, type_ in people:
             key = f"person:{handle}"
             if key not in self.people_seen:
                 self.people_seen[key] = _person(handle, name)
-            self.edge(key, owner, type_)
+            self.edges[(key, owner, type_)] = None
+
+    def hop(self, hop: int, hits: list[list[Any]], track: bool) -> None:
+        """One hop's hits, in the order the statement returned them."""
+        raw, edges, hops, parent = self.raw, self.edges, self.hops, self.parent
+        for here, type_, out, node, people in hits:
+            there = node[0]
+            if there not in raw:
+                raw[there] = node
+            edges[(here, there, type_) if out else (there, here, type_)] = None
+            if people:
+                self.people(there, people)
+            if track and there not in hops:
+                hops[there] = hop
+                parent[there] = here
 
     def node(self, key: str) -> LineageNode:
-        if key in self.people_seen:
-            return self.people_seen[key]
-        node = self.built.get(key)
+        node = self.built.get(key) or self.people_seen.get(key)
         if node is None:
             node = self.built[key] = _node(self.raw[key])
         return node
 
     def answer(self, root: str, direction: str, depth: int) -> LineageGraph:
-        nodes = [self.node(k) for k in self.raw] + list(self.people_seen.values())
-        edges = tuple(LineageEdge(self.node(a).id, self.node(b).id, t) for a, b, t in self.edges)
-        return LineageGraph(self.node(root).id, direction, depth, tuple(nodes), edges,
-                            self.truncated)
+        nodes = [self.node(k) for k in self.raw]
+        nodes.extend(self.people_seen.values())
+        ids = {k: n.id for k, n in self.built.items()}
+        ids.update((k, n.id) for k, n in self.people_seen.items())
+        edges = tuple(LineageEdge(ids[a], ids[b], t) for a, b, t in self.edges)
+        return LineageGraph(ids[root], direction, depth, tuple(nodes), edges, self.truncated)
 
 
 def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str, list[str]]:
@@ -222,7 +267,7 @@ def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str
     frontier = []
     for type_, _, node, people in members:
         member = walk.add(node)
-        walk.edge(member, root, type_)  # VERSION_OF / PART_OF point at the root
+        walk.edges[(member, root, type_)] = None  # VERSION_OF / PART_OF point at the root
         walk.people(member, people)
         walk.hops.setdefault(member, 0)
         frontier.append(node[0])
@@ -234,41 +279,20 @@ def _kind(label: Label) -> str:
             }.get(label, label.value.lower())
 
 
-def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], dirs: tuple[str, ...],
-            depth: int, cap: int, statement: str) -> None:
-    """Breadth-first, one statement per hop for every direction at once."""
-    seen = {d: set(frontier) for d in dirs}
-    current = [{"id": e, "dir": d} for d in dirs for e in frontier]
-    for hop in range(1, depth + 1):
-        if not current:
-            break
-        following: list[dict[str, str]] = []
-        for row in tx.run(statement, frontier=current, cap=cap + 1):
-            hits, direction = row["hits"], row["dir"]
-            if len(hits) > cap:
-                walk.truncated, hits = True, hits[:cap]
-            here = row["from"]
-            for type_, out, node, people in hits:
-                there = walk.add(node)
-                if out:
-                    walk.edge(here, there, type_)
-                else:
-                    walk.edge(there, here, type_)
-                walk.people(there, people)
-                element = node[0]
-                if element not in seen[direction]:
-                    seen[direction].add(element)
-                    walk.parent.setdefault(there, here)
-                    walk.hops.setdefault(there, hop)
-                    following.append({"id": element, "dir": direction})
-        current = following
+def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], statement: str,
+            cap: int, track: bool) -> None:
+    """Every hop in one statement; rows arrive per direction in hop order."""
+    for _, hop, hits, cut in tx.run(statement, frontier=frontier, cap=cap, cap1=cap + 1):
+        if cut:
+            walk.truncated = True
+        walk.hop(hop, hits, track)
 
 
 def _lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, cap: int
              ) -> LineageGraph:
     walk = _Walk()
     root, frontier = _start(tx, walk, ref, cap)
-    _expand(tx, walk, frontier, _DIRS[direction], depth, cap, HOP[direction])
+    _expand(tx, walk, frontier, WALK[(direction, depth)], cap, track=False)
     return walk.answer(root, direction, depth)
 
 
@@ -294,7 +318,7 @@ def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
 def _impact(tx: ManagedTransaction, ref: Ref, max_depth: int) -> list[ImpactItem]:
     walk = _Walk()
     _, frontier = _start(tx, walk, ref, IMPACT_CAP)
-    _expand(tx, walk, frontier, ("down",), max_depth, IMPACT_CAP, IMPACT_HOP)
+    _expand(tx, walk, frontier, IMPACT_WALK[max_depth], IMPACT_CAP, track=True)
     items = []
     for element, (_, labels, key, _, environment, status, deployed_at) in walk.raw.items():
         if _MV in labels:
@@ -320,8 +344,8 @@ def _path(walk: _Walk, element: str) -> tuple[LineageNode, ...]:
     return tuple(reversed(path))
 
 
-def impact(graph: Graph, dataset: str, version: str | None = None, *, max_depth: int = 25
-           ) -> list[ImpactItem]:
+def impact(graph: Graph, dataset: str, version: str | None = None, *,
+           max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
     """Every model version and active deployment downstream of the dataset (version).
 
     Without ``version`` every version of the dataset is a start; each item carries one
@@ -329,8 +353,9 @@ def impact(graph: Graph, dataset: str, version: str | None = None, *, max_depth:
     """
     if not dataset or not dataset.strip():
         raise InvalidInput("dataset", "must be a dataset name", dataset)
-    if max_depth < 1:
-        raise InvalidInput("max_depth", "must be at least 1", max_depth)
+    if not 1 <= max_depth <= IMPACT_MAX_DEPTH:
+        raise InvalidInput("max_depth", f"must be between 1 and {IMPACT_MAX_DEPTH}",
+                           max_depth)
     ref = (Ref(Label.DATASET, dataset) if version is None
            else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
     return graph.read(_impact, ref, max_depth)
