@@ -9,6 +9,7 @@ asks for it (with 4xx for requests that never executed), ``application/json`` ot
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import re
@@ -23,6 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+
+try:  # optional: a faster encoder for large answers (json gives equivalent JSON)
+    import orjson
+except ImportError:  # pragma: no cover - depends on the installation
+    orjson = None
 
 from kb.config import Config
 from kb.errors import KbError
@@ -115,6 +121,14 @@ class KbGraphQL(GraphQL):
                        request_id=request.state.request_id,
                        loaders=Loaders(app.state.graph))
 
+    def encode_json(self, data: object) -> str | bytes:
+        if orjson is not None:
+            try:
+                return orjson.dumps(data)
+            except TypeError:  # e.g. an integer beyond 64 bits in a JSON scalar
+                pass
+        return super().encode_json(data)
+
     async def process_result(self, request: Any, result: Any) -> Any:
         data = await super().process_result(request, result)
         errors = data.get("errors") or []
@@ -190,6 +204,10 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         owned = app.state.graph is None
         if owned:
             app.state.graph = await run_in_threadpool(_open_graph, config)
+        # Everything imported and built so far lives as long as the process: keep it out
+        # of the collector's full passes, which otherwise walk it on every request burst.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

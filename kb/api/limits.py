@@ -15,6 +15,7 @@ estimate of one request never leaks into another's. It checks after validation (
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +62,7 @@ class Estimate:
     requests: int = 0
     nodes: int = 0
     errors: list[GraphQLError] = field(default_factory=list)
+    uses_variables: bool = False  # a page size came from a variable
 
 
 def limit_error(limit: str, message: str, allowed: int, actual: int) -> GraphQLError:
@@ -89,6 +91,7 @@ class _Walker:
         for given in node.arguments or ():
             if given.name.value == "first":
                 if isinstance(given.value, VariableNode):
+                    self.est.uses_variables = True
                     value = self.variables.get(given.value.name.value)
                 else:
                     value = value_from_ast(given.value, arg.type, self.variables)
@@ -159,6 +162,19 @@ def estimate(schema: GraphQLSchema, operation: OperationDefinitionNode,
     return est
 
 
+# Estimates of documents whose page sizes are literals, by document text: the same text
+# always costs the same, so the walk runs once per document (an LRU of ESTIMATES entries).
+ESTIMATES = 256
+_estimates: OrderedDict[tuple[Any, ...], Estimate] = OrderedDict()
+
+
+def _remember(key: tuple[Any, ...], est: Estimate) -> None:
+    _estimates[key] = est
+    _estimates.move_to_end(key)
+    while len(_estimates) > ESTIMATES:
+        _estimates.popitem(last=False)
+
+
 class Limits(SchemaExtension):
     """Refuses a document over any limit during validation, and reports its cost."""
 
@@ -186,19 +202,23 @@ class Limits(SchemaExtension):
         yield
 
     def check(self, schema: GraphQLSchema, document: DocumentNode) -> list[GraphQLError]:
-        fragments = {d.name.value: d for d in document.definitions
-                     if isinstance(d, FragmentDefinitionNode)}
-        operations = [d for d in document.definitions
-                      if isinstance(d, OperationDefinitionNode)]
         wanted = self.execution_context.operation_name
-        if wanted:
-            operations = [o for o in operations if o.name and o.name.value == wanted]
-        variables = self.execution_context.variables or {}
-        errors: list[GraphQLError] = []
-        for op in operations[:1]:
-            self.estimate = estimate(schema, op, fragments, variables, self.settings)
-            errors.extend(self.estimate.errors)
-        return errors
+        query = self.execution_context.query
+        key = (schema, query, wanted, self.settings)
+        self.estimate = _estimates.get(key) if isinstance(query, str) else None
+        if self.estimate is None:
+            fragments = {d.name.value: d for d in document.definitions
+                         if isinstance(d, FragmentDefinitionNode)}
+            operations = [d for d in document.definitions
+                          if isinstance(d, OperationDefinitionNode)]
+            if wanted:
+                operations = [o for o in operations if o.name and o.name.value == wanted]
+            variables = self.execution_context.variables or {}
+            for op in operations[:1]:
+                self.estimate = estimate(schema, op, fragments, variables, self.settings)
+                if isinstance(query, str) and not self.estimate.uses_variables:
+                    _remember(key, self.estimate)
+        return list(self.estimate.errors) if self.estimate else []
 
     def get_results(self) -> dict[str, Any]:
         if self.estimate is None:

@@ -1,0 +1,78 @@
+"""The plain-record fast path answers exactly what graphql-core's own executor answers."""
+
+from __future__ import annotations
+
+import pytest
+import strawberry
+from api_support import Api, seed_history
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from kb.api.execution import KbExecutionContext, plain_record_plan
+from kb.api.schema import build_schema
+
+QUERIES = [
+    """{ lineage(id: "dataset:customers@2024-05", direction: DOWNSTREAM, depth: 5) {
+           root truncated isPartial
+           nodes { __typename id label key name }
+           edges { type from: source to: target source @include(if: false) } } }""",
+    """query($up: Boolean!) { lineage(id: "model:churn@2", direction: BOTH, depth: 3) {
+           nodes { key ... on LineageNode { label name @skip(if: $up) } }
+           edges { ...E } } }
+       fragment E on LineageEdge { source target type }""",
+    """{ impact(dataset: "customers") { kind key model version environment status deployedAt
+           hops path { id key name label } } }""",
+    """{ whoTrained(model: "churn") { version personHandle commit
+           inputs { dataset version digest uri role } params { key value }
+           metrics { k: key v: value } person { name } } }""",
+]
+
+
+@pytest.fixture
+def apis(graph, client) -> tuple[Api, Api]:
+    seed_history(client)
+    fast, stock = Api(graph), Api(graph)
+    view = next(r.app for r in stock.app.routes if getattr(r, "path", "") == "/graphql")
+    view.schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    return fast, stock
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_fast_path_answers_like_graphql_core(apis, query):
+    fast, stock = apis
+    variables = {"up": True}
+    a, b = fast.post(query, variables).json(), stock.post(query, variables).json()
+    assert not a.get("errors"), a
+    assert a == b
+
+
+def test_only_plain_records_take_the_fast_path():
+    schema = build_schema()._schema
+    assert plain_record_plan(schema.get_type("LineageNode"))
+    assert plain_record_plan(schema.get_type("KeyValue"))
+    assert plain_record_plan(schema.get_type("ImpactItem"))  # its path holds plain records
+    # A field with a resolver (Training.person, DeploymentFact.id) keeps the resolver path.
+    assert plain_record_plan(schema.get_type("Training")) is None
+    assert plain_record_plan(schema.get_type("DeploymentFact")) is None
+
+
+@strawberry.type
+class _Item:
+    key: str
+    note: str | None
+
+
+@strawberry.type
+class _Query:
+    @strawberry.field
+    def items(self) -> list[_Item]:
+        return [_Item(key="a", note=None), _Item(key=None, note="x")]  # type: ignore[arg-type]
+
+
+def test_a_null_where_non_null_is_declared_is_reported_as_graphql_core_does():
+    query = "{ items { key note } }"
+    fast = strawberry.Schema(_Query, execution_context_class=KbExecutionContext)
+    stock = strawberry.Schema(_Query)
+    a, b = fast.execute_sync(query), stock.execute_sync(query)
+    assert a.data == b.data is None
+    assert [(e.message, e.path) for e in a.errors] == [(e.message, e.path) for e in b.errors]
+    assert a.errors[0].path == ["items", 1, "key"]
