@@ -9,12 +9,19 @@ import typer
 from .app import app, console, err_console, get_config
 
 
+def default_workers() -> int:
+    """Two workers where there are two cores: one process cannot use the second core for
+    Python work, and on a 2-core machine that also runs Neo4j more workers only contend."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option(None, "--host", help="Address to bind (default KB_API_HOST, "
                              "127.0.0.1)."),
     port: int = typer.Option(None, "--port", help="Port (default KB_API_PORT, 8000)."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Worker processes (default "
+                                "2 on a machine with 2 or more cores, else 1)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the GraphQL API at /graphql (GraphiQL in a browser), /healthz and /readyz."""
@@ -24,6 +31,7 @@ def serve(
     from kb.localdb import resolve
 
     config = get_config()
+    workers = workers or default_workers()
     host = host or config.api_host
     port = port or config.api_port
     # Workers read their configuration from the environment: pass the choices on.
