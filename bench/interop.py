@@ -9,10 +9,12 @@
    ``openlineage-python`` HTTP transport, first by one client, then by 8 concurrent clients
    (threads of this process), each event its own request, as producers send them. The
    server's and the clients' CPU per event are printed too (far less load-sensitive).
-2. **MLflow import**: a file store of ``--runs`` runs (params, metrics, a dataset input,
-   plus registered model versions) is generated once with MLflow's client and cached under
-   ``bench/out/``; ``import_mlflow`` reads it into an emptied database, then again (the
-   re-import, which changes nothing).
+2. **MLflow import**: a file store (and a SQLite store, when SQLAlchemy and Alembic are
+   installed) of ``--runs`` runs (params, metrics, a dataset input, plus registered model
+   versions) is generated once with MLflow's client and cached under ``bench/out/``;
+   MLflow's client reading it alone is timed first (the floor no importer can beat), then
+   ``import_mlflow`` reads it into an emptied database, then again (the re-import, which
+   changes nothing).
 
 It prints figures and asserts nothing. **It deletes every node of the database it
 connects to** (``KB_NEO4J_URI``..., or the local Neo4j of ``KB_HOME``), so it refuses to
@@ -168,20 +170,32 @@ def bench_openlineage(graph: Graph, events: int) -> None:
           f"versions, {c.get('USED', 0)} USED, {c.get('PRODUCED', 0)} PRODUCED", flush=True)
 
 
-def _store(runs: int) -> str:
-    """A cached file store of ``runs`` runs (generated once, reused after)."""
+def _store(runs: int, backend: str = "file") -> str:
+    """A cached ``file`` or ``sqlite`` store of ``runs`` runs (generated once, reused after).
+
+    A SQLite store needs SQLAlchemy and Alembic beside mlflow-skinny (as full ``mlflow``
+    brings them).
+    """
     from mlflow import MlflowClient
     from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 
-    root = OUT / f"mlflow-{runs}"
-    uri = root.as_uri()
+    if backend == "file":
+        root = OUT / f"mlflow-{runs}"
+        uri = root.as_uri()
+    else:
+        root = OUT / f"mlflow-sqlite-{runs}"
+        root.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{root / 'mlflow.db'}"
     marker = root / "COMPLETE"
     if marker.exists():
         return uri
-    print(f"generating an MLflow file store of {runs} runs in {root} (once) ...", flush=True)
+    print(f"generating an MLflow {backend} store of {runs} runs in {root} (once) ...",
+          flush=True)
     start = time.perf_counter()
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    exps = [client.create_experiment(f"exp-{i}") for i in range(10)]
+    artifacts = (root / "artifacts").as_uri()
+    exps = [client.create_experiment(f"exp-{i}", artifact_location=f"{artifacts}/{i}")
+            for i in range(10)]
     base = 1_714_550_400_000
     run_ids = []
     for i in range(runs):
@@ -207,20 +221,46 @@ def _store(runs: int) -> str:
     return uri
 
 
-def bench_mlflow(graph: Graph, runs: int) -> None:
+def _read_alone(uri: str) -> tuple[int, float, float]:
+    """The floor: MLflow's client reading every run, as the importer does, writing nothing."""
+    from kb.ingest.mlflow_import import _experiments, _runs, mlflow_client
+
+    start, cpu = time.perf_counter(), time.process_time()
+    client = mlflow_client(uri)
+    ids = [e.experiment_id for e in _experiments(client, [])]
+    n = sum(1 for _ in _runs(client, ids, None))
+    return n, time.perf_counter() - start, time.process_time() - cpu
+
+
+def bench_mlflow(graph: Graph, runs: int, backend: str) -> None:
     from kb.ingest.mlflow_import import import_mlflow
 
-    uri = _store(runs)
+    uri = _store(runs, backend)
+    n, elapsed, cpu = _read_alone(uri)
+    print(f"mlflow {backend} store, MLflow's client reading alone (floor): {n} runs in "
+          f"{elapsed:.1f}s = {n / elapsed:.0f} runs/s (CPU {cpu / n * 1000:.2f} ms/run; "
+          f"load {os.getloadavg()[0]:.1f})", flush=True)
     _wipe(graph)
     for label in ("first import", "re-import"):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = import_mlflow(graph, uri, actor="bench")
-        elapsed = time.perf_counter() - start
-        print(f"mlflow {label}: {result.runs} runs, {result.model_versions} model versions "
-              f"in {elapsed:.1f}s = {result.runs / elapsed:.0f} runs/s", flush=True)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        print(f"mlflow {backend} {label}: {result.runs} runs, {result.model_versions} model "
+              f"versions in {elapsed:.1f}s = {result.runs / elapsed:.0f} runs/s (CPU "
+              f"{cpu / result.runs * 1000:.2f} ms/run; load {os.getloadavg()[0]:.1f})",
+              flush=True)
     c = counts(graph)
     print(f"  graph after: {c.get('Run', 0)} runs, {c.get('Person', 0)} people, "
           f"{c.get('ModelVersion', 0)} model versions", flush=True)
+
+
+def _default_stores() -> list[str]:
+    try:
+        import alembic  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError:
+        return ["file"]
+    return ["file", "sqlite"]
 
 
 def main() -> None:
@@ -230,6 +270,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--skip", choices=("openlineage", "mlflow"), action="append",
                         default=[])
+    parser.add_argument("--store", choices=("file", "sqlite"), action="append",
+                        help="MLflow store kinds to import (repeatable; default: file, "
+                        "and sqlite when SQLAlchemy is installed)")
     args = parser.parse_args()
     if not args.yes:
         sys.exit("this benchmark empties the database it connects to; pass --yes")
@@ -244,7 +287,8 @@ def main() -> None:
         if "openlineage" not in args.skip:
             bench_openlineage(graph, args.events)
         if "mlflow" not in args.skip:
-            bench_mlflow(graph, args.runs)
+            for backend in args.store or _default_stores():
+                bench_mlflow(graph, args.runs, backend)
     finally:
         graph.close()
 

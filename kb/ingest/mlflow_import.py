@@ -23,12 +23,15 @@ updated at or after it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from queue import Empty, Queue
 from typing import Any
 
 from kb.errors import InvalidInput, NotFound
@@ -188,13 +191,63 @@ def _runs(client: Any, experiment_ids: list[str], since: datetime | None) -> Ite
                 yield run
 
 
+_DONE = object()
+
+
+def _read_ahead(chunks: Iterator[list[Any]], depth: int = 2) -> Iterator[list[Any]]:
+    """Yield ``chunks`` as a reader thread fetches them, up to ``depth`` ahead.
+
+    Reading the store (MLflow's client: files, YAML, SQL) and writing the graph (mostly
+    waiting on Neo4j) then overlap instead of taking turns. The reader's errors are
+    raised here, in the caller's thread.
+    """
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                queue.put(chunk)
+            queue.put(_DONE)
+        except BaseException as exc:  # handed over to the caller
+            queue.put(exc)
+
+    thread = threading.Thread(target=read, name="mlflow-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            thread.join(timeout=0.05)
+
+
+def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def import_mlflow(graph: Graph, tracking_uri: str, *, actor: str,
                   experiments: Iterable[str] = (), since: datetime | None = None,
-                  registry_uri: str | None = None, batch_size: int = 250,
+                  registry_uri: str | None = None, batch_size: int = PAGE,
                   progress: Callable[[int, int | None], None] | None = None) -> ImportResult:
     """Read the store and write it in batches of ``batch_size`` runs per transaction.
 
-    ``progress(done, total)`` is called after each batch (total is None until known).
+    The next batch is read while the previous one is written. ``progress(done, total)``
+    is called after each batch (total is None until known).
     """
     client = mlflow_client(tracking_uri, registry_uri)
     writer = Client(graph, actor=actor)
@@ -207,21 +260,17 @@ def import_mlflow(graph: Graph, tracking_uri: str, *, actor: str,
         b.experiment(exp.name, description=(exp.tags or {}).get("mlflow.note.content"))
     result.experiments = len(exps)
     imported: set[str] = set()
-    pending = 0
-    for run in _runs(client, list(names), since):
-        for dv in dataset_versions(run):
-            b.dataset_version(dv.pop("dataset"), dv.pop("version"), **dv)
-        b.run(**run_fields(run, names[run.info.experiment_id], base))
-        imported.add(run.info.run_id)
-        pending += 1
-        if pending >= batch_size:
-            writer.write(b)
-            b.clear()
-            result.runs += pending
-            pending = 0
-            if progress is not None:
-                progress(result.runs, None)
-    result.runs += pending
+    for chunk in _read_ahead(_chunked(_runs(client, list(names), since), batch_size)):
+        for run in chunk:
+            for dv in dataset_versions(run):
+                b.dataset_version(dv.pop("dataset"), dv.pop("version"), **dv)
+            b.run(**run_fields(run, names[run.info.experiment_id], base))
+            imported.add(run.info.run_id)
+        writer.write(b)
+        b.clear()
+        result.runs += len(chunk)
+        if progress is not None:
+            progress(result.runs, None)
     result.model_versions = _models(client, b, graph, imported, since, result)
     writer.write(b)
     if progress is not None:
