@@ -82,7 +82,7 @@ class Plan:
         """
         created = self.created.get(label, {})
         nodes = self.nodes.get(label, {})
-        names = PROPERTIES[label]
+        layout = _LAYOUT[label]
         declared = _DECLARED[label]
         embedded = EMBEDDED[label]
         carried = self._carried(label, nodes) if embedded else {}
@@ -95,9 +95,9 @@ class Plan:
             at = created.get(key)
             row = [key, None if at is None else _iso(at)]
             row += carried.get(key) or empty
-            for name in names:
+            for name, is_time in layout:
                 value = props.get(name)
-                row.append(_iso(value) if name in TIMES and value is not None else value)
+                row.append(_iso(value) if is_time and value is not None else value)
             rows.append(row)
         return rows
 
@@ -337,6 +337,8 @@ _DECLARED: dict[Label, frozenset[str]] = {k: frozenset(v) for k, v in PROPERTIES
 #: The properties among ``PROPERTIES`` that hold UTC datetimes.
 TIMES: frozenset[str] = frozenset(
     {"leftAt", "startedAt", "endedAt", "eventTime", "deployedAt", "retiredAt"})
+_LAYOUT: dict[Label, tuple[tuple[str, bool], ...]] = {
+    k: tuple((name, name in TIMES) for name in v) for k, v in PROPERTIES.items()}
 
 #: The properties a link carries, by triple (all others carry only ``createdAt``).
 LINK_PROPERTIES: dict[tuple[Label, Rel, Label], tuple[str, ...]] = {
