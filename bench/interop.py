@@ -3,12 +3,13 @@
     .venv/bin/python bench/interop.py --yes
     .venv/bin/python bench/interop.py --yes --events 400 --runs 1000   # a short run
 
-1. **OpenLineage over HTTP**: ``kb serve`` in its own process on a loopback port (as users
-   run it; producers are other processes); pipeline runs of a START and a COMPLETE event
-   each (2 inputs, 1 output, schema and params facets) are sent with the
-   ``openlineage-python`` HTTP transport, first by one client, then by 8 concurrent clients
-   (threads of this process), each event its own request, as producers send them. The
-   server's and the clients' CPU per event are printed too (far less load-sensitive).
+1. **OpenLineage over HTTP**: ``kb serve`` (its default workers) in its own processes on
+   a loopback port, as users run it (producers are other processes); pipeline runs of a
+   START and a COMPLETE event each (2 inputs, 1 output, schema and params facets) are sent
+   with the ``openlineage-python`` HTTP transport, first by one client, then by 8
+   concurrent clients (threads of this process), each event its own request, as producers
+   send them. The server's and the clients' CPU per event are printed too (far less
+   load-sensitive).
 2. **MLflow import**: a file store (and a SQLite store, when SQLAlchemy and Alembic are
    installed) of ``--runs`` runs (params, metrics, a dataset input, plus registered model
    versions) is generated once with MLflow's client and cached under ``bench/out/``;
@@ -78,10 +79,23 @@ def _serve() -> tuple[subprocess.Popen, str]:
         time.sleep(0.2)
 
 
+def _stat(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of a process and its children, e.g. ``kb serve``'s workers."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat(entry.name)
+        except OSError:  # gone meanwhile
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _events(pipeline: int, prefix: str) -> list:
