@@ -398,10 +398,10 @@ def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
 
 #: Entities per read: bounds what is held in memory, and lets reads overlap rendering.
 CHUNK = 200
-#: Reads in flight while the pages of an earlier one are shaped and rendered: the server
-#: answers on its own core while this process renders.
+#: Reads in flight in each of the two lanes (model cards; everything else) while pages of
+#: an earlier read are shaped and rendered: the server answers (and, on a fresh server,
+#: plans each statement) on its own cores while this process renders.
 AHEAD = 2
-
 
 def _chunks(keys: list[str]) -> list[list[str]]:
     return [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
@@ -409,9 +409,8 @@ def _chunks(keys: list[str]) -> list[list[str]]:
 
 def _prefetched(graph: Graph, jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]]
                 ) -> Iterator[Any]:
-    """Each job's ``graph.read`` result in order, with up to ``AHEAD`` reads running.
-
-    Each read is its own transaction, as each page kind always was.
+    """Each job's ``graph.read`` result in order, with up to ``AHEAD`` reads running from
+    the first ``next()`` on. Each read is its own transaction, as each page kind always was.
     """
     with ThreadPoolExecutor(max_workers=AHEAD, thread_name_prefix="kb-docs-read") as pool:
         todo = iter(jobs)
@@ -444,7 +443,9 @@ def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
         want_indexes = set(indexes or ())
     want_idx = bool(want_indexes & set(FOLDERS)) or bool(keys["Team"])
     want_deployments = bool(want_indexes & {"Home", "Production"})
-    # each job is a read; ``shape`` turns its result into pages, in the same order
+    # Two lanes of reads: the model cards, and everything else (its first reads start
+    # with the models, so a fresh server plans those statements while cards render).
+    # Each job is a read; ``shape`` turns its result into pages, in the same order.
     jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
     shape: list[Callable[[Any], list[Page]]] = []
     state: dict[str, Any] = {}
@@ -459,9 +460,6 @@ def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
     if keys["Model"]:
         jobs.append((reads.derivations, ()))
         shape.append(keep("parents", _parents))
-        for chunk in _chunks(keys["Model"]):
-            jobs.append((reads.models, (chunk,)))
-            shape.append(lambda data: model_pages(data, state["parents"]))
     for chunk in _chunks(keys["Dataset"]):
         jobs.append((reads.datasets, (chunk,)))
         shape.append(dataset_pages)
@@ -480,7 +478,14 @@ def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
     if "Home" in want_indexes:
         jobs.append((reads.home, ()))
         shape.append(lambda data: [home_page(data, state["deployments"])])
-    for result, to_pages in zip(_prefetched(graph, jobs), shape, strict=True):
+    others = zip(_prefetched(graph, jobs), shape, strict=True)
+    if keys["Model"]:
+        result, to_pages = next(others)  # the derivations, which every card's lineage needs
+        to_pages(result)
+        cards = _prefetched(graph, [(reads.models, (c,)) for c in _chunks(keys["Model"])])
+        for data in cards:
+            yield from model_pages(data, state["parents"])
+    for result, to_pages in others:
         yield from to_pages(result)
     if want_idx:
         yield from index_pages(state["idx"], want_indexes & set(FOLDERS))
