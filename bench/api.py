@@ -19,8 +19,11 @@ Measured, each after a warm-up:
    server processes' CPU time per request, which load on a shared machine barely moves.
 2. **In-process**: the same kb.graph functions the API calls, no HTTP.
 3. **Raw Cypher floor** (labelled below; held in this file): one statement per question
-   through the driver - for whoTrained kb's own statement; for lineage and impact a
-   single quantified-path statement, which answers the same question without per-hop caps.
+   through the driver, records kept as the driver builds them - for whoTrained kb's own
+   statement; for lineage and impact hand-written quantified-path statements that return
+   the same answer content as kb (lineage: nodes with kb's properties, typed edges, people
+   and deployments; impact: each downstream model version with one shortest path and its
+   active deployments), without per-hop caps.
 
 Then requests/s for whoTrained with 8 concurrent keep-alive clients, sent by a bare asyncio
 HTTP/1.1 load generator so that the client's own CPU (same cores) stays small. Load
@@ -64,22 +67,52 @@ LINEAGE = ('query($id: ID!) { lineage(id: $id, direction: DOWNSTREAM, depth: 5) 
 IMPACT = ('query($d: String!, $v: String) { impact(dataset: $d, version: $v) '
           '{ kind key hops path { key } } }')
 
-# Raw Cypher floor (not kb's code path): one statement per question.
-FLOOR_LINEAGE = """
-MATCH (d:DatasetVersion {key: $key})
-CALL (d) {
-  MATCH (d)(()<-[:USED]-(:Run)-[:PRODUCED]->()){1,2}(x)
-  RETURN DISTINCT x LIMIT 2000
-}
-OPTIONAL MATCH (x)<-[:SERVES]-(dep:Deployment)
-RETURN x.key AS key, collect(dep.id) AS deployments
+# Raw Cypher floor (not kb's code path): one hand-written statement per question, giving
+# the same answer content as kb's, no per-hop caps (the bench data never reaches them).
+_NODE = ("[elementId({v}), labels({v}), coalesce({v}.key, {v}.id), {v}.name, {v}.environment, "
+         "{v}.status, {v}.deployedAt]")
+_PEOPLE = ("COLLECT {{ MATCH (p:Person)-[t:TRAINED|DEPLOYED]->({v}) "
+           "RETURN [p.handle, p.name, type(t)] }}")
+# Lineage, DOWNSTREAM depth 5 from a dataset version: every data node within 4 hops, every
+# run that used one (with its USED edges, and its PRODUCED edges when it is within 3 hops),
+# every deployment serving a model version reached; each node with the properties kb
+# reads, its typed outgoing edges and the people who trained or deployed it.
+FLOOR_LINEAGE = f"""
+MATCH (d:DatasetVersion {{key: $key}})
+MATCH p = (d)(()<-[:USED]-(:Run)-[:PRODUCED]->()){{0,2}}(x)
+WITH x, min(length(p)) AS depth
+WITH collect([x, depth]) AS data
+CALL (data) {{
+  UNWIND data AS xd
+  WITH xd[0] AS x
+  RETURN {_NODE.format(v="x")} AS node, [] AS edges, [] AS people
+  UNION ALL
+  UNWIND data AS xd
+  WITH xd[0] AS x, xd[1] AS depth
+  MATCH (run:Run)-[:USED]->(x)
+  WITH run, min(depth) + 1 AS at, collect(elementId(x)) AS used
+  RETURN {_NODE.format(v="run")} AS node,
+         [u IN used | [u, 'USED']] + CASE WHEN at > 3 THEN [] ELSE
+           COLLECT {{ MATCH (run)-[:PRODUCED]->(y) RETURN [elementId(y), 'PRODUCED'] }}
+         END AS edges,
+         {_PEOPLE.format(v="run")} AS people
+  UNION ALL
+  UNWIND data AS xd
+  WITH xd[0] AS x
+  MATCH (dep:Deployment)-[:SERVES]->(x:ModelVersion)
+  RETURN {_NODE.format(v="dep")} AS node, [[elementId(x), 'SERVES']] AS edges,
+         {_PEOPLE.format(v="dep")} AS people
+}}
+RETURN node, edges, people
 """
+# Impact: every downstream model version with one shortest path (the keys along it) and
+# the ACTIVE deployments serving it.
 FLOOR_IMPACT = """
 MATCH (d:DatasetVersion {key: $key})
-MATCH (d)(()<-[:USED]-(:Run)-[:PRODUCED]->()){1,12}(v:ModelVersion)
-WITH DISTINCT v
-OPTIONAL MATCH (dep:Deployment {status: 'ACTIVE'})-[:SERVES]->(v)
-RETURN v.key AS key, collect(dep.id) AS deployments
+MATCH p = ANY SHORTEST (d)(()<-[:USED]-(:Run)-[:PRODUCED]->()){1,12}(v:ModelVersion)
+RETURN v.key AS key, length(p) AS hops, [n IN nodes(p) | coalesce(n.key, n.id)] AS path,
+       COLLECT { MATCH (dep:Deployment {status: 'ACTIVE'})-[:SERVES]->(v)
+                 RETURN [dep.id, dep.environment, dep.status, dep.deployedAt] } AS deployments
 """
 COUNT_RUNS = "MATCH (r:Run) WHERE r.id STARTS WITH 'bench-run-' RETURN count(r) AS n"
 
@@ -294,7 +327,8 @@ def main() -> None:
 
     def raw(statement: str, **params: Any) -> Callable[[], Any]:
         def call() -> Any:
-            return graph.read(lambda tx: tx.run(statement, **params).data())
+            # Records as the driver builds them, the cheapest complete read it offers.
+            return graph.read(lambda tx: list(tx.run(statement, **params)))
         return call
 
     rows = {
@@ -330,8 +364,11 @@ def main() -> None:
     cpu = (_cpu_seconds(pids) - before) * 1000 / max(1.0, rps * args.seconds)
     print(f"\nwhoTrained with {args.clients} concurrent clients, {args.workers} worker(s): "
           f"{rps:,.0f} requests/s ({cpu:.2f} ms server CPU a request; load average {_load()})")
-    print("raw floor: whoTrained = kb's own statement (kb.graph.training.ONE_VERSION); "
-          "lineage/impact = single quantified-path statements held in bench/api.py")
+    print("raw floor (one statement each, records as the driver builds them): whoTrained = "
+          "kb's own statement (kb.graph.training.ONE_VERSION); lineage = the nodes with kb's "
+          "properties, their typed edges and the people, as kb answers; impact = every "
+          "downstream model version with one shortest path and its active deployments "
+          "(statements held in bench/api.py)")
     http.close()
     proc.terminate()
     proc.wait(timeout=30)

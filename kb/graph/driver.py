@@ -2,14 +2,17 @@
 
 Every unit of work goes through ``Graph.read`` or ``Graph.write`` (the driver's
 ``execute_read``/``execute_write``: retried on transient faults, so units of work must be
-idempotent). Results are consumed inside the transaction and returned as plain data.
+idempotent; a read's BEGIN travels with its first statement). Results are consumed
+inside the transaction and returned as plain data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -95,8 +98,10 @@ class Graph:
             self.round_trips += 1
         try:
             with self._driver.session(database=self.database) as session:
-                execute = session.execute_read if mode == "read" else session.execute_write
-                return execute(work, *args, **kw)
+                if mode == "read":
+                    with _begin_with_first_statement(session):
+                        return session.execute_read(work, *args, **kw)
+                return session.execute_write(work, *args, **kw)
         except KbError:
             raise
         except neo_exc.ConstraintError as exc:
@@ -122,6 +127,15 @@ class Graph:
 
         apply_schema(self)
         self._schema_ready = True
+
+
+def _begin_with_first_statement(session: neo4j.Session) -> AbstractContextManager[Any]:
+    """Send a read's BEGIN together with its first statement instead of on its own: one
+    network round trip fewer per read, as the driver's own ``execute_query`` does with the
+    same switch (a managed, retried transaction all the same; a BEGIN that fails is
+    reported by the first statement). A driver without the switch sends BEGIN alone."""
+    switch = getattr(session, "_pipelined_begin", None)
+    return switch if switch is not None else contextlib.nullcontext()
 
 
 def _ping(tx: ManagedTransaction) -> int:
