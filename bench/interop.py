@@ -14,7 +14,8 @@
 2. **MLflow import**: a SQLite store (a file store with ``--store file``, or when
    SQLAlchemy and Alembic are not installed) of ``--runs`` runs (params, metrics, a
    dataset input, plus registered model versions) is generated once with MLflow's client
-   and cached under ``bench/out/`` (``--prepare`` does only that); MLflow's client reading it alone is timed first (the floor no importer can beat), then
+   and cached under ``bench/out/`` (``--prepare`` does only that); MLflow's client
+   reading it alone is timed first (the floor no importer can beat), then
    ``import_mlflow`` reads it into an emptied database, then again (the re-import, which
    changes nothing).
 
