@@ -248,7 +248,8 @@ def fold(state: dict[str, Any], event: Event) -> dict[str, Any]:
 
 
 def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+    # The states' own canonical format; fromisoformat reads it ~80x faster than strptime.
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def run_fields(run_id: str, state: dict[str, Any]) -> dict[str, Any]:
