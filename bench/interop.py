@@ -45,6 +45,7 @@ from kb.config import Config
 from kb.graph import Graph
 from kb.graph.stats import counts
 from kb.graph.tokens import create_token
+from kb.ingest.mlflow_import import default_tracking_uri
 from kb.localdb import resolve
 
 OUT = Path(__file__).parent / "out"
@@ -235,7 +236,8 @@ def _store(runs: int, backend: str = "sqlite") -> str:
     print(f"generating an MLflow {backend} store of {runs} runs in {root} (once) ...",
           flush=True)
     start = time.perf_counter()
-    with _sqlite_unsynced() if backend == "sqlite" else contextlib.nullcontext():
+    unsynced = _sqlite_unsynced() if backend == "sqlite" else contextlib.nullcontext()
+    with unsynced, default_tracking_uri(uri):  # no stray mlflow.db in the working directory
         _generate(uri, (root / "artifacts").as_uri(), runs)
     marker.write_text("ok\n")
     print(f"  generated in {time.perf_counter() - start:.0f}s", flush=True)

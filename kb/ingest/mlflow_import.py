@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 RUN_PREFIX = "mlflow:"
 PAGE = 1000
+_TRACKING_ENV = "MLFLOW_TRACKING_URI"
 _STATUS = {"FINISHED": "COMPLETED", "FAILED": "FAILED", "KILLED": "ABORTED"}
 _ROLE = {"training": "train", "train": "train", "validation": "validation",
          "eval": "validation", "evaluation": "validation", "test": "test"}
@@ -144,6 +146,24 @@ class ImportResult:
     runs: int = 0
     model_versions: int = 0
     skipped: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def default_tracking_uri(tracking_uri: str) -> Iterator[None]:
+    """Make ``tracking_uri`` MLflow's process-wide default for the duration, unless one is set.
+
+    MLflow's file registry store reads each model version's logged model through a client
+    built with the default URI, not the store's (an MLflow TODO); left unset, that default
+    is ``sqlite:///mlflow.db``, which MLflow creates in the working directory.
+    """
+    if os.environ.get(_TRACKING_ENV):
+        yield
+        return
+    os.environ[_TRACKING_ENV] = tracking_uri
+    try:
+        yield
+    finally:
+        os.environ.pop(_TRACKING_ENV, None)
 
 
 def mlflow_client(tracking_uri: str, registry_uri: str | None = None) -> Any:
@@ -249,6 +269,14 @@ def import_mlflow(graph: Graph, tracking_uri: str, *, actor: str,
     The next batch is read while the previous one is written. ``progress(done, total)``
     is called after each batch (total is None until known).
     """
+    with default_tracking_uri(tracking_uri):
+        return _import(graph, tracking_uri, actor=actor, experiments=experiments, since=since,
+                       registry_uri=registry_uri, batch_size=batch_size, progress=progress)
+
+
+def _import(graph: Graph, tracking_uri: str, *, actor: str, experiments: Iterable[str],
+            since: datetime | None, registry_uri: str | None, batch_size: int,
+            progress: Callable[[int, int | None], None] | None) -> ImportResult:
     client = mlflow_client(tracking_uri, registry_uri)
     writer = Client(graph, actor=actor)
     base = ui_base(tracking_uri)

@@ -15,7 +15,7 @@ from kb.cli import app
 from kb.domain import Label, Ref
 from kb.graph import Graph, lineage, show, who_trained
 from kb.graph.stats import counts
-from kb.ingest.mlflow_import import import_mlflow, run_key
+from kb.ingest.mlflow_import import default_tracking_uri, import_mlflow, run_key
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -27,9 +27,17 @@ def _ms(day: int) -> int:
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     """A file store with two runs, dataset inputs, a registered model with two versions
-    and the alias ``champion`` on the second."""
+    and the alias ``champion`` on the second. Runs in ``tmp_path``, where no stray
+    ``mlflow.db`` may appear."""
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
     uri = (tmp_path / "mlruns").as_uri()
+    with default_tracking_uri(uri):
+        return _build_store(uri)
+
+
+def _build_store(uri: str) -> dict:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = client.create_experiment("churn")
     ids = []
@@ -89,6 +97,7 @@ def test_import_answers_who_trained_and_lineage(graph: Graph, store: dict):
     assert again.runs == 2
     assert counts(graph) == before
     assert who_trained(graph, "churn", "2") == [fact]
+    assert not Path("mlflow.db").exists()  # MLflow's default store was never touched
 
 
 def test_cli_import_with_since_and_experiment(kb_env, graph: Graph, store: dict):
@@ -112,3 +121,4 @@ def test_cli_import_with_since_and_experiment(kb_env, graph: Graph, store: dict)
                                       "--experiment", "nope"])
     assert result.exit_code == 1
     assert "nope" in result.output
+    assert not Path("mlflow.db").exists()
