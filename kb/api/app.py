@@ -1,6 +1,7 @@
 """The starlette app: ``/graphql`` (GraphiQL in a browser), ``/healthz``, ``/readyz``.
 
-The lifespan owns the Graph when none is passed in. Every response carries
+The lifespan owns the Graph when none is passed in, and always an ``AsyncGraph`` twin of
+it for the reads the resolvers await on the event loop. Every response carries
 ``X-Request-Id``; the same id is in error extensions and in the server's log lines.
 Responses follow GraphQL-over-HTTP: ``application/graphql-response+json`` when the client
 asks for it (with 4xx for requests that never executed), ``application/json`` otherwise.
@@ -33,6 +34,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 from kb.config import Config
 from kb.errors import KbError
 from kb.graph import Graph
+from kb.graph.driver import AsyncGraph
 
 from .auth import Principal, principal_from_request
 from .context import Context
@@ -109,6 +111,17 @@ class KbGraphQL(GraphQL):
                     await error_response(request, exc, status)(scope, receive, send)
                     return
                 scope["state"]["principal"] = principal
+            app = scope["app"]
+            if app.state.aio is None and app.state.graph is not None:
+                # No lifespan ran (an app driven without one, as in-process clients do):
+                # this request gets its own async driver, bound to its own event loop.
+                aio = AsyncGraph.twin(app.state.graph)
+                scope["state"]["aio"] = aio
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    await aio.close()
+                return
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -116,7 +129,8 @@ class KbGraphQL(GraphQL):
         # Only a GraphiQL page request gets here without a principal; it runs nothing.
         principal: Principal = getattr(request.state, "principal", None) or Principal(
             "anonymous", frozenset(), authenticated=False)
-        return Context(request=request, response=response, graph=app.state.graph,
+        aio = getattr(request.state, "aio", None) or app.state.aio
+        return Context(request=request, response=response, graph=app.state.graph, aio=aio,
                        config=self.config, principal=principal,
                        request_id=request.state.request_id,
                        loaders=Loaders(app.state.graph))
@@ -172,7 +186,11 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     graph: Graph | None = getattr(request.app.state, "graph", None)
-    ok = graph is not None and await run_in_threadpool(graph.ping)
+    aio: AsyncGraph | None = getattr(request.app.state, "aio", None)
+    if aio is not None:
+        ok = await aio.ping()
+    else:
+        ok = graph is not None and await run_in_threadpool(graph.ping)
     return JSONResponse({"status": "ready" if ok else "unavailable",
                          "neo4j": "reachable" if ok else "unreachable"},
                         status_code=200 if ok else 503)
@@ -204,6 +222,8 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         owned = app.state.graph is None
         if owned:
             app.state.graph = await run_in_threadpool(_open_graph, config)
+        # The API's question reads await this twin on the loop; it lives as long as the loop.
+        app.state.aio = AsyncGraph.twin(app.state.graph)
         # Everything imported and built so far lives as long as the process: keep it out
         # of the collector's full passes, which otherwise walk it on every request burst.
         gc.collect()
@@ -211,6 +231,8 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         try:
             yield
         finally:
+            await app.state.aio.close()
+            app.state.aio = None
             if owned and app.state.graph is not None:
                 app.state.graph.close()
                 app.state.graph = None
@@ -225,6 +247,7 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
     app.add_middleware(RequestIdMiddleware)
     app.state.config = config
     app.state.graph = graph
+    app.state.aio = None
     return app
 
 

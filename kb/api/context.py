@@ -11,6 +11,7 @@ from strawberry.types import Info as _Info
 
 from kb.config import Config
 from kb.graph import Graph
+from kb.graph.driver import AsyncGraph
 
 from .auth import Principal
 from .loaders import Loaders
@@ -21,6 +22,7 @@ class Context:
     request: Request
     response: Response
     graph: Graph
+    aio: AsyncGraph  # the same database for reads awaited on the event loop
     config: Config
     principal: Principal
     request_id: str

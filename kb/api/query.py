@@ -1,6 +1,8 @@
 """The root ``Query``: entities by key, ``node(id:)``, the root lists and the questions.
 
-Every question calls its one function in kb.graph (shared with the CLI), off the event loop.
+Every question calls its one function in kb.graph (shared with the CLI) without blocking
+the event loop: whoTrained, lineage and impact await the async driver, the others run in a
+worker thread.
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ from starlette.concurrency import run_in_threadpool
 from kb.domain import Label, Ref, from_global_id, parse_ref, versioned_key
 from kb.errors import InvalidInput, NotFound
 from kb.graph import deployments as graph_deployments
-from kb.graph import impact as graph_impact
-from kb.graph import lineage as graph_lineage
-from kb.graph import who_trained as graph_who_trained
 from kb.graph.compare import compare_runs
 from kb.graph.entities import kind_name
+from kb.graph.lineage import impact_async, lineage_async
 from kb.graph.nodes import page
 from kb.graph.ownership import handover as graph_handover
 from kb.graph.ownership import orphans as graph_orphans
 from kb.graph.search import search as graph_search
+from kb.graph.training import who_trained_async
 
 from .answers import (
     DeploymentFact,
@@ -190,21 +191,21 @@ class Query:
     @strawberry.field(description="Who trained the version (or every version), on what data.")
     async def who_trained(self, info: Info, model: str, version: str | None = None
                           ) -> list[Training]:
-        facts = await _call(graph_who_trained, info.context.graph, model, version)
+        facts = await who_trained_async(info.context.aio, model, version)
         return [training(f) for f in facts]
 
     @strawberry.field(description="Upstream and/or downstream neighbourhood; depth 10 at most.")
     async def lineage(self, info: Info, id: strawberry.ID,
                       direction: Direction = Direction.BOTH, depth: int = 3) -> LineageGraph:
         ref = read_ref(str(id))
-        g = await _call(graph_lineage, info.context.graph, ref, direction=direction.value,
-                        depth=depth)
+        g = await lineage_async(info.context.aio, ref, direction=direction.value,
+                                depth=depth)
         return lineage_graph(g)
 
     @strawberry.field(description="Every downstream model version and active deployment.")
     async def impact(self, info: Info, dataset: str, version: str | None = None
                      ) -> list[ImpactItem]:
-        items = await _call(graph_impact, info.context.graph, dataset, version)
+        items = await impact_async(info.context.aio, dataset, version)
         return [impact_item(i) for i in items]
 
     @strawberry.field(description="What runs where; status null gives every status.")

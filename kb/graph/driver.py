@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import neo4j
-from neo4j import GraphDatabase, ManagedTransaction
+from neo4j import AsyncGraphDatabase, AsyncManagedTransaction, GraphDatabase, ManagedTransaction
 from neo4j import exceptions as neo_exc
 from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
@@ -54,6 +54,7 @@ class Graph:
         self._schema_ready = False
         self._lock = threading.Lock()
         self.round_trips = 0  # units of work run; tests use it to spot N+1 access
+        self.connection: tuple[str, tuple[str, str]] | None = None  # (uri, auth) if known
 
     @classmethod
     def connect(cls, uri: str, user: str, password: str, *, database: str = "neo4j") -> Graph:
@@ -72,7 +73,13 @@ class Graph:
             raise GraphUnavailable(
                 f"cannot reach Neo4j at {uri}: {exc}; run `kb up` or check KB_NEO4J_URI"
             ) from exc
-        return cls(driver, database)
+        graph = cls(driver, database)
+        graph.connection = (uri, (user, password))
+        return graph
+
+    def count_round_trip(self) -> None:
+        with self._lock:
+            self.round_trips += 1
 
     def close(self) -> None:
         self._driver.close()
@@ -94,8 +101,7 @@ class Graph:
         return self._run("write", work, *args, **kw)
 
     def _run(self, mode: str, work: Callable[..., T], *args: Any, **kw: Any) -> T:
-        with self._lock:
-            self.round_trips += 1
+        self.count_round_trip()
         try:
             with self._driver.session(database=self.database) as session:
                 if mode == "read":
@@ -104,12 +110,11 @@ class Graph:
                 return session.execute_write(work, *args, **kw)
         except KbError:
             raise
-        except neo_exc.ConstraintError as exc:
-            raise Conflict(f"the write conflicts with existing data: {exc.message}") from exc
-        except (neo_exc.ServiceUnavailable, neo_exc.SessionExpired, OSError) as exc:
-            raise GraphUnavailable(f"Neo4j became unreachable: {exc}") from exc
-        except neo_exc.AuthError as exc:
-            raise GraphUnavailable("Neo4j refused the credentials") from exc
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (readiness probes)."""
@@ -129,7 +134,75 @@ class Graph:
         self._schema_ready = True
 
 
-def _begin_with_first_statement(session: neo4j.Session) -> AbstractContextManager[Any]:
+class AsyncGraph:
+    """The async twin of ``Graph`` for the API's reads: the same database, managed and
+    retried read transactions with the same pipelined BEGIN and error mapping, awaited on
+    the event loop instead of holding a worker thread per read. Its units of work are
+    coroutines over ``AsyncManagedTransaction``; round trips are counted on the sync
+    ``Graph`` it twins, so one counter sees every unit of work. Bound to the event loop
+    that opened it."""
+
+    def __init__(self, driver: neo4j.AsyncDriver, graph: Graph) -> None:
+        self._driver = driver
+        self.graph = graph
+        self.database = graph.database
+
+    @classmethod
+    def twin(cls, graph: Graph) -> AsyncGraph:
+        """An async driver to the database ``graph`` was connected to (no I/O yet: the
+        first read connects, and reports an unreachable database as ``graph`` would)."""
+        if graph.connection is None:
+            raise GraphUnavailable("the graph was not opened with Graph.connect")
+        uri, auth = graph.connection
+        driver = AsyncGraphDatabase.driver(
+            uri, auth=auth, max_connection_pool_size=50, connection_timeout=10,
+            notifications_min_severity="OFF",
+        )
+        return cls(driver, graph)
+
+    async def close(self) -> None:
+        await self._driver.close()
+
+    async def read(
+        self, work: Callable[Concatenate[AsyncManagedTransaction, P], Awaitable[T]],
+        *args: P.args, **kw: P.kwargs,
+    ) -> T:
+        self.graph.count_round_trip()
+        try:
+            async with self._driver.session(database=self.database) as session:
+                with _begin_with_first_statement(session):
+                    return await session.execute_read(work, *args, **kw)
+        except KbError:
+            raise
+        except Exception as exc:
+            mapped = _mapped(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def ping(self) -> bool:
+        """True when the database answers a trivial query (readiness probes)."""
+        try:
+            await self.read(_async_ping)
+        except KbError:
+            return False
+        return True
+
+
+def _mapped(exc: Exception) -> KbError | None:
+    """The kb error a driver failure means (the same for sync and async units of work),
+    or None for anything that is not the database's doing."""
+    if isinstance(exc, neo_exc.ConstraintError):
+        return Conflict(f"the write conflicts with existing data: {exc.message}")
+    if isinstance(exc, neo_exc.ServiceUnavailable | neo_exc.SessionExpired | OSError):
+        return GraphUnavailable(f"Neo4j became unreachable: {exc}")
+    if isinstance(exc, neo_exc.AuthError):
+        return GraphUnavailable("Neo4j refused the credentials")
+    return None
+
+
+def _begin_with_first_statement(session: neo4j.Session | neo4j.AsyncSession
+                                ) -> AbstractContextManager[Any]:
     """Send a read's BEGIN together with its first statement instead of on its own: one
     network round trip fewer per read, as the driver's own ``execute_query`` does with the
     same switch (a managed, retried transaction all the same; a BEGIN that fails is
@@ -140,3 +213,7 @@ def _begin_with_first_statement(session: neo4j.Session) -> AbstractContextManage
 
 def _ping(tx: ManagedTransaction) -> int:
     return tx.run("RETURN 1 AS ok").single(strict=True)["ok"]
+
+
+async def _async_ping(tx: AsyncManagedTransaction) -> int:
+    return (await (await tx.run("RETURN 1 AS ok")).single(strict=True))["ok"]

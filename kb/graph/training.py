@@ -7,13 +7,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from neo4j import ManagedTransaction
+from neo4j import AsyncManagedTransaction, ManagedTransaction
 
 from kb.domain import versioned_key
 from kb.domain.answers import DatasetVersionFact, TrainingFact
 from kb.errors import NotFound
 
-from .driver import Graph
+from .driver import AsyncGraph, Graph
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,34 @@ def _who_trained(tx: ManagedTransaction, model: str, version: str | None
     return [_fact(r) for r in rows]
 
 
-def who_trained(graph: Graph, model: str, version: str | None = None) -> list[TrainingFact]:
-    """Every version of ``model`` newest first, or only ``version``."""
-    facts = graph.read(_who_trained, model, version)
+async def _who_trained_async(tx: AsyncManagedTransaction, model: str, version: str | None
+                             ) -> list[TrainingFact] | None:
+    """``_who_trained`` over the async driver: the same statements and rows."""
+    if version is not None:
+        rows = await (await tx.run(ONE_VERSION, key=versioned_key(model, version))).data()
+    else:
+        rows = await (await tx.run(ALL_VERSIONS, model=model)).data()
+    if not rows and not (await (await tx.run(MODEL_EXISTS, model=model)).single(
+            strict=True))["found"]:
+        return None
+    return [_fact(r) for r in rows]
+
+
+def _answer(facts: list[TrainingFact] | None, model: str, version: str | None
+            ) -> list[TrainingFact]:
     if facts is None:
         raise NotFound("model", model)
     if version is not None and not facts:
         raise NotFound("model version", versioned_key(model, version))
     return sorted(facts, key=lambda f: newest_first(f.version, f.created_at))
+
+
+def who_trained(graph: Graph, model: str, version: str | None = None) -> list[TrainingFact]:
+    """Every version of ``model`` newest first, or only ``version``."""
+    return _answer(graph.read(_who_trained, model, version), model, version)
+
+
+async def who_trained_async(graph: AsyncGraph, model: str, version: str | None = None
+                            ) -> list[TrainingFact]:
+    """``who_trained`` for the event loop (the API)."""
+    return _answer(await graph.read(_who_trained_async, model, version), model, version)
