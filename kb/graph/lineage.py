@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from neo4j import AsyncManagedTransaction, ManagedTransaction
+from neo4j import ManagedTransaction
 
 from kb.domain import (
     KEY_PROPERTY,
@@ -36,7 +36,7 @@ from kb.domain import (
 from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
 from kb.errors import InvalidInput, NotFound
 
-from .driver import AsyncGraph, Graph, plain
+from .driver import Graph, plain
 
 log = logging.getLogger(__name__)
 
@@ -250,25 +250,10 @@ class _Walk:
 
 def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str, list[str]]:
     """Add the root (and a dataset's or model's versions); return the first frontier."""
-    _check_start(ref)
-    return _started(walk, ref, tx.run(ROOT[ref.label], key=ref.key, cap=cap + 1).single(), cap)
-
-
-async def _start_async(tx: AsyncManagedTransaction, walk: _Walk, ref: Ref, cap: int
-                       ) -> tuple[str, list[str]]:
-    _check_start(ref)
-    result = await tx.run(ROOT[ref.label], key=ref.key, cap=cap + 1)
-    return _started(walk, ref, await result.single(), cap)
-
-
-def _check_start(ref: Ref) -> None:
     if ref.label not in ROOT:
         kinds = "dataset, dataset version, model, model version, run, deployment, experiment"
         raise InvalidInput("entity", f"lineage starts from a {kinds}", str(ref))
-
-
-def _started(walk: _Walk, ref: Ref, row: Any, cap: int) -> tuple[str, list[str]]:
-    """The root row into ``walk``; the first frontier."""
+    row = tx.run(ROOT[ref.label], key=ref.key, cap=cap + 1).single()
     if row is None:
         raise NotFound(_kind(ref.label), ref.key)
     root = walk.add(row["node"])
@@ -303,41 +288,12 @@ def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], statement:
         walk.hop(hop, hits, track)
 
 
-async def _expand_async(tx: AsyncManagedTransaction, walk: _Walk, frontier: list[str],
-                        statement: str, cap: int, track: bool) -> None:
-    result = await tx.run(statement, frontier=frontier, cap=cap, cap1=cap + 1)
-    async for _, hop, hits, cut in result:
-        if cut:
-            walk.truncated = True
-        walk.hop(hop, hits, track)
-
-
 def _lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, cap: int
              ) -> LineageGraph:
     walk = _Walk()
     root, frontier = _start(tx, walk, ref, cap)
     _expand(tx, walk, frontier, WALK[(direction, depth)], cap, track=False)
     return walk.answer(root, direction, depth)
-
-
-async def _lineage_async(tx: AsyncManagedTransaction, ref: Ref, direction: str, depth: int,
-                         cap: int) -> LineageGraph:
-    walk = _Walk()
-    root, frontier = await _start_async(tx, walk, ref, cap)
-    await _expand_async(tx, walk, frontier, WALK[(direction, depth)], cap, track=False)
-    return walk.answer(root, direction, depth)
-
-
-def _lineage_args(direction: str, depth: int, per_hop_limit: int) -> str:
-    """The checked direction; raises on any argument out of range."""
-    direction = (direction or "").upper()
-    if direction not in DIRECTIONS:
-        raise InvalidInput("direction", "must be UPSTREAM, DOWNSTREAM or BOTH", direction)
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
-        raise InvalidInput("depth", f"must be between 1 and {MAX_DEPTH}", depth)
-    if per_hop_limit < 1:
-        raise InvalidInput("per_hop_limit", "must be at least 1", per_hop_limit)
-    return direction
 
 
 def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
@@ -348,15 +304,14 @@ def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
     are the start, not a hop. Each node contributes at most ``per_hop_limit`` neighbours;
     ``truncated`` says some were left out.
     """
-    direction = _lineage_args(direction, depth, per_hop_limit)
+    direction = (direction or "").upper()
+    if direction not in DIRECTIONS:
+        raise InvalidInput("direction", "must be UPSTREAM, DOWNSTREAM or BOTH", direction)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
+        raise InvalidInput("depth", f"must be between 1 and {MAX_DEPTH}", depth)
+    if per_hop_limit < 1:
+        raise InvalidInput("per_hop_limit", "must be at least 1", per_hop_limit)
     return graph.read(_lineage, ref, direction, depth, per_hop_limit)
-
-
-async def lineage_async(graph: AsyncGraph, ref: Ref, *, direction: str = "BOTH",
-                        depth: int = 3, per_hop_limit: int = 200) -> LineageGraph:
-    """``lineage`` for the event loop (the API)."""
-    direction = _lineage_args(direction, depth, per_hop_limit)
-    return await graph.read(_lineage_async, ref, direction, depth, per_hop_limit)
 
 
 # -- impact ---------------------------------------------------------------------------------
@@ -364,18 +319,6 @@ def _impact(tx: ManagedTransaction, ref: Ref, max_depth: int) -> list[ImpactItem
     walk = _Walk()
     _, frontier = _start(tx, walk, ref, IMPACT_CAP)
     _expand(tx, walk, frontier, IMPACT_WALK[max_depth], IMPACT_CAP, track=True)
-    return _impact_items(walk)
-
-
-async def _impact_async(tx: AsyncManagedTransaction, ref: Ref, max_depth: int
-                        ) -> list[ImpactItem]:
-    walk = _Walk()
-    _, frontier = await _start_async(tx, walk, ref, IMPACT_CAP)
-    await _expand_async(tx, walk, frontier, IMPACT_WALK[max_depth], IMPACT_CAP, track=True)
-    return _impact_items(walk)
-
-
-def _impact_items(walk: _Walk) -> list[ImpactItem]:
     items = []
     for element, (_, labels, key, _, environment, status, deployed_at) in walk.raw.items():
         if _MV in labels:
@@ -408,21 +351,11 @@ def impact(graph: Graph, dataset: str, version: str | None = None, *,
     Without ``version`` every version of the dataset is a start; each item carries one
     shortest path from a start to it.
     """
-    return graph.read(_impact, _impact_start(dataset, version, max_depth), max_depth)
-
-
-async def impact_async(graph: AsyncGraph, dataset: str, version: str | None = None, *,
-                       max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
-    """``impact`` for the event loop (the API)."""
-    return await graph.read(_impact_async, _impact_start(dataset, version, max_depth),
-                            max_depth)
-
-
-def _impact_start(dataset: str, version: str | None, max_depth: int) -> Ref:
     if not dataset or not dataset.strip():
         raise InvalidInput("dataset", "must be a dataset name", dataset)
     if not 1 <= max_depth <= IMPACT_MAX_DEPTH:
         raise InvalidInput("max_depth", f"must be between 1 and {IMPACT_MAX_DEPTH}",
                            max_depth)
-    return (Ref(Label.DATASET, dataset) if version is None
-            else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
+    ref = (Ref(Label.DATASET, dataset) if version is None
+           else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
+    return graph.read(_impact, ref, max_depth)
