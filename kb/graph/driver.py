@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -102,19 +102,11 @@ class Graph:
 
     def _run(self, mode: str, work: Callable[..., T], *args: Any, **kw: Any) -> T:
         self.count_round_trip()
-        try:
-            with self._driver.session(database=self.database) as session:
-                if mode == "read":
-                    with _begin_with_first_statement(session):
-                        return session.execute_read(work, *args, **kw)
-                return session.execute_write(work, *args, **kw)
-        except KbError:
-            raise
-        except Exception as exc:
-            mapped = _mapped(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        with _kb_errors(), self._driver.session(database=self.database) as session:
+            if mode == "read":
+                with _begin_with_first_statement(session):
+                    return session.execute_read(work, *args, **kw)
+            return session.execute_write(work, *args, **kw)
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (readiness probes)."""
@@ -168,17 +160,10 @@ class AsyncGraph:
         *args: P.args, **kw: P.kwargs,
     ) -> T:
         self.graph.count_round_trip()
-        try:
+        with _kb_errors():
             async with self._driver.session(database=self.database) as session:
                 with _begin_with_first_statement(session):
                     return await session.execute_read(work, *args, **kw)
-        except KbError:
-            raise
-        except Exception as exc:
-            mapped = _mapped(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query (readiness probes)."""
@@ -187,6 +172,20 @@ class AsyncGraph:
         except KbError:
             return False
         return True
+
+
+@contextlib.contextmanager
+def _kb_errors() -> Iterator[None]:
+    """Driver failures raised inside the block leave it as the kb errors they mean."""
+    try:
+        yield
+    except KbError:
+        raise
+    except Exception as exc:
+        mapped = _mapped(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def _mapped(exc: Exception) -> KbError | None:
