@@ -6,6 +6,7 @@ Nothing below kb.cli and kb.api reads ``os.environ``: they receive a ``Config``.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ class Config:
     neo4j_port: int = 7687
     neo4j_heap: str = "512m"
     neo4j_pagecache: str = "256m"
+    neo4j_java_opts: tuple[str, ...] = ()
     neo4j_start_timeout: int = 120
     neo4j_version: str = "5.26.30"
     actor: str | None = None
@@ -80,6 +82,7 @@ class Config:
             neo4j_port=_int(env, "KB_NEO4J_PORT", 7687),
             neo4j_heap=env.get("KB_NEO4J_HEAP") or "512m",
             neo4j_pagecache=env.get("KB_NEO4J_PAGECACHE") or "256m",
+            neo4j_java_opts=tuple(shlex.split(env.get("KB_NEO4J_JAVA_OPTS") or "")),
             neo4j_start_timeout=_int(env, "KB_NEO4J_START_TIMEOUT", 120),
             neo4j_version=env.get("KB_NEO4J_VERSION") or "5.26.30",
             actor=env.get("KB_USER") or None,

@@ -62,6 +62,7 @@ def jvm_command(java: str, build: Build, layout: Layout, config: Config) -> list
         "-XX:-OmitStackTraceInFastThrow",
         "-Dfile.encoding=UTF-8",
         *JVM_OPENS,
+        *config.neo4j_java_opts,
         "-cp",
         build.classpath,
         MAIN_CLASS,
