@@ -73,25 +73,38 @@ def principal_from_request(request: HTTPConnection) -> Principal:
     return principal_for_token(request, find_token(request.app.state.graph, secret))
 
 
-def principal_for_token(request: HTTPConnection, token: Token | None) -> Principal:
-    """The caller behind a looked-up token (None: unknown); may record its use."""
+def principal_of(token: Token | None) -> Principal:
+    """The caller behind a looked-up token (None: unknown); raises when it may not call."""
     if token is None:
         raise Unauthorized("the token is not known to this server")
     if not token.active:
         raise Unauthorized(f"the token {token.name!r} was revoked")
-    _maybe_touch(request, token.id)
     return Principal(token.actor, token.scopes, authenticated=True, token_id=token.id)
 
 
-def _maybe_touch(request: HTTPConnection, token_id: str) -> None:
+def principal_for_token(request: HTTPConnection, token: Token | None) -> Principal:
+    """``principal_of``, recording the token's use now and then; blocking."""
+    principal = principal_of(token)
+    if principal.token_id is not None and touch_due(request, principal.token_id):
+        record_use(request, principal.token_id)
+    return principal
+
+
+def touch_due(request: HTTPConnection, token_id: str) -> bool:
+    """Whether the token's lastUsedAt should be refreshed now (then counts it as done)."""
     state = request.app.state
     seen: dict[str, float] | None = getattr(state, "token_seen", None)
     if seen is None:
         seen = state.token_seen = {}
     now = time.monotonic()
     if now - seen.get(token_id, -TOUCH_EVERY) < TOUCH_EVERY:
-        return
+        return False
     seen[token_id] = now
+    return True
+
+
+def record_use(request: HTTPConnection, token_id: str) -> None:
+    """Refresh the token's lastUsedAt; blocking, and never fails a request."""
     try:
         touch_token(request.app.state.graph, token_id)
     except Exception:  # bookkeeping must never fail a request

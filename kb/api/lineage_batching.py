@@ -2,15 +2,16 @@
 
 Two coalescers, one of each per app and event loop:
 
-* ``TokenResolver`` looks up the bearer tokens of every request waiting for one in a
-  single read. Each request is answered by a read that began after it arrived, so a
-  revoked token is refused exactly as with one read per request.
-* ``LineageWriter`` writes the validated events of every waiting request (of the same
-  actor) in one transaction, and answers each request only after that commit. If a group
-  fails, its requests are written again one by one, so one bad request cannot fail
-  another and each error reaches only its own request. Merging by ``runId`` is order-free
-  (see ``kb.ingest.openlineage``), so two events of one run, or duplicates, in one group
-  give the same graph as when written apart.
+* ``LineageWriter`` writes the validated events of every waiting request that presents
+  the same token in one transaction, which also looks up that token (with the runs'
+  merge states, in one read) and refuses the whole group if it may not write; each request
+  is answered only after that commit. If a group fails otherwise, its requests are written
+  again one by one, so one bad request cannot fail another and each error reaches only its
+  own request. Merging by ``runId`` is order-free (see ``kb.ingest.openlineage``), so two
+  events of one run, or duplicates, in one group give the same graph as when written apart.
+* ``TokenResolver`` looks up the bearer tokens of requests that are refused before the
+  write (a malformed or oversized body: the caller must be known first) in a single read.
+  Each request is answered by a read that began after it arrived.
 
 Each coalescer runs one drain task that works back to back: a batch is whatever queued
 while the previous one ran, so batches grow with the load, not with a timer, and the
@@ -29,12 +30,19 @@ from typing import Any, Generic, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from kb.api.auth import Principal, bearer, principal_for_token, principal_from_request
-from kb.errors import GraphUnavailable, KbError
+from kb.api.auth import (
+    Principal,
+    bearer,
+    principal_for_token,
+    principal_from_request,
+    principal_of,
+    record_use,
+    touch_due,
+)
+from kb.errors import Forbidden, GraphUnavailable, KbError, Unauthorized
 from kb.graph import Graph
-from kb.graph.tokens import find_tokens
-from kb.ingest.client import Client
-from kb.ingest.openlineage import Event, IngestResult, write_events
+from kb.graph.tokens import Token, find_tokens, hash_secret
+from kb.ingest.openlineage import Event, IngestResult, write_events_checked
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +136,10 @@ class TokenResolver(Coalescer[Bearer, Principal]):
 @dataclass(frozen=True)
 class Submission:
     events: list[Event]
-    actor: str
+    secret: str
+
+
+Written = tuple[IngestResult, Principal]
 
 
 def _result(events: list[Event]) -> IngestResult:
@@ -136,28 +147,40 @@ def _result(events: list[Event]) -> IngestResult:
     return IngestResult(events=len(events), runs=len(run_ids), run_ids=run_ids)
 
 
-def write_group(graph: Graph, actor: str, groups: list[list[Event]]
-                ) -> list[IngestResult | Exception]:
-    """Write every request's events in one transaction; on failure, each on its own.
+def write_group(graph: Graph, secret: str, groups: list[list[Event]]
+                ) -> list[Written | Exception]:
+    """Write every request's events in one transaction that also judges their token.
 
+    All requests of a group present the same token, so a refused token refuses them all.
     Returns one outcome per request, in order. An unavailable graph fails them all at
     once (the driver has already retried); any other error is isolated by writing the
     requests again, one transaction each.
     """
-    client = Client(graph, actor=actor)
+    seen: list[Principal] = []
+
+    def check(token: Token | None) -> str:
+        principal = principal_of(token)
+        principal.require("write")
+        seen[:] = [principal]
+        return principal.actor
+
+    def one(events: list[Event]) -> tuple[IngestResult, str]:
+        return write_events_checked(graph, events, hash_secret(secret), check)
+
     if len(groups) > 1:
         try:
-            write_events(client, [e for events in groups for e in events])
-            return [_result(events) for events in groups]
-        except GraphUnavailable as exc:
+            one([e for events in groups for e in events])
+            return [(_result(events), seen[0]) for events in groups]
+        except (GraphUnavailable, Unauthorized, Forbidden) as exc:
             return [exc for _ in groups]
         except Exception as exc:
             log.info("a group of %d lineage requests failed (%s); writing each alone",
                      len(groups), exc)
-    outcomes: list[IngestResult | Exception] = []
+    outcomes: list[Written | Exception] = []
     for events in groups:
         try:
-            outcomes.append(write_events(client, events))
+            result, _ = one(events)
+            outcomes.append((result, seen[0]))
         except KbError as exc:
             outcomes.append(exc)
         except Exception as exc:
@@ -166,17 +189,17 @@ def write_group(graph: Graph, actor: str, groups: list[list[Event]]
     return outcomes
 
 
-class LineageWriter(Coalescer[Submission, IngestResult]):
+class LineageWriter(Coalescer[Submission, Written]):
     """The one writer of an app's lineage events on one event loop."""
 
-    def take(self, queue: deque[_Pending[Submission, IngestResult]]
-             ) -> list[_Pending[Submission, IngestResult]]:
-        """The oldest request and every queued one of the same actor, up to the cap."""
+    def take(self, queue: deque[_Pending[Submission, Written]]
+             ) -> list[_Pending[Submission, Written]]:
+        """The oldest request and every queued one with the same token, up to the cap."""
         first = queue.popleft()
         taken, kept, size = [first], [], len(first.item.events)
         while queue:
             pending = queue.popleft()
-            if (pending.item.actor == first.item.actor
+            if (pending.item.secret == first.item.secret
                     and size + len(pending.item.events) <= GROUP_EVENTS):
                 taken.append(pending)
                 size += len(pending.item.events)
@@ -185,9 +208,9 @@ class LineageWriter(Coalescer[Submission, IngestResult]):
         queue.extend(kept)
         return taken
 
-    def run(self, items: list[Submission]) -> list[IngestResult | Exception]:
+    def run(self, items: list[Submission]) -> list[Written | Exception]:
         # Looked up at call time, so tests can observe the groups.
-        return write_group(self.graph, items[0].actor, [s.events for s in items])
+        return write_group(self.graph, items[0].secret, [s.events for s in items])
 
 
 def coalescer(request: HTTPConnection, name: str, make: Callable[[Graph], Any]) -> Any:
@@ -210,7 +233,14 @@ async def authorise(request: HTTPConnection) -> Principal:
     return await resolver.submit((request, secret))
 
 
-async def write(request: HTTPConnection, events: list[Event], actor: str) -> IngestResult:
-    """Write ``events`` with the next group; returns once that group has committed."""
+async def write(request: HTTPConnection, events: list[Event], secret: str) -> IngestResult:
+    """Write ``events`` with the next group of the same token; returns once it committed.
+
+    The token is judged by that group's transaction: ``Unauthorized``/``Forbidden``
+    come back from here, and nothing of the request was written.
+    """
     writer: LineageWriter = coalescer(request, "lineage_writer", LineageWriter)
-    return await writer.submit(Submission(events, actor))
+    result, principal = await writer.submit(Submission(events, secret))
+    if principal.token_id is not None and touch_due(request, principal.token_id):
+        await run_in_threadpool(record_use, request, principal.token_id)
+    return result

@@ -7,9 +7,10 @@ Answers the way Marquez does, because that is what Airflow, Spark, dbt and the
 401/403 for a missing or read-only token. Every refusal happens before anything is
 written; the batch endpoint writes its whole array in one transaction or not at all.
 
-Each request is validated on its own; the token lookup and the write are shared with the
-requests waiting at the same moment (group commit, see ``kb.api.lineage_batching``). A
-request is answered 201 only after the transaction holding its events has committed.
+Each request is validated on its own; the write is shared with the requests of the same
+token waiting at the same moment, and that transaction also judges the token (group
+commit, see ``kb.api.lineage_batching``). A request is answered 201 only after the
+transaction holding its events has committed.
 
 The body cap is ``app.state.lineage_max_bytes`` when the app sets it, else
 ``config.lineage_max_bytes`` when the configuration has it, else ``DEFAULT_MAX_BYTES``.
@@ -31,6 +32,7 @@ from starlette.routing import Route
 from kb.errors import Forbidden, GraphUnavailable, InvalidInput, KbError, Unauthorized
 from kb.ingest.openlineage import Event, parse_event, parse_events
 
+from .auth import bearer, principal_from_request
 from .lineage_batching import authorise, write
 
 log = logging.getLogger(__name__)
@@ -130,16 +132,23 @@ async def _handle(request: Request, *, batch: bool) -> Response:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise BodyTooLarge(limit)
-        principal = await authorise(request)
-        principal.require("write")
-        body = await read_body(request, limit)
-        if len(body) <= INLINE_BYTES:
-            events = decode_events(body, batch=batch)
-        else:
-            events = await run_in_threadpool(decode_events, body, batch=batch)
+        secret = bearer(request)
+        if secret is None:  # no token: refused without a read
+            principal_from_request(request).require("write")
+        try:
+            body = await read_body(request, limit)
+            if len(body) <= INLINE_BYTES:
+                events = decode_events(body, batch=batch)
+            else:
+                events = await run_in_threadpool(decode_events, body, batch=batch)
+        except (BodyTooLarge, InvalidInput):
+            (await authorise(request)).require("write")  # who asks is answered first
+            raise
         if not events:
+            (await authorise(request)).require("write")
             return JSONResponse({"accepted": 0, "runs": 0}, status_code=201)
-        result = await write(request, events, principal.actor)
+        # The token is judged by the transaction that writes (one read for both).
+        result = await write(request, events, secret)
     except BodyTooLarge as exc:
         return _error(413, "PAYLOAD_TOO_LARGE", str(exc))
     except Unauthorized as exc:

@@ -3,7 +3,9 @@
 Events arrive duplicated and out of order; the importer folds each run's events into a
 small merge state (canonical JSON on the Run as ``mergeState``) so that the end state
 depends only on the set of events seen. This module reads those states back, either on
-their own or inside the very transaction that writes the merged runs.
+their own or inside the very transaction that writes the merged runs; for the HTTP
+endpoint that transaction also looks up the caller's token, so a request costs one
+transaction and one read statement before its writes.
 """
 
 from __future__ import annotations
@@ -16,12 +18,26 @@ from neo4j import ManagedTransaction
 from kb.domain import Batch, Label
 
 from .driver import Graph
+from .tokens import Token, token_from_map
 from .write import WriteResult, write_batch
 
 RUN_STATES = (
     "UNWIND $ids AS id\n"
     f"MATCH (r:{Label.RUN.value} {{id: id}})\n"
     "RETURN r.id AS id, r.mergeState AS state"
+)
+
+TOKEN_AND_RUN_STATES = (
+    "CALL () {\n"
+    "  OPTIONAL MATCH (t:ApiToken {hash: $hash})\n"
+    "  RETURN t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token\n"
+    "}\n"
+    "CALL () {\n"
+    "  UNWIND $ids AS id\n"
+    f"  MATCH (r:{Label.RUN.value} {{id: id}})\n"
+    "  RETURN collect([r.id, r.mergeState]) AS states\n"
+    "}\n"
+    "RETURN token, states"
 )
 
 #: Builds the batch to write from ``{run id: merge state JSON or None}``; pure, no I/O.
@@ -53,3 +69,23 @@ def merge_write(graph: Graph, ids: list[str], build: BuildFromStates, *, actor: 
     by the transaction that writes it. ``build`` runs again if the driver retries.
     """
     return graph.write(_merge_write, sorted(set(ids)), build, now, actor)
+
+
+def checked_merge_write(graph: Graph, token_hash: str, ids: list[str],
+                        build: BuildFromStates, check: Callable[[Token | None], str], *,
+                        now: datetime) -> str:
+    """``merge_write`` for a caller known by a token hash: one transaction, one read.
+
+    The token and the runs' states come back from one statement; ``check`` turns the token
+    (None when unknown) into the actor to stamp, or raises to refuse the whole write. The
+    token is judged by the transaction that writes, so a token revoked before the commit
+    writes nothing. Returns the actor.
+    """
+
+    def work(tx: ManagedTransaction) -> str:
+        row = tx.run(TOKEN_AND_RUN_STATES, hash=token_hash, ids=ids).single(strict=True)
+        actor = check(None if row["token"] is None else token_from_map(row["token"]))
+        write_batch(tx, build(dict(row["states"])), now, actor)
+        return actor
+
+    return graph.write(work)

@@ -86,7 +86,7 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _token(raw: dict) -> Token:
+def token_from_map(raw: dict) -> Token:
     raw = plain(raw)
     return Token(raw["id"], raw["name"], raw["scope"], raw["actor"], raw.get("createdAt"),
                  raw.get("revokedAt"), raw.get("lastUsedAt"))
@@ -124,7 +124,7 @@ def create_token(graph: Graph, *, name: str, scope: str, actor: str) -> tuple[To
 
 
 def _list(tx: ManagedTransaction) -> list[Token]:
-    return [_token(r["token"]) for r in tx.run(LIST)]
+    return [token_from_map(r["token"]) for r in tx.run(LIST)]
 
 
 def list_tokens(graph: Graph) -> list[Token]:
@@ -133,7 +133,7 @@ def list_tokens(graph: Graph) -> list[Token]:
 
 def _by_hash(tx: ManagedTransaction, digest: str) -> Token | None:
     row = tx.run(BY_HASH, hash=digest).single()
-    return None if row is None else _token(row["token"])
+    return None if row is None else token_from_map(row["token"])
 
 
 def find_token(graph: Graph, secret: str) -> Token | None:
@@ -142,7 +142,7 @@ def find_token(graph: Graph, secret: str) -> Token | None:
 
 
 def _by_hashes(tx: ManagedTransaction, digests: list[str]) -> dict[str, Token]:
-    return {row["hash"]: _token(row["token"]) for row in tx.run(BY_HASHES, hashes=digests)}
+    return {row["hash"]: token_from_map(row["token"]) for row in tx.run(BY_HASHES, hashes=digests)}
 
 
 def find_tokens(graph: Graph, secrets: list[str]) -> dict[str, Token]:
@@ -154,7 +154,7 @@ def find_tokens(graph: Graph, secrets: list[str]) -> dict[str, Token]:
 
 def _revoke(tx: ManagedTransaction, ref: str, now: datetime) -> Token | None:
     row = tx.run(REVOKE, ref=ref, now=now).single()
-    return None if row is None else _token(row["token"])
+    return None if row is None else token_from_map(row["token"])
 
 
 def revoke_token(graph: Graph, name_or_id: str) -> Token:

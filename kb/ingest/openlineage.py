@@ -55,7 +55,8 @@ from jsonschema.exceptions import best_match
 from kb.domain import Batch, RunStatus
 from kb.errors import InvalidInput
 from kb.graph import Graph
-from kb.graph.openlineage_state import merge_write
+from kb.graph.openlineage_state import checked_merge_write, merge_write
+from kb.graph.tokens import Token
 
 from .builder import BatchBuilder
 from .client import Client
@@ -399,21 +400,39 @@ def _plain_experiments_first(b: BatchBuilder, events: Sequence[Event]) -> None:
         b.experiment(name)
 
 
-def write_events(client: Client, events: Sequence[Event]) -> IngestResult:
-    """Merge validated events into the graph in one transaction."""
-    if not events:
-        return IngestResult()
-    ids = list(dict.fromkeys(e.run_id for e in events))
-
+def _batch_for(events: Sequence[Event]) -> Callable[[dict[str, str | None]], Batch]:
     def batch_for(existing: dict[str, str | None]) -> Batch:
         b = BatchBuilder(None)
         _plain_experiments_first(b, events)
         build(b, events, existing)
         return b.batch()
 
+    return batch_for
+
+
+def write_events(client: Client, events: Sequence[Event]) -> IngestResult:
+    """Merge validated events into the graph in one transaction."""
+    if not events:
+        return IngestResult()
+    ids = list(dict.fromkeys(e.run_id for e in events))
     with _locked(ids):
-        merge_write(client.graph, ids, batch_for, actor=client.actor, now=datetime.now(UTC))
+        merge_write(client.graph, ids, _batch_for(events), actor=client.actor,
+                    now=datetime.now(UTC))
     return IngestResult(events=len(events), runs=len(ids), run_ids=ids)
+
+
+def write_events_checked(graph: Graph, events: Sequence[Event], token_hash: str,
+                         check: Callable[[Token | None], str]) -> tuple[IngestResult, str]:
+    """``write_events`` for a caller known by a token hash, judged by the writing transaction.
+
+    ``check`` turns the token (None when unknown) into the actor, or raises to refuse.
+    Returns the result and the actor.
+    """
+    ids = list(dict.fromkeys(e.run_id for e in events))
+    with _locked(ids):
+        actor = checked_merge_write(graph, token_hash, sorted(ids), _batch_for(events), check,
+                                    now=datetime.now(UTC))
+    return IngestResult(events=len(events), runs=len(ids), run_ids=ids), actor
 
 
 def ingest_events(graph: Graph, raws: Sequence[Any], *, actor: str, batch: bool = True
