@@ -7,10 +7,17 @@ Each run carries 10 params, 5 metrics, 2 dataset inputs (train, validation) and 
 version output, across 50 people and 500 dataset versions. The same runs are written
 twice, each time on an emptied database:
 
-1. **SDK**: ``Client.batch()`` with ``b.run(...)`` and ``b.model_version(..., run_id=...)``,
-   ``--batch`` runs per transaction: validation, plan building and kb's statements.
+1. **SDK**: ``Client.pipeline()``, the SDK's batch path for many batches: ``pipe.batch()``
+   with ``b.run(...)`` and ``b.model_version(..., run_id=...)``, ``--batch`` runs per
+   transaction: validation, plan building and kb's statements. Batch N is written (one
+   transaction, in order) by a background thread while the caller validates batch N+1.
+   ``--sequential`` measures ``Client.batch()`` one batch after the other instead.
 2. **Floor**: one hand-written ``UNWIND`` statement per batch, creating the same nodes and
    relationships with no validation or checks: as fast as this server takes these writes.
+
+A warm-up round (both paths, the full size) runs first and is printed but not counted:
+a fresh Neo4j spends minutes compiling its hot code, so the counted rounds measure the
+steady state. ``--rounds`` counted rounds follow, alternating which path goes first.
 
 It prints runs/s for both, their ratio, and the node and relationship counts after each
 so that the reader sees both wrote the same graph. It asserts nothing.
@@ -39,7 +46,7 @@ import neo4j
 from kb.config import Config
 from kb.graph import Graph
 from kb.graph.stats import counts
-from kb.ingest import Client
+from kb.ingest import BatchBuilder, Client
 from kb.localdb import resolve
 
 ACTOR = "bench"
@@ -129,16 +136,27 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def write_sdk(graph: Graph, runs: list[dict[str, Any]], batch: int) -> None:
+def write_sdk(graph: Graph, runs: list[dict[str, Any]], batch: int,
+              sequential: bool = False) -> None:
     client = Client(graph, actor=ACTOR)
-    for chunk in chunks(runs, batch):
-        with client.batch() as b:
-            for r in chunk:
-                b.run(id=r["id"], name=r["name"], experiment=r["experiment"],
-                      person=r["person"], started_at=r["started_at"], ended_at=r["ended_at"],
-                      seed=r["seed"], command=r["command"], params=r["params"],
-                      metrics=r["metrics"], inputs=r["inputs"])
-                b.model_version(r["model"], version=r["version"], run_id=r["id"])
+    if sequential:
+        for chunk in chunks(runs, batch):
+            with client.batch() as b:
+                _add_runs(b, chunk)
+        return
+    with client.pipeline() as pipe:
+        for chunk in chunks(runs, batch):
+            with pipe.batch() as b:
+                _add_runs(b, chunk)
+
+
+def _add_runs(b: BatchBuilder, chunk: list[dict[str, Any]]) -> None:
+    for r in chunk:
+        b.run(id=r["id"], name=r["name"], experiment=r["experiment"],
+              person=r["person"], started_at=r["started_at"], ended_at=r["ended_at"],
+              seed=r["seed"], command=r["command"], params=r["params"],
+              metrics=r["metrics"], inputs=r["inputs"])
+        b.model_version(r["model"], version=r["version"], run_id=r["id"])
 
 
 def _encode(values: dict[str, Any]) -> str:
@@ -176,12 +194,15 @@ def wipe(driver: neo4j.Driver, database: str) -> None:
 
 
 def timed(label: str, fn: Callable[[], None], n: int) -> float:
-    began = time.perf_counter()
+    """Wall time of ``fn`` as runs/s, printed with the load average and this process's CPU."""
+    began, cpu = time.perf_counter(), time.process_time()
     fn()
     seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu
     rate = n / seconds
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s  (load {load})")
+    print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s  "
+          f"client CPU {cpu * 1e6 / n:5.0f} us/run  (load {load})")
     return rate
 
 
@@ -218,7 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--yes", action="store_true", help="wipe the database without asking")
     parser.add_argument("--no-warmup", action="store_true",
-                        help="skip the untimed warm-up batch of each path")
+                        help="skip the uncounted warm-up round of both paths")
+    parser.add_argument("--sequential", action="store_true",
+                        help="SDK path: Client.batch() one batch after the other, "
+                             "not the pipeline")
     parser.add_argument("--profile", action="store_true",
                         help="profile the SDK path with pyinstrument (pip install pyinstrument)")
     args = parser.parse_args(argv)
@@ -244,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     def sdk() -> None:
         if profiler is not None:
             profiler.start()
-        write_sdk(graph, runs, args.batch)
+        write_sdk(graph, runs, args.batch, args.sequential)
         if profiler is not None:
             profiler.stop()
 
@@ -255,11 +279,12 @@ def main(argv: list[str] | None = None) -> None:
     graphs: dict[str, dict[str, int]] = {}
     try:
         if not args.no_warmup:
-            warm = generate(min(args.batch, args.runs), args.seed + 1)
-            wipe(driver, conn.database)
-            write_sdk(graph, warm, args.batch)
-            wipe(driver, conn.database)
-            write_floor(driver, conn.database, warm, args.batch)
+            print("warm-up round (not counted):")
+            for label, fn in (("sdk", lambda: write_sdk(graph, runs, args.batch,
+                                                         args.sequential)), ("floor", floor)):
+                wipe(driver, conn.database)
+                timed(label, fn, len(runs))
+            print(f"counted rounds ({args.rounds}):")
         for round_ in range(args.rounds):
             paths = [("sdk", sdk), ("floor", floor)]
             for label, fn in paths if round_ % 2 == 0 else paths[::-1]:

@@ -1,7 +1,8 @@
 """``Client``: the write path bound to one graph and one actor.
 
 Each convenience method is a one-record batch; ``batch()`` groups many calls into one
-transaction. GraphQL mutations, the CLI, the SDK and the importers all write through here.
+transaction; ``pipeline()`` writes a stream of such batches while the next is built.
+GraphQL mutations, the CLI, the SDK and the importers all write through here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from kb.domain import DeploymentRecord, ModelVersionRecord, NoteRecord, Ownershi
 from kb.graph import Graph, WriteResult, apply
 
 from .builder import BatchBuilder
+from .pipeline import Pipeline
 
 
 class Client:
@@ -38,6 +40,11 @@ class Client:
         builder = self.builder()
         yield builder
         self.write(builder)
+
+    def pipeline(self, *, depth: int = 2) -> Pipeline:
+        """Batches written in order by a background thread while the caller builds the
+        next: ``with client.pipeline() as pipe: with pipe.batch() as b: ...``."""
+        return Pipeline(self, depth=depth)
 
     # One-record writes, each its own transaction.
     def person(self, handle: str, **fields: Any) -> None:
