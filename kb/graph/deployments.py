@@ -17,15 +17,16 @@ MATCH (o:Deployment {environment: d.environment, status: 'ACTIVE'})
       -[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(m)
 WHERE o.id <> d.id AND coalesce(o.endpoint, '') = coalesce(d.endpoint, '')
   AND coalesce(o.deployedAt, o.createdAt) <= coalesce(d.deployedAt, d.createdAt)
-SET o.status = 'RETIRED', o.retiredAt = coalesce(d.deployedAt, $now),
-    o.updatedAt = $now, o.updatedBy = $actor
+SET o.status = 'RETIRED', o.retiredAt = coalesce(d.deployedAt, datetime($now)),
+    o.updatedAt = datetime($now), o.updatedBy = $actor
 """
 
 RETIRE = """
 UNWIND $ids AS id
 MATCH (d:Deployment {id: id})
 WHERE d.status <> 'RETIRED'
-SET d.status = 'RETIRED', d.retiredAt = $now, d.updatedAt = $now, d.updatedBy = $actor
+SET d.status = 'RETIRED', d.retiredAt = datetime($now), d.updatedAt = datetime($now),
+    d.updatedBy = $actor
 """
 
 FIND_ACTIVE = """
@@ -40,12 +41,12 @@ def retire_replaced(tx: ManagedTransaction, records: tuple[DeploymentRecord, ...
                     now: datetime, actor: str) -> None:
     ids = [d.id for d in records if d.status.value == "ACTIVE"]
     if ids:
-        tx.run(RETIRE_REPLACED, ids=ids, now=now, actor=actor).consume()
+        tx.run(RETIRE_REPLACED, ids=ids, now=now.isoformat(), actor=actor).consume()
 
 
 def retire(tx: ManagedTransaction, ids: tuple[str, ...], now: datetime, actor: str) -> None:
     if ids:
-        tx.run(RETIRE, ids=list(ids), now=now, actor=actor).consume()
+        tx.run(RETIRE, ids=list(ids), now=now.isoformat(), actor=actor).consume()
 
 
 def find_active(tx: ManagedTransaction, *, model_version_key: str, environment: str,

@@ -13,7 +13,7 @@ from kb.domain import ModelVersionRecord
 LOCK_AND_TOP_VERSION = """
 UNWIND $models AS name
 MERGE (m:Model {name: name})
-ON CREATE SET m.createdAt = $now, m.updatedAt = $now, m.updatedBy = $actor
+ON CREATE SET m.createdAt = datetime($now), m.updatedAt = datetime($now), m.updatedBy = $actor
 SET m._lock = true
 REMOVE m._lock
 WITH m
@@ -34,7 +34,7 @@ UNWIND $rows AS row
 MATCH (o:ModelVersion {model: row.model})
 WHERE o.key <> row.key AND any(a IN coalesce(o.aliases, []) WHERE a IN row.aliases)
 SET o.aliases = [a IN o.aliases WHERE NOT a IN row.aliases],
-    o.updatedAt = $now, o.updatedBy = $actor
+    o.updatedAt = datetime($now), o.updatedBy = $actor
 """
 
 
@@ -56,7 +56,7 @@ def assign_versions(
     } if pairs else {}
     models = sorted({r.model for r in pending})
     top = {rec["model"]: rec["top"] for rec in tx.run(
-        LOCK_AND_TOP_VERSION, models=models, now=now, actor=actor)}
+        LOCK_AND_TOP_VERSION, models=models, now=now.isoformat(), actor=actor)}
     out = []
     for r in records:
         if r.version is None:
@@ -75,4 +75,4 @@ def move_aliases(tx: ManagedTransaction, records: tuple[ModelVersionRecord, ...]
     rows = [{"model": r.model, "key": r.key, "aliases": list(r.aliases)}
             for r in records if r.aliases]
     if rows:
-        tx.run(MOVE_ALIASES, rows=rows, now=now, actor=actor).consume()
+        tx.run(MOVE_ALIASES, rows=rows, now=now.isoformat(), actor=actor).consume()

@@ -38,6 +38,7 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
     versions = models.assign_versions(tx, batch.model_versions, now, actor)
     batch = batch.model_copy(update={"model_versions": versions})
     plan = build_plan(batch)
+    stamp = now.isoformat()  # see statements.NOW
 
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
     # that must already exist (in the graph or in this batch) are checked next; a NotFound
@@ -45,7 +46,7 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
     for label in NODE_ORDER:
         rows = plan.node_rows(label)
         if rows:
-            tx.run(UPSERT[label], rows=rows, now=now, actor=actor).consume()
+            tx.run(UPSERT[label], rows=rows, now=stamp, actor=actor).consume()
     # Runs of this very batch were just written; only the others need looking up.
     batch_runs = {run.id for run in batch.runs}
     _require(tx, Label.RUN,
@@ -59,7 +60,7 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
         _require(tx, own.asset.label, {own.asset.key}, own.asset.label.value)
 
     for triple, rows in plan.loose_link_rows().items():
-        tx.run(LINK[triple], rows=rows, now=now).consume()
+        tx.run(LINK[triple], rows=rows, now=stamp).consume()
 
     models.move_aliases(tx, versions, now, actor)
     deployments.retire_replaced(tx, batch.deployments, now, actor)
@@ -74,10 +75,10 @@ def _ownerships(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
             tx.run(CLOSE_OWNERSHIP[own.asset.label], rows=[{
                 "asset": own.asset.key, "role": own.role, "since": own.since,
                 "fromKey": own.transfer_from.key, "fromLabel": own.transfer_from.label.value,
-            }], now=now, actor=actor).consume()
+            }], now=now.isoformat(), actor=actor).consume()
         tx.run(OWN[(own.owner.label, own.asset.label)], rows=[{
             "owner": own.owner.key, "asset": own.asset.key, "role": own.role, "since": own.since,
-        }], now=now, actor=actor).consume()
+        }], now=now.isoformat(), actor=actor).consume()
 
 
 def apply(graph: Graph, batch: Batch, *, actor: str, now: datetime | None = None) -> WriteResult:
