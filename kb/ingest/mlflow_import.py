@@ -24,6 +24,7 @@ updated at or after it.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -188,10 +189,31 @@ def _experiments(client: Any, names: Iterable[str]) -> list[Any]:
     return found
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's automatic cycle collection while MLflow builds one page.
+
+    A page of runs is ~20 short-lived SQLAlchemy objects per run (params, tags, metrics)
+    that reference counting frees; yet their allocation triggers full collections that
+    traverse the whole heap (MLflow, SQLAlchemy, pydantic...), which measured as half of
+    MLflow's read CPU. The pause is bounded to one page: the few cycles it leaves
+    (measured: ~1,600 objects for 5,000 runs) are collected as usual afterwards.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
     token = None
     while True:
-        page = fetch(token)
+        with _collector_paused():
+            page = fetch(token)
         yield from page
         token = getattr(page, "token", None)
         if not token:
