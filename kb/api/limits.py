@@ -9,7 +9,7 @@ estimate is returned in the response's ``extensions.cost``.
 
 ``Limits`` is a schema extension *class*: strawberry builds one per request, so the
 estimate of one request never leaks into another's. It checks after validation (which
-``ValidationCache`` memoises per document text) and before execution.
+``TextValidationCache`` memoises per document text) and before execution.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ class Limits(SchemaExtension):
         yield
 
     def on_validate(self) -> Iterator[None]:
-        """Runs after ``ValidationCache`` (listed before it) and before execution: a
+        """Runs after ``TextValidationCache`` (listed before it) and before execution: a
         document over a limit becomes a request error and nothing is executed."""
         ctx = self.execution_context
         if not ctx.pre_execution_errors and ctx.graphql_document is not None:

@@ -86,12 +86,25 @@ def newest_first(version: str, created_at: datetime | None) -> tuple:
     return (1, stamp, version)
 
 
+def _rows(result: Any) -> list[dict[str, Any]]:
+    """The records as dicts. The statements return only plain values (no nodes, paths or
+    temporal types), so the records' own values are what ``Result.data`` would give,
+    without its recursive per-value conversion (a tenth of an API request's CPU)."""
+    keys = result.keys()
+    return [dict(zip(keys, record, strict=True)) for record in result]
+
+
+async def _rows_async(result: Any) -> list[dict[str, Any]]:
+    keys = result.keys()
+    return [dict(zip(keys, record, strict=True)) async for record in result]
+
+
 def _who_trained(tx: ManagedTransaction, model: str, version: str | None
                  ) -> list[TrainingFact] | None:
     if version is not None:
-        rows = tx.run(ONE_VERSION, key=versioned_key(model, version)).data()
+        rows = _rows(tx.run(ONE_VERSION, key=versioned_key(model, version)))
     else:
-        rows = tx.run(ALL_VERSIONS, model=model).data()
+        rows = _rows(tx.run(ALL_VERSIONS, model=model))
     if not rows and not tx.run(MODEL_EXISTS, model=model).single(strict=True)["found"]:
         return None
     return [_fact(r) for r in rows]
@@ -101,9 +114,9 @@ async def _who_trained_async(tx: AsyncManagedTransaction, model: str, version: s
                              ) -> list[TrainingFact] | None:
     """``_who_trained`` over the async driver: the same statements and rows."""
     if version is not None:
-        rows = await (await tx.run(ONE_VERSION, key=versioned_key(model, version))).data()
+        rows = await _rows_async(await tx.run(ONE_VERSION, key=versioned_key(model, version)))
     else:
-        rows = await (await tx.run(ALL_VERSIONS, model=model)).data()
+        rows = await _rows_async(await tx.run(ALL_VERSIONS, model=model))
     if not rows and not (await (await tx.run(MODEL_EXISTS, model=model)).single(
             strict=True))["found"]:
         return None
