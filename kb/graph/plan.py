@@ -45,14 +45,23 @@ class Plan:
         if nodes is None:
             nodes = self.nodes[label] = {}
         current = nodes.get(key)
-        if current is None:
-            current = nodes[key] = {}
-        if props:
+        if current is None:  # the common case: one comprehension, no per-item stores
+            nodes[key] = {n: v for n, v in props.items() if v is not None} if props else {}
+        elif props:
             for name, value in props.items():
                 if value is not None:
                     current[name] = value
         if created_at is not None:
             self.created.setdefault(label, {})[key] = created_at
+
+    def stub(self, label: Label, key: str) -> None:
+        """A node known only by its key (``node`` without properties, made cheap: a run
+        names its person, experiment and datasets this way)."""
+        nodes = self.nodes.get(label)
+        if nodes is None:
+            self.nodes[label] = {key: {}}
+        elif key not in nodes:
+            nodes[key] = {}
 
     def link(self, a: Label, rel: Rel, b: Label, a_key: str, b_key: str,
              props: dict[str, Any] | None = None) -> None:
@@ -60,9 +69,10 @@ class Plan:
         rows = self.links.get(triple)
         if rows is None:
             rows = self.links[triple] = {}
-        current = rows.get((a_key, b_key))
+        pair = (a_key, b_key)
+        current = rows.get(pair)
         if current is None:
-            current = rows[(a_key, b_key)] = {}
+            current = rows[pair] = {}
         if props:
             for name, value in props.items():
                 if value is not None:
@@ -82,7 +92,8 @@ class Plan:
         """
         created = self.created.get(label, {})
         nodes = self.nodes.get(label, {})
-        layout = _LAYOUT[label]
+        names = PROPERTIES[label]
+        times = _TIME_INDEXES[label]
         declared = _DECLARED[label]
         embedded = EMBEDDED[label]
         carried = self._carried(label, nodes) if embedded else {}
@@ -93,12 +104,12 @@ class Plan:
                 unknown = sorted(props.keys() - declared)[0]
                 raise ValueError(f"{label.value}.{unknown} is not in plan.PROPERTIES")
             at = created.get(key)
-            row = [key, None if at is None else _iso(at)]
-            row += carried.get(key) or empty
-            for name, is_time in layout:
-                value = props.get(name)
-                row.append(_iso(value) if is_time and value is not None else value)
-            rows.append(row)
+            values = [props.get(name) for name in names]
+            for i in times:
+                if values[i] is not None:
+                    values[i] = _iso(values[i])
+            rows.append([key, None if at is None else _iso(at),
+                         *(carried.get(key) or empty), *values])
         return rows
 
     def _carried(self, label: Label, nodes: dict[str, Any]) -> dict[str, list[list[Any]]]:
@@ -151,13 +162,13 @@ def _dataset_version(plan: Plan, ref: DatasetVersionKey) -> str:
     # Only this function adds dataset versions, so one already planned has all of this.
     if key not in plan.nodes.get(Label.DATASET_VERSION, {}):
         plan.node(Label.DATASET_VERSION, key, {"dataset": ref.dataset, "version": ref.version})
-        plan.node(Label.DATASET, ref.dataset)
+        plan.stub(Label.DATASET, ref.dataset)
         plan.link(Label.DATASET_VERSION, Rel.VERSION_OF, Label.DATASET, key, ref.dataset)
     return key
 
 
 def _person(plan: Plan, handle: str) -> None:
-    plan.node(Label.PERSON, handle)
+    plan.stub(Label.PERSON, handle)
 
 
 def _run(plan: Plan, run: RunRecord) -> None:
@@ -184,13 +195,13 @@ def _run(plan: Plan, run: RunRecord) -> None:
         },
     )
     if run.experiment:
-        plan.node(Label.EXPERIMENT, run.experiment)
+        plan.stub(Label.EXPERIMENT, run.experiment)
         plan.link(Label.RUN, Rel.PART_OF, Label.EXPERIMENT, run.id, run.experiment)
     if run.person:
-        _person(plan, run.person)
+        plan.stub(Label.PERSON, run.person)
         plan.link(Label.PERSON, Rel.TRAINED, Label.RUN, run.person, run.id)
     if run.parent:
-        plan.node(Label.RUN, run.parent)
+        plan.stub(Label.RUN, run.parent)
         plan.link(Label.RUN, Rel.CHILD_OF, Label.RUN, run.id, run.parent)
     for item in run.inputs:
         key = _dataset_version(plan, item)
@@ -215,7 +226,7 @@ def _run(plan: Plan, run: RunRecord) -> None:
 
 def _model_version(plan: Plan, mv: ModelVersionRecord) -> None:
     key = versioned_key(mv.model, mv.version or "")
-    plan.node(Label.MODEL, mv.model)
+    plan.stub(Label.MODEL, mv.model)
     plan.node(
         Label.MODEL_VERSION,
         key,
@@ -337,8 +348,8 @@ _DECLARED: dict[Label, frozenset[str]] = {k: frozenset(v) for k, v in PROPERTIES
 #: The properties among ``PROPERTIES`` that hold UTC datetimes.
 TIMES: frozenset[str] = frozenset(
     {"leftAt", "startedAt", "endedAt", "eventTime", "deployedAt", "retiredAt"})
-_LAYOUT: dict[Label, tuple[tuple[str, bool], ...]] = {
-    k: tuple((name, name in TIMES) for name in v) for k, v in PROPERTIES.items()}
+_TIME_INDEXES: dict[Label, tuple[int, ...]] = {
+    k: tuple(i for i, name in enumerate(v) if name in TIMES) for k, v in PROPERTIES.items()}
 
 #: The properties a link carries, by triple (all others carry only ``createdAt``).
 LINK_PROPERTIES: dict[tuple[Label, Rel, Label], tuple[str, ...]] = {
