@@ -2,14 +2,16 @@
 
 graphql-core completes every field of every object through resolve, complete and
 coerce, about ten microseconds a field; a lineage answer has thousands of leaf fields,
-which made execution most of the request. A *plain record* type is an object type whose
-every field is a strawberry field without resolver, arguments or extensions, of a scalar
-or enum type or a list of plain records: its value is ``getattr`` of the record, coerced
-by that scalar. For a list of such records the executor does exactly that, over the fields
+which made execution most of the request. A *plain* field is a strawberry field without
+resolver, arguments or extensions, of a scalar or enum type or a list of plain records; a
+*plain record* type is an object type with plain fields (it may have others, such as
+resolvers). For a list of plain records whose selected fields are all plain, the executor
+completes each field as ``getattr`` of the record coerced by its scalar, over the fields
 the query selected (aliases, ``__typename``, ``@skip``/``@include`` applied by
-graphql-core's own field collection). Anything else - a null where the schema says
-non-null, a scalar that refuses a value, ``@defer``/``@stream`` - falls back to the normal
-path for the whole list, so answers and errors are what graphql-core would have produced.
+graphql-core's own field collection). Anything else - a selected field that is not plain,
+a null where the schema says non-null, a scalar that refuses a value, ``@defer``/``@stream``
+- falls back to the normal path for the whole list, so answers and errors are what
+graphql-core would have produced.
 """
 
 from __future__ import annotations
@@ -57,20 +59,22 @@ def _unwrap(type_: Any) -> tuple[Any, bool]:
 
 
 def plain_record_plan(type_: GraphQLObjectType) -> _Plan | None:
-    """How to complete ``type_`` by attribute access, or None when it has any field that
-    needs the resolver path. Schemas are built once, so this is memoised per type."""
+    """How to complete the plain fields of ``type_`` by attribute access, or None when it
+    has none. A field that needs the resolver path (a resolver, arguments, an object
+    that is not a list of plain records) is left out of the plan: a selection that names
+    it takes the normal path for the whole list. Schemas are built once, so this is
+    memoised per type."""
     if type_ in _plans:
         return _plans[type_]
     _plans[type_] = None  # a type that contains itself is not plain
-    plan: _Plan | None = {} if type_.is_type_of is None else None
+    if type_.is_type_of is not None:
+        return None
+    plan: _Plan = {}
     for name, field in type_.fields.items():
-        if plan is None:
-            break
         definition = (field.extensions or {}).get(DEFINITION)
         if (field.args or definition is None or not definition.is_basic_field
                 or not getattr(field.resolve, "_is_default", False)):
-            plan = None
-            break
+            continue
         inner, non_null = _unwrap(field.type)
         if is_leaf_type(inner):
             plan[name] = _Field(definition.python_name, non_null, leaf=inner)
@@ -80,10 +84,8 @@ def plain_record_plan(type_: GraphQLObjectType) -> _Plan | None:
         if isinstance(item, GraphQLObjectType) and plain_record_plan(item) is not None:
             plan[name] = _Field(definition.python_name, non_null, record=item,
                                 item_non_null=item_non_null)
-            continue
-        plan = None
-    _plans[type_] = plan
-    return plan
+    _plans[type_] = plan or None
+    return _plans[type_]
 
 
 class _Fallback(Exception):

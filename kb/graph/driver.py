@@ -9,6 +9,7 @@ inside the transaction and returned as plain data.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -138,6 +139,18 @@ class AsyncGraph:
         self._driver = driver
         self.graph = graph
         self.database = graph.database
+        # The session configuration, merged from the driver's defaults once: the driver
+        # merges it again for every ``session()``, a few percent of a small API request.
+        read_config = getattr(driver, "_read_session_config", None)
+        self._session_config = (read_config({"database": self.database})
+                                if read_config and hasattr(driver, "_session") else None)
+
+    def _session(self) -> neo4j.AsyncSession:
+        """A session on ``database``; each gets its own copy of the merged configuration,
+        as ``driver.session()`` would build (a driver without the hooks builds it)."""
+        if self._session_config is None:
+            return self._driver.session(database=self.database)
+        return self._driver._session(copy.copy(self._session_config))  # type: ignore[attr-defined]
 
     @classmethod
     def twin(cls, graph: Graph) -> AsyncGraph:
@@ -161,7 +174,7 @@ class AsyncGraph:
     ) -> T:
         self.graph.count_round_trip()
         with _kb_errors():
-            async with self._driver.session(database=self.database) as session:
+            async with self._session() as session:
                 with _begin_with_first_statement(session):
                     return await session.execute_read(work, *args, **kw)
 

@@ -24,6 +24,8 @@ QUERIES = [
     """{ whoTrained(model: "churn") { version personHandle commit
            inputs { dataset version digest uri role } params { key value }
            metrics { k: key v: value } person { name } } }""",
+    """{ whoTrained(model: "churn") { version createdAt aliases personHandle personActive
+           runId startedAt seed dirty inputs { dataset version } params { key value } } }""",
 ]
 
 
@@ -50,9 +52,13 @@ def test_only_plain_records_take_the_fast_path():
     assert plain_record_plan(schema.get_type("LineageNode"))
     assert plain_record_plan(schema.get_type("KeyValue"))
     assert plain_record_plan(schema.get_type("ImpactItem"))  # its path holds plain records
-    # A field with a resolver (Training.person, DeploymentFact.id) keeps the resolver path.
-    assert plain_record_plan(schema.get_type("Training")) is None
-    assert plain_record_plan(schema.get_type("DeploymentFact")) is None
+    # A field with a resolver (Training.person, DeploymentFact.id) is not in the plan: a
+    # selection that names it keeps the resolver path; the other fields are plain.
+    training = plain_record_plan(schema.get_type("Training"))
+    assert training and "version" in training and "inputs" in training
+    assert "person" not in training and "modelVersion" not in training
+    deployment = plain_record_plan(schema.get_type("DeploymentFact"))
+    assert deployment and "id" not in deployment
 
 
 @strawberry.type
