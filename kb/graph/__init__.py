@@ -2,9 +2,9 @@
 
 from .driver import Graph, plain
 from .schema import SCHEMA_VERSION, apply_schema, schema_version
-from .write import WriteResult, apply
+from .write import WriteResult, apply, prepare
 
-__all__ = ["SCHEMA_VERSION", "Graph", "WriteResult", "apply", "apply_schema", "plain",
+__all__ = ["SCHEMA_VERSION", "Graph", "WriteResult", "apply", "apply_schema", "plain", "prepare",
            "schema_version"]
 from .entities import exists, show
 from .lineage import impact, lineage

@@ -13,7 +13,7 @@ from kb.errors import NotFound
 
 from . import deployments, models
 from .driver import Graph
-from .plan import NODE_ORDER, build_plan
+from .plan import NODE_ORDER, Plan, build_plan
 from .statements import CLOSE_OWNERSHIP, LINK, MISSING, OWN, UPSERT
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,20 @@ def _require(tx: ManagedTransaction, label: Label, keys: set[str], kind: str) ->
         raise NotFound(kind, missing[0])
 
 
-def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str) -> WriteResult:
+def prepare(batch: Batch) -> Plan | None:
+    """The batch's plan, when it can be built before its transaction (every model version
+    is already numbered), so a pipelined writer can build it off the writing thread."""
+    if any(mv.version is None for mv in batch.model_versions):
+        return None
+    return build_plan(batch)
+
+
+def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
+                plan: Plan | None = None) -> WriteResult:
     versions = models.assign_versions(tx, batch.model_versions, now, actor)
-    batch = batch.model_copy(update={"model_versions": versions})
-    plan = build_plan(batch)
+    if plan is None or versions is not batch.model_versions:
+        batch = batch.model_copy(update={"model_versions": versions})
+        plan = build_plan(batch)
     stamp = now.isoformat()  # see statements.NOW
 
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
@@ -81,7 +91,11 @@ def _ownerships(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str)
         }], now=now.isoformat(), actor=actor).consume()
 
 
-def apply(graph: Graph, batch: Batch, *, actor: str, now: datetime | None = None) -> WriteResult:
-    """Write ``batch`` atomically and idempotently, stamped with ``actor``."""
+def apply(graph: Graph, batch: Batch, *, actor: str, now: datetime | None = None,
+          plan: Plan | None = None) -> WriteResult:
+    """Write ``batch`` atomically and idempotently, stamped with ``actor``.
+
+    ``plan`` is ``prepare(batch)`` when the caller built it already.
+    """
     stamp = now or datetime.now(UTC)
-    return graph.write(write_batch, batch, stamp, actor)
+    return graph.write(write_batch, batch, stamp, actor, plan)

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from kb.domain import DeploymentRecord, ModelVersionRecord, NoteRecord, OwnershipRecord
+from kb.domain import Batch, DeploymentRecord, ModelVersionRecord, NoteRecord, OwnershipRecord
 from kb.graph import Graph, WriteResult, apply
+from kb.graph.plan import Plan
 
 from .builder import BatchBuilder
 from .pipeline import Pipeline
@@ -29,10 +30,15 @@ class Client:
         return BatchBuilder(self.graph)
 
     def write(self, builder: BatchBuilder, *, now: datetime | None = None) -> WriteResult:
-        batch = builder.batch()
+        return self.write_batch(builder.batch(), now=now)
+
+    def write_batch(self, batch: Batch, *, plan: Plan | None = None,
+                    now: datetime | None = None) -> WriteResult:
+        """Write a built batch; ``plan`` is ``kb.graph.prepare(batch)`` if already built."""
         if not batch:
             return WriteResult()
-        return apply(self.graph, batch, actor=self.actor, now=now or datetime.now(UTC))
+        return apply(self.graph, batch, actor=self.actor, now=now or datetime.now(UTC),
+                     plan=plan)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[BatchBuilder]:

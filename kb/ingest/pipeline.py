@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from kb.graph import WriteResult
+from kb.graph import WriteResult, prepare
 
 from .builder import BatchBuilder
 
@@ -89,8 +89,11 @@ class Pipeline:
         if self._error is not None:  # the batch ahead failed while we waited
             self._slots.release()
             self._check()
+        # Validated batch and its plan are built here, so the writer thread only sends.
+        batch = builder.batch()
+        plan = prepare(batch) if batch else None
         future: Future[WriteResult] = Future()
-        self._queue.put((future, builder))
+        self._queue.put((future, batch, plan))
         return future
 
     def close(self) -> None:
@@ -109,14 +112,14 @@ class Pipeline:
 
     def _drain(self) -> None:
         while (item := self._queue.get()) is not None:
-            future, builder = item
+            future, batch, plan = item
             try:
                 if self._error is not None:  # nothing is written after a failed batch
                     future.cancel()
                     continue
                 future.set_running_or_notify_cancel()
                 try:
-                    result = self._client.write(builder)
+                    result = self._client.write_batch(batch, plan=plan)
                 except BaseException as exc:  # handed to the caller
                     self._error = exc
                     future.set_exception(exc)
