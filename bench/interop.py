@@ -338,7 +338,7 @@ def _read_alone(uri: str) -> tuple[int, float, float]:
     return n, time.perf_counter() - start, time.process_time() - cpu
 
 
-def bench_mlflow(graph: Graph, runs: int, backend: str) -> None:
+def bench_mlflow(graph: Graph, runs: int, backend: str, neo4j_pid: int | None) -> None:
     from kb.ingest.mlflow_import import import_mlflow
 
     uri = _store(runs, backend)
@@ -349,12 +349,15 @@ def bench_mlflow(graph: Graph, runs: int, backend: str) -> None:
     _wipe(graph)
     for label in ("first import", "re-import"):
         start, cpu = time.perf_counter(), time.process_time()
+        neo4j_cpu = _cpu_seconds(neo4j_pid) if neo4j_pid else 0.0
         result = import_mlflow(graph, uri, actor="bench")
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        neo4j = (f", Neo4j {(_cpu_seconds(neo4j_pid) - neo4j_cpu) / result.runs * 1000:.2f}"
+                 " ms/run" if neo4j_pid else "")
         print(f"mlflow {backend} {label}: {result.runs} runs, {result.model_versions} model "
-              f"versions in {elapsed:.1f}s = {result.runs / elapsed:.0f} runs/s (CPU "
-              f"{cpu / result.runs * 1000:.2f} ms/run; load {os.getloadavg()[0]:.1f})",
-              flush=True)
+              f"versions in {elapsed:.1f}s = {result.runs / elapsed:.0f} runs/s (CPU: "
+              f"importer {cpu / result.runs * 1000:.2f} ms/run{neo4j}; load "
+              f"{os.getloadavg()[0]:.1f})", flush=True)
     c = counts(graph)
     print(f"  graph after: {c.get('Run', 0)} runs, {c.get('Person', 0)} people, "
           f"{c.get('ModelVersion', 0)} model versions", flush=True)
@@ -405,7 +408,7 @@ def main() -> None:
             bench_openlineage(graph, args.events, args.client, _neo4j_pid(config))
         if "mlflow" not in args.skip:
             for backend in args.store or _default_stores():
-                bench_mlflow(graph, args.runs, backend)
+                bench_mlflow(graph, args.runs, backend, _neo4j_pid(config))
     finally:
         graph.close()
 
