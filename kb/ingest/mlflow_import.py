@@ -24,7 +24,6 @@ updated at or after it.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from kb.graph.openlineage_state import run_states
 
 from .builder import BatchBuilder
 from .client import Client
+from .collector import collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -189,30 +189,10 @@ def _experiments(client: Any, names: Iterable[str]) -> list[Any]:
     return found
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's automatic cycle collection while MLflow builds one page.
-
-    A page of runs is ~20 short-lived SQLAlchemy objects per run (params, tags, metrics)
-    that reference counting frees; yet their allocation triggers full collections that
-    traverse the whole heap (MLflow, SQLAlchemy, pydantic...), which measured as half of
-    MLflow's read CPU. The pause is bounded to one page: the few cycles it leaves
-    (measured: ~1,600 objects for 5,000 runs) are collected as usual afterwards.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
     token = None
     while True:
-        with _collector_paused():
+        with collector_paused():  # see kb.ingest.collector: MLflow pages
             page = fetch(token)
         yield from page
         token = getattr(page, "token", None)

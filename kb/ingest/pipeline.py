@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from kb.graph import WriteResult, prepare
 
 from .builder import BatchBuilder
+from .collector import collector_paused
 
 if TYPE_CHECKING:
     from .client import Client
@@ -76,8 +77,9 @@ class Pipeline:
         """Collect writes; when the block ends cleanly the batch is queued for writing."""
         self._check()
         builder = self._client.builder()
-        yield builder
-        self.submit(builder)
+        with collector_paused():  # one batch's allocations: see kb.ingest.collector
+            yield builder
+            self.submit(builder)
 
     def submit(self, builder: BatchBuilder) -> Future[WriteResult]:
         """Queue ``builder``'s batch; waits while ``depth`` batches are in flight.

@@ -142,3 +142,19 @@ def test_a_closed_pipeline_refuses_batches(client: Client) -> None:
         pipe.submit(client.builder())
     with pytest.raises(ValueError, match="depth"):
         client.pipeline(depth=0)
+
+
+def test_cycle_collection_is_paused_only_inside_a_batch_block(client: Client,
+                                                              graph: Graph) -> None:
+    import gc
+
+    assert gc.isenabled()
+    with client.pipeline() as pipe:
+        with pipe.batch() as b:
+            assert not gc.isenabled()
+            b.person("gc-alice")
+        assert gc.isenabled()
+        with pytest.raises(InvalidInput), pipe.batch() as b:
+            b.person("")  # refused in the block: the collector comes back on anyway
+        assert gc.isenabled()
+    assert "gc-alice" in handles(graph)
