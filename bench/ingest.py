@@ -193,16 +193,33 @@ def wipe(driver: neo4j.Driver, database: str) -> None:
         session.run(WIPE).consume()
 
 
+def _neo4j_seconds() -> float | None:
+    """CPU seconds of the local Neo4j of ``KB_HOME`` (None for a remote server)."""
+    config = Config.from_env()
+    if config.neo4j_uri:
+        return None
+    try:
+        pid = int((config.home / "neo4j.pid").read_text().strip())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed(label: str, fn: Callable[[], None], n: int) -> float:
-    """Wall time of ``fn`` as runs/s, printed with the load average and this process's CPU."""
-    began, cpu = time.perf_counter(), time.process_time()
+    """Wall time of ``fn`` as runs/s, printed with the load average and the CPU per run of
+    this process and of the local Neo4j."""
+    began, cpu, server = time.perf_counter(), time.process_time(), _neo4j_seconds()
     fn()
     seconds = time.perf_counter() - began
     cpu = time.process_time() - cpu
+    after = _neo4j_seconds()
     rate = n / seconds
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    neo4j = "" if server is None or after is None else \
+        f", Neo4j {(after - server) * 1e6 / n:4.0f} us/run"
     print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s  "
-          f"client CPU {cpu * 1e6 / n:5.0f} us/run  (load {load})")
+          f"CPU: client {cpu * 1e6 / n:4.0f} us/run{neo4j}  (load {load})")
     return rate
 
 
