@@ -97,7 +97,10 @@ MERGE (mv)-[mo:VERSION_OF]->(m) ON CREATE SET mo.createdAt = $now
 MERGE (r)-[pr:PRODUCED]->(mv) ON CREATE SET pr.createdAt = $now
 """
 
-WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+# Relationships first, then nodes, each in bounded transactions: detaching a dense node in
+# one go can exceed the server's transaction memory pool.
+WIPE = ("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+        "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS")
 
 
 def generate(n: int, seed: int) -> list[dict[str, Any]]:
@@ -190,7 +193,8 @@ def write_floor(driver: neo4j.Driver, database: str, runs: list[dict[str, Any]],
 
 def wipe(driver: neo4j.Driver, database: str) -> None:
     with driver.session(database=database) as session:
-        session.run(WIPE).consume()
+        for statement in WIPE:
+            session.run(statement).consume()
 
 
 def _neo4j_seconds() -> float | None:

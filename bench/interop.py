@@ -56,14 +56,18 @@ from kb.ingest.mlflow_import import default_tracking_uri
 from kb.localdb import resolve
 
 OUT = Path(__file__).parent / "out"
-WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+# Relationships first, then nodes, each in bounded transactions: detaching a dense node in
+# one go can exceed the server's transaction memory pool.
+WIPE = ("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS",
+        "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 10000 ROWS")
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/client/python"
 
 
 def _wipe(graph: Graph) -> None:
     # A benchmark-only wipe, as bench/ingest.py does it: kb itself never deletes.
     with graph._driver.session(database=graph.database) as session:
-        session.run(WIPE).consume()
+        for statement in WIPE:
+            session.run(statement).consume()
 
 
 def _free_port() -> int:
