@@ -49,6 +49,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from procstat import cpu_seconds, process_tree
 
 from kb.config import Config
 from kb.domain import Label, Ref
@@ -194,38 +195,12 @@ def serve(workers: int) -> tuple[subprocess.Popen, str]:
         time.sleep(0.2)
     deadline = time.perf_counter() + 180
     while time.perf_counter() < deadline:
-        pids = _server_pids(proc.pid)
-        before = _cpu_seconds(pids)
+        pids = process_tree(proc.pid)
+        before = cpu_seconds(pids)
         time.sleep(0.5)
-        if (workers == 1 or len(pids) > workers) and _cpu_seconds(pids) - before < 0.03:
+        if (workers == 1 or len(pids) > workers) and cpu_seconds(pids) - before < 0.03:
             break
     return proc, base + "/graphql"
-
-
-def _server_pids(pid: int) -> list[int]:
-    """The uvicorn process and its workers (Linux ``/proc``)."""
-    found = [pid]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, ValueError, IndexError):
-                continue
-    return found
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        except (OSError, ValueError, IndexError):
-            continue
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _load() -> str:
@@ -345,23 +320,23 @@ def main() -> None:
     g = lineage(graph, Ref(Label.DATASET_VERSION, dv_key), direction="DOWNSTREAM", depth=5)
     print(f"\nlineage from {dv_key}: {len(g.nodes)} nodes, {len(g.edges)} edges, "
           f"truncated={g.truncated}; impact: {len(impact(graph, dataset, dsv))} items")
-    pids = _server_pids(proc.pid)
+    pids = process_tree(proc.pid)
     print(f"\n{'question':<18}{'API p50':>9}{'API p95':>9}{'kb p50':>9}{'raw p50':>9}"
           f"{'raw p95':>9}{'API/raw p50':>13}{'API CPU':>9}   (ms; {args.samples} samples)")
     for name, (via_api, via_kb, via_raw) in rows.items():
-        before = _cpu_seconds(pids)
+        before = cpu_seconds(pids)
         a = timed(via_api, args.samples)
-        cpu = (_cpu_seconds(pids) - before) * 1000 / (args.samples + 10)
+        cpu = (cpu_seconds(pids) - before) * 1000 / (args.samples + 10)
         k, r = (timed(f, args.samples) for f in (via_kb, via_raw))
         print(f"{name:<18}{pct(a, 50):>9.1f}{pct(a, 95):>9.1f}{pct(k, 50):>9.1f}"
               f"{pct(r, 50):>9.1f}{pct(r, 95):>9.1f}{pct(a, 50) / pct(r, 50):>13.2f}"
               f"{cpu:>9.2f}")
     print(f"load average {_load()}; API CPU = the server processes' CPU time per request "
           "(Neo4j not included), far less sensitive to load than the latencies")
-    before = _cpu_seconds(pids)
+    before = cpu_seconds(pids)
     rps = throughput(url, {"query": WHO_TRAINED, "variables": {"m": model, "v": version}},
                      args.clients, args.seconds)
-    cpu = (_cpu_seconds(pids) - before) * 1000 / max(1.0, rps * args.seconds)
+    cpu = (cpu_seconds(pids) - before) * 1000 / max(1.0, rps * args.seconds)
     print(f"\nwhoTrained with {args.clients} concurrent clients, {args.workers} worker(s): "
           f"{rps:,.0f} requests/s ({cpu:.2f} ms server CPU a request; load average {_load()})")
     print("raw floor (one statement each, records as the driver builds them): whoTrained = "

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
+from procstat import cpu_seconds, local_neo4j_pid
 
 from kb.config import Config
 from kb.graph import Graph
@@ -199,15 +200,8 @@ def wipe(driver: neo4j.Driver, database: str) -> None:
 
 def _neo4j_seconds() -> float | None:
     """CPU seconds of the local Neo4j of ``KB_HOME`` (None for a remote server)."""
-    config = Config.from_env()
-    if config.neo4j_uri:
-        return None
-    try:
-        pid = int((config.home / "neo4j.pid").read_text().strip())
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    pid = local_neo4j_pid(Config.from_env())
+    return None if pid is None else cpu_seconds([pid])
 
 
 def timed(label: str, fn: Callable[[], None], n: int) -> float:

@@ -47,6 +47,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+from procstat import cpu_seconds, local_neo4j_pid, process_tree
 
 from kb.config import Config
 from kb.graph import Graph
@@ -94,25 +95,6 @@ def _serve() -> tuple[subprocess.Popen, str]:
             server.kill()
             raise RuntimeError("kb serve did not become ready")
         time.sleep(0.2)
-
-
-def _stat(pid: int | str) -> list[str]:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its children, e.g. ``kb serve``'s workers."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = _stat(entry.name)
-        except OSError:  # gone meanwhile
-            continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _events(pipeline: int, prefix: str) -> list:
@@ -194,16 +176,6 @@ def _send_transport(url: str, token: str, pairs: list) -> int:
     return sent
 
 
-def _neo4j_pid(config: Config) -> int | None:
-    """The local Neo4j's process, whose CPU is printed too (None for a remote server)."""
-    if config.neo4j_uri:
-        return None
-    try:
-        return int((config.home / "neo4j.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | None) -> None:
     _wipe(graph)
     _, secret = create_token(graph, name="bench", scope="write", actor="bench")
@@ -220,15 +192,15 @@ def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | N
                 work = _bodies(pipelines, prefix)
                 send = partial(_send_encoded, port, secret)
             per_client = [work[i::clients] for i in range(clients)]
-            server_cpu, client_cpu = _cpu_seconds(server.pid), time.process_time()
-            neo4j_cpu = _cpu_seconds(neo4j_pid) if neo4j_pid else 0.0
+            server_cpu, client_cpu = cpu_seconds(process_tree(server.pid)), time.process_time()
+            neo4j_cpu = cpu_seconds([neo4j_pid]) if neo4j_pid else 0.0
             start = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
                 sent = sum(pool.map(send, per_client))
             elapsed = time.perf_counter() - start
-            server_cpu = _cpu_seconds(server.pid) - server_cpu
+            server_cpu = cpu_seconds(process_tree(server.pid)) - server_cpu
             client_cpu = time.process_time() - client_cpu
-            neo4j = (f", Neo4j {(_cpu_seconds(neo4j_pid) - neo4j_cpu) / sent * 1000:.2f} ms"
+            neo4j = (f", Neo4j {(cpu_seconds([neo4j_pid]) - neo4j_cpu) / sent * 1000:.2f} ms"
                      if neo4j_pid else "")
             label = f"{clients} client(s)" if counted else f"warm-up, {clients} clients"
             print(f"openlineage http, {label}: {sent} events in {elapsed:.1f}s "
@@ -353,10 +325,10 @@ def bench_mlflow(graph: Graph, runs: int, backend: str, neo4j_pid: int | None) -
     _wipe(graph)
     for label in ("first import", "re-import"):
         start, cpu = time.perf_counter(), time.process_time()
-        neo4j_cpu = _cpu_seconds(neo4j_pid) if neo4j_pid else 0.0
+        neo4j_cpu = cpu_seconds([neo4j_pid]) if neo4j_pid else 0.0
         result = import_mlflow(graph, uri, actor="bench")
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        neo4j = (f", Neo4j {(_cpu_seconds(neo4j_pid) - neo4j_cpu) / result.runs * 1000:.2f}"
+        neo4j = (f", Neo4j {(cpu_seconds([neo4j_pid]) - neo4j_cpu) / result.runs * 1000:.2f}"
                  " ms/run" if neo4j_pid else "")
         print(f"mlflow {backend} {label}: {result.runs} runs, {result.model_versions} model "
               f"versions in {elapsed:.1f}s = {result.runs / elapsed:.0f} runs/s (CPU: "
@@ -409,10 +381,10 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}", flush=True)
     try:
         if "openlineage" not in args.skip:
-            bench_openlineage(graph, args.events, args.client, _neo4j_pid(config))
+            bench_openlineage(graph, args.events, args.client, local_neo4j_pid(config))
         if "mlflow" not in args.skip:
             for backend in args.store or _default_stores():
-                bench_mlflow(graph, args.runs, backend, _neo4j_pid(config))
+                bench_mlflow(graph, args.runs, backend, local_neo4j_pid(config))
     finally:
         graph.close()
 

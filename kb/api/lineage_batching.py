@@ -156,21 +156,19 @@ def write_group(graph: Graph, secret: str, groups: list[list[Event]]
     once (the driver has already retried); any other error is isolated by writing the
     requests again, one transaction each.
     """
-    seen: list[Principal] = []
 
-    def check(token: Token | None) -> str:
+    def check(token: Token | None) -> Principal:
         principal = principal_of(token)
         principal.require("write")
-        seen[:] = [principal]
-        return principal.actor
+        return principal
 
-    def one(events: list[Event]) -> tuple[IngestResult, str]:
+    def one(events: list[Event]) -> Written:
         return write_events_checked(graph, events, hash_secret(secret), check)
 
     if len(groups) > 1:
         try:
-            one([e for events in groups for e in events])
-            return [(_result(events), seen[0]) for events in groups]
+            _, principal = one([e for events in groups for e in events])
+            return [(_result(events), principal) for events in groups]
         except (GraphUnavailable, Unauthorized, Forbidden) as exc:
             return [exc for _ in groups]
         except Exception as exc:
@@ -179,8 +177,7 @@ def write_group(graph: Graph, secret: str, groups: list[list[Event]]
     outcomes: list[Written | Exception] = []
     for events in groups:
         try:
-            result, _ = one(events)
-            outcomes.append((result, seen[0]))
+            outcomes.append(one(events))
         except KbError as exc:
             outcomes.append(exc)
         except Exception as exc:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from neo4j import ManagedTransaction
 
 from kb.domain import DeploymentRecord
@@ -38,15 +36,15 @@ RETURN d.id AS id LIMIT 1
 
 
 def retire_replaced(tx: ManagedTransaction, records: tuple[DeploymentRecord, ...],
-                    now: datetime, actor: str) -> None:
+                    now: str, actor: str) -> None:
     ids = [d.id for d in records if d.status.value == "ACTIVE"]
     if ids:
-        tx.run(RETIRE_REPLACED, ids=ids, now=now.isoformat(), actor=actor).consume()
+        tx.run(RETIRE_REPLACED, ids=ids, now=now, actor=actor).consume()
 
 
-def retire(tx: ManagedTransaction, ids: tuple[str, ...], now: datetime, actor: str) -> None:
+def retire(tx: ManagedTransaction, ids: tuple[str, ...], now: str, actor: str) -> None:
     if ids:
-        tx.run(RETIRE, ids=list(ids), now=now.isoformat(), actor=actor).consume()
+        tx.run(RETIRE, ids=list(ids), now=now, actor=actor).consume()
 
 
 def find_active(tx: ManagedTransaction, *, model_version_key: str, environment: str,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from neo4j import ManagedTransaction
 
 from kb.domain import ModelVersionRecord
@@ -39,7 +37,7 @@ SET o.aliases = [a IN o.aliases WHERE NOT a IN row.aliases],
 
 
 def assign_versions(
-    tx: ManagedTransaction, records: tuple[ModelVersionRecord, ...], now: datetime, actor: str
+    tx: ManagedTransaction, records: tuple[ModelVersionRecord, ...], now: str, actor: str
 ) -> tuple[ModelVersionRecord, ...]:
     """Give each version-less record the next number of its model.
 
@@ -56,7 +54,7 @@ def assign_versions(
     } if pairs else {}
     models = sorted({r.model for r in pending})
     top = {rec["model"]: rec["top"] for rec in tx.run(
-        LOCK_AND_TOP_VERSION, models=models, now=now.isoformat(), actor=actor)}
+        LOCK_AND_TOP_VERSION, models=models, now=now, actor=actor)}
     out = []
     for r in records:
         if r.version is None:
@@ -71,8 +69,8 @@ def assign_versions(
 
 
 def move_aliases(tx: ManagedTransaction, records: tuple[ModelVersionRecord, ...],
-                 now: datetime, actor: str) -> None:
+                 now: str, actor: str) -> None:
     rows = [{"model": r.model, "key": r.key, "aliases": list(r.aliases)}
             for r in records if r.aliases]
     if rows:
-        tx.run(MOVE_ALIASES, rows=rows, now=now.isoformat(), actor=actor).consume()
+        tx.run(MOVE_ALIASES, rows=rows, now=now, actor=actor).consume()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from neo4j import ManagedTransaction
 
 from kb.domain import Batch, Label
 
 from .driver import Graph
-from .tokens import Token, token_from_map
+from .tokens import TOKEN_MAP, Token, token_from_map
 from .write import WriteResult, write_batch
 
 RUN_STATES = (
@@ -30,7 +31,7 @@ RUN_STATES = (
 TOKEN_AND_RUN_STATES = (
     "CALL () {\n"
     "  OPTIONAL MATCH (t:ApiToken {hash: $hash})\n"
-    "  RETURN t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token\n"
+    f"  RETURN {TOKEN_MAP} AS token\n"
     "}\n"
     "CALL () {\n"
     "  UNWIND $ids AS id\n"
@@ -71,21 +72,31 @@ def merge_write(graph: Graph, ids: list[str], build: BuildFromStates, *, actor: 
     return graph.write(_merge_write, sorted(set(ids)), build, now, actor)
 
 
+class Caller(Protocol):
+    """Who a checked write is for: its ``actor`` stamps the write."""
+
+    @property
+    def actor(self) -> str: ...
+
+
+C = TypeVar("C", bound=Caller)
+
+
 def checked_merge_write(graph: Graph, token_hash: str, ids: list[str],
-                        build: BuildFromStates, check: Callable[[Token | None], str], *,
-                        now: datetime) -> str:
+                        build: BuildFromStates, check: Callable[[Token | None], C], *,
+                        now: datetime) -> C:
     """``merge_write`` for a caller known by a token hash: one transaction, one read.
 
     The token and the runs' states come back from one statement; ``check`` turns the token
-    (None when unknown) into the actor to stamp, or raises to refuse the whole write. The
-    token is judged by the transaction that writes, so a token revoked before the commit
-    writes nothing. Returns the actor.
+    (None when unknown) into the caller whose actor stamps the write, or raises to refuse
+    the whole write. The token is judged by the transaction that writes, so a token
+    revoked before the commit writes nothing. Returns the caller.
     """
 
-    def work(tx: ManagedTransaction) -> str:
+    def work(tx: ManagedTransaction) -> C:
         row = tx.run(TOKEN_AND_RUN_STATES, hash=token_hash, ids=ids).single(strict=True)
-        actor = check(None if row["token"] is None else token_from_map(row["token"]))
-        write_batch(tx, build(dict(row["states"])), now, actor)
-        return actor
+        caller = check(None if row["token"] is None else token_from_map(row["token"]))
+        write_batch(tx, build(dict(row["states"])), now, caller.actor)
+        return caller
 
     return graph.write(work)

@@ -34,31 +34,33 @@ CONSTRAINTS = (
     "CREATE CONSTRAINT apitoken_id IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.id IS UNIQUE",
     "CREATE CONSTRAINT apitoken_hash IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.hash IS UNIQUE",
 )
+#: What a token read returns (``token_from_map`` reads it); other modules' reads reuse it.
+TOKEN_MAP = "t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt}"
 ACTIVE_BY_NAME = ("MATCH (t:ApiToken {name: $name}) WHERE t.revokedAt IS NULL "
                   "RETURN count(t) AS n")
 CREATE = """
 CREATE (t:ApiToken {id: $id, name: $name, hash: $hash, scope: $scope, actor: $actor,
                     createdAt: $now})
 """
-LIST = """
+LIST = f"""
 MATCH (t:ApiToken)
-RETURN t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token
+RETURN {TOKEN_MAP} AS token
 ORDER BY t.createdAt, t.id
 """
-BY_HASH = """
-MATCH (t:ApiToken {hash: $hash})
-RETURN t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token
+BY_HASH = f"""
+MATCH (t:ApiToken {{hash: $hash}})
+RETURN {TOKEN_MAP} AS token
 """
-BY_HASHES = """
+BY_HASHES = f"""
 UNWIND $hashes AS hash
-MATCH (t:ApiToken {hash: hash})
-RETURN hash, t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token
+MATCH (t:ApiToken {{hash: hash}})
+RETURN hash, {TOKEN_MAP} AS token
 """
-REVOKE = """
+REVOKE = f"""
 MATCH (t:ApiToken) WHERE t.id = $ref OR t.name = $ref
 WITH t ORDER BY t.revokedAt IS NULL DESC LIMIT 1
 SET t.revokedAt = coalesce(t.revokedAt, $now)
-RETURN t {.id, .name, .scope, .actor, .createdAt, .revokedAt, .lastUsedAt} AS token
+RETURN {TOKEN_MAP} AS token
 """
 TOUCH = "MATCH (t:ApiToken {id: $id}) SET t.lastUsedAt = $now"
 

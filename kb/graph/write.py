@@ -44,11 +44,11 @@ def prepare(batch: Batch) -> Plan | None:
 
 def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
                 plan: Plan | None = None) -> WriteResult:
-    versions = models.assign_versions(tx, batch.model_versions, now, actor)
+    stamp = now.isoformat()  # every statement takes the time as text: see statements.NOW
+    versions = models.assign_versions(tx, batch.model_versions, stamp, actor)
     if plan is None or versions is not batch.model_versions:
         batch = batch.model_copy(update={"model_versions": versions})
         plan = build_plan(batch)
-    stamp = now.isoformat()  # see statements.NOW
 
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
     # that must already exist (in the graph or in this batch) are checked next; a NotFound
@@ -72,23 +72,23 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     for triple, rows in plan.loose_link_rows().items():
         tx.run(LINK[triple], rows=rows, now=stamp).consume()
 
-    models.move_aliases(tx, versions, now, actor)
-    deployments.retire_replaced(tx, batch.deployments, now, actor)
-    deployments.retire(tx, batch.retirements, now, actor)
-    _ownerships(tx, batch, now, actor)
+    models.move_aliases(tx, versions, stamp, actor)
+    deployments.retire_replaced(tx, batch.deployments, stamp, actor)
+    deployments.retire(tx, batch.retirements, stamp, actor)
+    _ownerships(tx, batch, stamp, actor)
     return WriteResult([(mv.model, mv.version or "", mv.run_id) for mv in versions])
 
 
-def _ownerships(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str) -> None:
+def _ownerships(tx: ManagedTransaction, batch: Batch, now: str, actor: str) -> None:
     for own in batch.ownerships:
         if own.transfer_from is not None:
             tx.run(CLOSE_OWNERSHIP[own.asset.label], rows=[{
                 "asset": own.asset.key, "role": own.role, "since": own.since,
                 "fromKey": own.transfer_from.key, "fromLabel": own.transfer_from.label.value,
-            }], now=now.isoformat(), actor=actor).consume()
+            }], now=now, actor=actor).consume()
         tx.run(OWN[(own.owner.label, own.asset.label)], rows=[{
             "owner": own.owner.key, "asset": own.asset.key, "role": own.role, "since": own.since,
-        }], now=now.isoformat(), actor=actor).consume()
+        }], now=now, actor=actor).consume()
 
 
 def apply(graph: Graph, batch: Batch, *, actor: str, now: datetime | None = None,

@@ -55,7 +55,7 @@ from jsonschema.exceptions import best_match
 from kb.domain import Batch, RunStatus
 from kb.errors import InvalidInput
 from kb.graph import Graph
-from kb.graph.openlineage_state import checked_merge_write, merge_write
+from kb.graph.openlineage_state import C, checked_merge_write, merge_write
 from kb.graph.tokens import Token
 
 from .builder import BatchBuilder
@@ -422,17 +422,17 @@ def write_events(client: Client, events: Sequence[Event]) -> IngestResult:
 
 
 def write_events_checked(graph: Graph, events: Sequence[Event], token_hash: str,
-                         check: Callable[[Token | None], str]) -> tuple[IngestResult, str]:
+                         check: Callable[[Token | None], C]) -> tuple[IngestResult, C]:
     """``write_events`` for a caller known by a token hash, judged by the writing transaction.
 
-    ``check`` turns the token (None when unknown) into the actor, or raises to refuse.
-    Returns the result and the actor.
+    ``check`` turns the token (None when unknown) into the caller, or raises to refuse.
+    Returns the result and the caller.
     """
     ids = list(dict.fromkeys(e.run_id for e in events))
     with _locked(ids):
-        actor = checked_merge_write(graph, token_hash, sorted(ids), _batch_for(events), check,
-                                    now=datetime.now(UTC))
-    return IngestResult(events=len(events), runs=len(ids), run_ids=ids), actor
+        caller = checked_merge_write(graph, token_hash, sorted(ids), _batch_for(events),
+                                     check, now=datetime.now(UTC))
+    return IngestResult(events=len(events), runs=len(ids), run_ids=ids), caller
 
 
 def ingest_events(graph: Graph, raws: Sequence[Any], *, actor: str, batch: bool = True

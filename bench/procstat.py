@@ -1,0 +1,52 @@
+"""CPU time of processes from Linux ``/proc``, for the benchmarks' per-operation figures.
+
+CPU per operation is far less sensitive to machine load than wall time, so each benchmark
+prints it for the processes it drives (``kb serve`` and its workers, the local Neo4j).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from kb.config import Config
+
+
+def _stat(pid: int | str) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its direct children, e.g. uvicorn and its workers."""
+    found = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if int(_stat(entry)[1]) == pid:
+                    found.append(int(entry))
+            except (OSError, ValueError, IndexError):  # gone meanwhile
+                continue
+    return found
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU seconds of ``pids`` so far (processes gone meanwhile count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = _stat(pid)
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def local_neo4j_pid(config: Config) -> int | None:
+    """The local Neo4j of ``config.home`` (None for a remote server or none running)."""
+    if config.neo4j_uri:
+        return None
+    try:
+        return int((config.home / "neo4j.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
