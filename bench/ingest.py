@@ -15,9 +15,12 @@ twice, each time on an emptied database:
 2. **Floor**: one hand-written ``UNWIND`` statement per batch, creating the same nodes and
    relationships with no validation or checks: as fast as this server takes these writes.
 
-A warm-up round (both paths, the full size) runs first and is printed but not counted:
-a fresh Neo4j spends minutes compiling its hot code, so the counted rounds measure the
-steady state. ``--rounds`` counted rounds follow, alternating which path goes first.
+Warm-up rounds (both paths, the full size) run first and are printed but not counted: a
+fresh Neo4j spends minutes compiling its hot code in its JIT compiler threads, on the same
+cores. They repeat until the compiler takes under ``--settled`` (5%) of Neo4j's CPU in a
+round (``--max-warmup`` rounds at most), so the counted rounds measure the steady state of
+a server that has been running; each line shows that share. ``--rounds`` counted rounds
+follow, alternating which path goes first.
 
 It prints runs/s for both, their ratio, and the node and relationship counts after each
 so that the reader sees both wrote the same graph. It asserts nothing.
@@ -42,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
-from procstat import cpu_seconds, local_neo4j_pid
+from procstat import compiler_seconds, cpu_seconds, local_neo4j_pid
 
 from kb.config import Config
 from kb.graph import Graph
@@ -198,15 +201,17 @@ def wipe(driver: neo4j.Driver, database: str) -> None:
             session.run(statement).consume()
 
 
-def _neo4j_seconds() -> float | None:
-    """CPU seconds of the local Neo4j of ``KB_HOME`` (None for a remote server)."""
+def _neo4j_seconds() -> tuple[float, float] | None:
+    """CPU seconds of the local Neo4j of ``KB_HOME``, in all and in its JIT compiler
+    threads (None for a remote server)."""
     pid = local_neo4j_pid(Config.from_env())
-    return None if pid is None else cpu_seconds([pid])
+    return None if pid is None else (cpu_seconds([pid]), compiler_seconds(pid))
 
 
-def timed(label: str, fn: Callable[[], None], n: int) -> float:
+def timed(label: str, fn: Callable[[], None], n: int) -> tuple[float, float | None]:
     """Wall time of ``fn`` as runs/s, printed with the load average and the CPU per run of
-    this process and of the local Neo4j."""
+    this process and of the local Neo4j; also returns the share of Neo4j's CPU that went
+    to compiling (None when the server is not local)."""
     began, cpu, server = time.perf_counter(), time.process_time(), _neo4j_seconds()
     fn()
     seconds = time.perf_counter() - began
@@ -214,11 +219,14 @@ def timed(label: str, fn: Callable[[], None], n: int) -> float:
     after = _neo4j_seconds()
     rate = n / seconds
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    neo4j = "" if server is None or after is None else \
-        f", Neo4j {(after - server) * 1e6 / n:4.0f} us/run"
+    neo4j, jit = "", None
+    if server is not None and after is not None:
+        used, compiling = after[0] - server[0], after[1] - server[1]
+        jit = compiling / used if used > 0 else 0.0
+        neo4j = f", Neo4j {used * 1e6 / n:4.0f} us/run ({jit:4.0%} JIT)"
     print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s  "
           f"CPU: client {cpu * 1e6 / n:4.0f} us/run{neo4j}  (load {load})")
-    return rate
+    return rate, jit
 
 
 def refuse_unless_allowed(config: Config, yes: bool) -> None:
@@ -254,7 +262,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--yes", action="store_true", help="wipe the database without asking")
     parser.add_argument("--no-warmup", action="store_true",
-                        help="skip the uncounted warm-up round of both paths")
+                        help="skip the uncounted warm-up rounds of both paths")
+    parser.add_argument("--max-warmup", type=int, default=8,
+                        help="warm-up rounds at most (default 8); they stop earlier once "
+                             "Neo4j's JIT compiler takes under --settled of its CPU")
+    parser.add_argument("--settled", type=float, default=0.05,
+                        help="JIT share of Neo4j's CPU under which the server counts as "
+                             "warm (default 0.05)")
     parser.add_argument("--sequential", action="store_true",
                         help="SDK path: Client.batch() one batch after the other, "
                              "not the pipeline")
@@ -294,17 +308,22 @@ def main(argv: list[str] | None = None) -> None:
     graphs: dict[str, dict[str, int]] = {}
     try:
         if not args.no_warmup:
-            print("warm-up round (not counted):")
-            for label, fn in (("sdk", lambda: write_sdk(graph, runs, args.batch,
-                                                         args.sequential)), ("floor", floor)):
-                wipe(driver, conn.database)
-                timed(label, fn, len(runs))
+            print("warm-up rounds (not counted), until Neo4j's JIT compiler settles:")
+            for _ in range(args.max_warmup):
+                shares = []
+                for label, fn in (("sdk", lambda: write_sdk(graph, runs, args.batch,
+                                                             args.sequential)),
+                                  ("floor", floor)):
+                    wipe(driver, conn.database)
+                    shares.append(timed(label, fn, len(runs))[1])
+                if None in shares or max(shares) < args.settled:
+                    break
             print(f"counted rounds ({args.rounds}):")
         for round_ in range(args.rounds):
             paths = [("sdk", sdk), ("floor", floor)]
             for label, fn in paths if round_ % 2 == 0 else paths[::-1]:
                 wipe(driver, conn.database)
-                rates[label].append(timed(label, fn, len(runs)))
+                rates[label].append(timed(label, fn, len(runs))[0])
                 graphs[label] = show_counts(label, graph)
         wipe(driver, conn.database)
     finally:

@@ -50,3 +50,24 @@ def local_neo4j_pid(config: Config) -> int | None:
         return int((config.home / "neo4j.pid").read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def compiler_seconds(pid: int) -> float:
+    """CPU seconds the JVM ``pid`` has spent in its JIT compiler threads (C1 and C2).
+
+    A just-started Neo4j keeps compiling its hot code for minutes, on the same cores as
+    the work measured; a benchmark warms up until this stops growing much, so that its
+    counted rounds measure the server's steady state.
+    """
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                text = f.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        if "CompilerThre" in name:
+            fields = text.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from kb.graph import WriteResult, prepare
 
 from .builder import BatchBuilder
-from .collector import collector_paused
+from .collector import CollectorPause
 
 if TYPE_CHECKING:
     from .client import Client
@@ -41,7 +41,9 @@ class Pipeline:
     """Batches written in order by one background thread, at most ``depth`` in flight.
 
     ``depth`` bounds the batches submitted but not yet written (queued or in their
-    transaction), which bounds memory and how far the caller runs ahead.
+    transaction), which bounds memory and how far the caller runs ahead. Automatic cycle
+    collection is paused until ``close`` (``kb.ingest.collector.CollectorPause``), so
+    close every pipeline: ``with client.pipeline() as pipe``.
     """
 
     def __init__(self, client: Client, *, depth: int = 2) -> None:
@@ -53,6 +55,7 @@ class Pipeline:
         self._error: BaseException | None = None
         self._reported = False
         self._closed = False
+        self._collector = CollectorPause()  # see kb.ingest.collector
         self._thread = threading.Thread(target=self._drain, name="kb-pipeline", daemon=True)
         self._thread.start()
 
@@ -77,9 +80,9 @@ class Pipeline:
         """Collect writes; when the block ends cleanly the batch is queued for writing."""
         self._check()
         builder = self._client.builder()
-        with collector_paused():  # one batch's allocations: see kb.ingest.collector
-            yield builder
-            self.submit(builder)
+        yield builder
+        self.submit(builder)
+        self._collector.tick()
 
     def submit(self, builder: BatchBuilder) -> Future[WriteResult]:
         """Queue ``builder``'s batch; waits while ``depth`` batches are in flight.
@@ -104,6 +107,7 @@ class Pipeline:
             self._closed = True
             self._queue.put(None)
         self._thread.join()
+        self._collector.close()
 
     def _check(self) -> None:
         if self._closed:
