@@ -9,6 +9,8 @@ arrive as ISO text and are stored as ``datetime`` (see ``Plan.node_rows`` for th
 
 from __future__ import annotations
 
+from functools import cache
+
 from kb.domain import KEY_PROPERTY, Label, Rel
 
 from .plan import EMBEDDED, LINK_PROPERTIES, LINKS, PROPERTIES, TIMES
@@ -43,8 +45,9 @@ def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str
     )
 
 
-def _upsert(label: Label) -> str:
-    """Rows as ``Plan.node_rows`` lays them out: ``[key, createdAt, *links, *values]``.
+def _upsert(label: Label, rows: str = "rows") -> str:
+    """Rows (parameter ``rows``) as ``Plan.node_rows`` lays them out:
+    ``[key, createdAt, *links, *values]``, given ``now`` bound to the write's time.
 
     A property is compared and set only when the row knows it (not null); the stamps move
     only when one of them differs from what is stored.
@@ -58,8 +61,7 @@ def _upsert(label: Label) -> str:
     sets = ",\n    ".join(f"n.`{name}` = coalesce({value}, n.`{name}`)"
                           for name, value, _ in values)
     return (
-        KEYED + NOW +
-        "UNWIND $rows AS row\n"
+        f"UNWIND ${rows} AS row\n"
         f"MERGE (n:{label.value} {{{KEY_PROPERTY[label]}: row[0]}})\n"
         "ON CREATE SET n.createdAt = coalesce(datetime(row[1]), now),\n"
         "              n.updatedAt = now, n.updatedBy = $actor\n"
@@ -94,7 +96,30 @@ def _missing(label: Label) -> str:
     )
 
 
-UPSERT: dict[Label, str] = {label: _upsert(label) for label in Label}
+UPSERT: dict[Label, str] = {label: KEYED + NOW + _upsert(label) for label in Label}
+
+
+def rows_parameter(label: Label) -> str:
+    """The parameter that holds ``label``'s rows in an ``upsert_all`` statement."""
+    return f"rows_{label.value}"
+
+
+@cache
+def upsert_all(labels: tuple[Label, ...]) -> str:
+    """One statement that upserts the rows of every label of ``labels``, in that order.
+
+    Each label's ``UPSERT`` body runs as a unit subquery, one after the other, and each
+    sees what the earlier ones wrote, so links embedded towards earlier labels find their
+    other ends just as with one statement per label. For small batches (a lineage group)
+    the round trips, not the rows, are what costs. Built once per combination of labels,
+    which only ever come from ``Label``.
+    """
+    return KEYED + NOW + "".join(
+        "CALL (now) {\n"
+        + "".join(f"  {line}\n" for line in _upsert(label, rows_parameter(label)).splitlines())
+        + "}\n"
+        for label in labels
+    )
 MISSING: dict[Label, str] = {label: _missing(label) for label in Label}
 
 LINK: dict[tuple[Label, Rel, Label], str] = {t: _link(*t) for t in LINKS}

@@ -14,9 +14,20 @@ from kb.errors import NotFound
 from . import deployments, models
 from .driver import Graph
 from .plan import NODE_ORDER, Plan, build_plan
-from .statements import CLOSE_OWNERSHIP, LINK, MISSING, OWN, UPSERT
+from .statements import (
+    CLOSE_OWNERSHIP,
+    LINK,
+    MISSING,
+    OWN,
+    UPSERT,
+    rows_parameter,
+    upsert_all,
+)
 
 log = logging.getLogger(__name__)
+
+#: Batches of at most this many node rows write all their nodes in one statement.
+SMALL_BATCH_ROWS = 200
 
 
 @dataclass
@@ -53,10 +64,7 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
     # that must already exist (in the graph or in this batch) are checked next; a NotFound
     # aborts the transaction, so nothing is written.
-    for label in NODE_ORDER:
-        rows = plan.node_rows(label)
-        if rows:
-            tx.run(UPSERT[label], rows=rows, now=stamp, actor=actor).consume()
+    _upsert_nodes(tx, plan, stamp, actor)
     # Runs of this very batch were just written; only the others need looking up.
     batch_runs = {run.id for run in batch.runs}
     _require(tx, Label.RUN,
@@ -77,6 +85,23 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     deployments.retire(tx, batch.retirements, stamp, actor)
     _ownerships(tx, batch, stamp, actor)
     return WriteResult([(mv.model, mv.version or "", mv.run_id) for mv in versions])
+
+
+def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str) -> None:
+    """Every node row of ``plan``, label by label in ``NODE_ORDER``.
+
+    A small batch (a lineage group) goes in one statement: there each statement's round
+    trip and per-statement work cost more than its rows. A large one keeps a statement
+    per label, whose plans stay small and whose rows stream.
+    """
+    present = [(label, rows) for label in NODE_ORDER if (rows := plan.node_rows(label))]
+    if len(present) > 1 and sum(len(rows) for _, rows in present) <= SMALL_BATCH_ROWS:
+        statement = upsert_all(tuple(label for label, _ in present))
+        params = {rows_parameter(label): rows for label, rows in present}
+        tx.run(statement, params, now=now, actor=actor).consume()
+        return
+    for label, rows in present:
+        tx.run(UPSERT[label], rows=rows, now=now, actor=actor).consume()
 
 
 def _ownerships(tx: ManagedTransaction, batch: Batch, now: str, actor: str) -> None:
