@@ -8,14 +8,17 @@ inside the transaction and returned as plain data.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import logging
+import random
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
 
 import neo4j
 from neo4j import AsyncGraphDatabase, AsyncManagedTransaction, GraphDatabase, ManagedTransaction
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+#: Auto-commit reads retry like the driver's managed transactions (its defaults).
+RETRY_SECONDS = 30.0
+RETRY_FIRST_DELAY = 1.0
 
 
 def plain(value: Any) -> Any:
@@ -142,15 +148,22 @@ class AsyncGraph:
         # The session configuration, merged from the driver's defaults once: the driver
         # merges it again for every ``session()``, a few percent of a small API request.
         read_config = getattr(driver, "_read_session_config", None)
-        self._session_config = (read_config({"database": self.database})
-                                if read_config and hasattr(driver, "_session") else None)
+        hooks = read_config and hasattr(driver, "_session")
+        self._session_config = read_config({"database": self.database}) if hooks else None
+        self._auto_config = (read_config({"database": self.database,
+                                          "default_access_mode": neo4j.READ_ACCESS})
+                             if hooks else None)
 
-    def _session(self) -> neo4j.AsyncSession:
+    def _session(self, auto_commit: bool = False) -> neo4j.AsyncSession:
         """A session on ``database``; each gets its own copy of the merged configuration,
-        as ``driver.session()`` would build (a driver without the hooks builds it)."""
-        if self._session_config is None:
-            return self._driver.session(database=self.database)
-        return self._driver._session(copy.copy(self._session_config))  # type: ignore[attr-defined]
+        as ``driver.session()`` would build (a driver without the hooks builds it). An
+        auto-commit session reads in READ mode, as ``execute_read`` does."""
+        config = self._auto_config if auto_commit else self._session_config
+        if config is None:
+            return self._driver.session(
+                database=self.database,
+                **({"default_access_mode": neo4j.READ_ACCESS} if auto_commit else {}))
+        return self._driver._session(copy.copy(config))  # type: ignore[attr-defined]
 
     @classmethod
     def twin(cls, graph: Graph) -> AsyncGraph:
@@ -177,6 +190,39 @@ class AsyncGraph:
             async with self._session() as session:
                 with _begin_with_first_statement(session):
                     return await session.execute_read(work, *args, **kw)
+
+    async def read_one(self, statement: LiteralString, **params: Any
+                       ) -> list[dict[str, Any]]:
+        """One read statement in an auto-commit transaction, its records as dicts.
+
+        One network round trip (RUN and PULL together) where ``read`` takes two (BEGIN, RUN
+        and PULL, then COMMIT), and fewer awaits of the driver's per-read machinery: about a
+        fifth of a small API request's CPU. A single statement reads one consistent snapshot
+        either way. Failures the driver calls retryable (a lost connection, a leader switch,
+        a transient error) are retried with jittered exponential backoff for up to
+        ``RETRY_SECONDS``, as managed transactions are; a read is safe to repeat. The
+        statement must return only plain values (the records' values are kept as they are).
+        """
+        self.graph.count_round_trip()
+        deadline, delay = None, RETRY_FIRST_DELAY
+        with _kb_errors():
+            while True:
+                try:
+                    async with self._session(auto_commit=True) as session:
+                        result = await session.run(statement, params)
+                        keys = result.keys()
+                        return [dict(zip(keys, record, strict=True))
+                                async for record in result]
+                except (neo_exc.Neo4jError, neo_exc.DriverError) as exc:
+                    if not exc.is_retryable():
+                        raise
+                    now = time.monotonic()
+                    deadline = deadline or now + RETRY_SECONDS
+                    if now + delay >= deadline:
+                        raise
+                    log.warning("read failed and will be retried: %s", exc)
+                    await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                    delay *= 2
 
     async def ping(self) -> bool:
         """True when the database answers a trivial query (readiness probes)."""

@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from neo4j import AsyncManagedTransaction, ManagedTransaction
+from neo4j import ManagedTransaction
 
 from kb.domain import versioned_key
 from kb.domain.answers import DatasetVersionFact, TrainingFact
@@ -94,11 +94,6 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(zip(keys, record, strict=True)) for record in result]
 
 
-async def _rows_async(result: Any) -> list[dict[str, Any]]:
-    keys = result.keys()
-    return [dict(zip(keys, record, strict=True)) async for record in result]
-
-
 def _who_trained(tx: ManagedTransaction, model: str, version: str | None
                  ) -> list[TrainingFact] | None:
     if version is not None:
@@ -110,15 +105,16 @@ def _who_trained(tx: ManagedTransaction, model: str, version: str | None
     return [_fact(r) for r in rows]
 
 
-async def _who_trained_async(tx: AsyncManagedTransaction, model: str, version: str | None
+async def _who_trained_async(graph: AsyncGraph, model: str, version: str | None
                              ) -> list[TrainingFact] | None:
-    """``_who_trained`` over the async driver: the same statements and rows."""
+    """``_who_trained`` over the async driver: the same statements and rows, each statement
+    an auto-commit read (one round trip; the existence check runs only for an empty
+    answer, and a model created between the two reads is simply reported as found)."""
     if version is not None:
-        rows = await _rows_async(await tx.run(ONE_VERSION, key=versioned_key(model, version)))
+        rows = await graph.read_one(ONE_VERSION, key=versioned_key(model, version))
     else:
-        rows = await _rows_async(await tx.run(ALL_VERSIONS, model=model))
-    if not rows and not (await (await tx.run(MODEL_EXISTS, model=model)).single(
-            strict=True))["found"]:
+        rows = await graph.read_one(ALL_VERSIONS, model=model)
+    if not rows and not (await graph.read_one(MODEL_EXISTS, model=model))[0]["found"]:
         return None
     return [_fact(r) for r in rows]
 
@@ -140,4 +136,4 @@ def who_trained(graph: Graph, model: str, version: str | None = None) -> list[Tr
 async def who_trained_async(graph: AsyncGraph, model: str, version: str | None = None
                             ) -> list[TrainingFact]:
     """``who_trained`` for the event loop (the API)."""
-    return _answer(await graph.read(_who_trained_async, model, version), model, version)
+    return _answer(await _who_trained_async(graph, model, version), model, version)
