@@ -14,8 +14,12 @@ Two coalescers, one of each per app and event loop:
   Each request is answered by a read that began after it arrived.
 
 Each coalescer runs one drain task that works back to back: a batch is whatever queued
-while the previous one ran, so batches grow with the load, not with a timer, and the
-writers of one process never deadlock each other.
+while the previous one ran, so batches grow with the load, and the writers of one process
+never deadlock each other. Under steady load the callers answered by one batch send their
+next request while the next batch is taken; the writer waits for them (up to
+``LineageWriter.linger``, and only when more requests were in flight during the previous
+batch than are queued), so a group holds every concurrent caller instead of half of them.
+A lone caller never waits, except once after a burst of others.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ log = logging.getLogger(__name__)
 GROUP_EVENTS = 500
 #: A token lookup takes at most this many requests.
 GROUP_TOKENS = 256
+#: After this long without requests (seconds), a writer no longer waits for the callers
+#: it served before.
+FORGET_PEAK = 1.0
 
 I = TypeVar("I")  # noqa: E741 - the item a request queues
 R = TypeVar("R")  # what the request gets back
@@ -68,15 +75,28 @@ class Coalescer(Generic[I, R]):
     order: a result, or the exception that request must raise.
     """
 
+    #: How long (seconds) a batch may wait for the requests that were in flight during
+    #: the previous batch to come back; 0: never wait.
+    linger = 0.0
+
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.loop = asyncio.get_running_loop()
         self._queue: deque[_Pending[I, R]] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._active = 0  # submitted and not yet answered
+        self._peak = 0  # the most active at once since the last batch was taken
+        self._wanted = 0  # a lingering batch starts once this many are queued...
+        self._full: asyncio.Future[None] | None = None  # ...which this tells it
+        self._idle_since = 0.0  # when the drain task last ran out of work
 
     async def submit(self, item: I) -> R:
         pending: _Pending[I, R] = _Pending(item, self.loop.create_future())
         self._queue.append(pending)
+        self._active += 1
+        self._peak = max(self._peak, self._active)
+        if self._full is not None and len(self._queue) >= self._wanted:
+            _settle(self._full)
         if self._task is None or self._task.done():
             self._task = self.loop.create_task(self._drain())
         return await pending.done
@@ -90,9 +110,29 @@ class Coalescer(Generic[I, R]):
     def run(self, items: list[I]) -> Sequence[R | Exception]:
         raise NotImplementedError
 
+    async def _fill(self, wanted: int) -> None:
+        """Wait until ``wanted`` requests are queued, or ``linger`` has passed."""
+        self._wanted, self._full = wanted, self.loop.create_future()
+        timer = self.loop.call_later(self.linger, _settle, self._full)
+        try:
+            await self._full
+        finally:
+            timer.cancel()
+            self._full = None
+
     async def _drain(self) -> None:
+        if self.loop.time() - self._idle_since > FORGET_PEAK:
+            self._peak = self._active  # a new burst: what was in flight before is gone
         while self._queue:
-            batch = [p for p in self.take(self._queue) if not p.done.done()]
+            # Under steady load the requests answered by the previous batch come back
+            # while this one waits: a short wait for them makes batches as large as the
+            # concurrency, while a lone caller (peak 1) never waits.
+            wanted, self._peak = self._peak, self._active
+            if self.linger and len(self._queue) < wanted:
+                await self._fill(wanted)
+            taken = self.take(self._queue)
+            batch = [p for p in taken if not p.done.done()]
+            self._active -= len(taken) - len(batch)
             if not batch:
                 continue
             try:
@@ -101,12 +141,19 @@ class Coalescer(Generic[I, R]):
                 log.exception("%s failed", type(self).__name__)
                 outcomes = [exc] * len(batch)
             for pending, outcome in zip(batch, outcomes, strict=True):
+                self._active -= 1
                 if pending.done.done():  # the client went away
                     continue
                 if isinstance(outcome, Exception):
                     pending.done.set_exception(outcome)
                 else:
                     pending.done.set_result(outcome)
+        self._idle_since = self.loop.time()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 Bearer = tuple[HTTPConnection, str]  # a request and the secret it presents
@@ -188,6 +235,10 @@ def write_group(graph: Graph, secret: str, groups: list[list[Event]]
 
 class LineageWriter(Coalescer[Submission, Written]):
     """The one writer of an app's lineage events on one event loop."""
+
+    # Measured with 8 clients on 2 workers: groups of 2.0 events on average without it,
+    # 4.0 with it, and kb serve's CPU per event 2.5-3.3 -> 1.4-2.0 ms (Neo4j's falls too).
+    linger = 0.002
 
     def take(self, queue: deque[_Pending[Submission, Written]]
              ) -> list[_Pending[Submission, Written]]:
