@@ -77,12 +77,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve() -> tuple[subprocess.Popen, str]:
+def _serve(workers: int | None = None) -> tuple[subprocess.Popen, str]:
     """``kb serve`` on a free loopback port, sharing this process's KB_HOME/Neo4j."""
     port = _free_port()
     kb = Path(sys.executable).with_name("kb")
+    extra = [] if workers is None else ["--workers", str(workers)]
     server = subprocess.Popen([str(kb), "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--log-level", "warning"], stdout=subprocess.DEVNULL)
+                               "--log-level", "warning", *extra], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -176,10 +177,11 @@ def _send_transport(url: str, token: str, pairs: list) -> int:
     return sent
 
 
-def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | None) -> None:
+def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | None,
+                      workers: int | None = None) -> None:
     _wipe(graph)
     _, secret = create_token(graph, name="bench", scope="write", actor="bench")
-    server, url = _serve()
+    server, url = _serve(workers)
     port = int(url.rsplit(":", 1)[1])
     try:
         pipelines = max(1, events // 2)
@@ -353,6 +355,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--yes", action="store_true", help="really empty the database")
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="kb serve's worker processes (default: kb serve's own default)")
     parser.add_argument("--runs", type=int, default=5000)
     parser.add_argument("--client", choices=("http", "transport"), default="http",
                         help="send the transport's gzipped JSON, encoded before timing, on "
@@ -381,7 +385,8 @@ def main() -> None:
     print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.1f}", flush=True)
     try:
         if "openlineage" not in args.skip:
-            bench_openlineage(graph, args.events, args.client, local_neo4j_pid(config))
+            bench_openlineage(graph, args.events, args.client, local_neo4j_pid(config),
+                              args.workers)
         if "mlflow" not in args.skip:
             for backend in args.store or _default_stores():
                 bench_mlflow(graph, args.runs, backend, local_neo4j_pid(config))
