@@ -120,6 +120,8 @@ def upsert_all(labels: tuple[Label, ...]) -> str:
         + "}\n"
         for label in labels
     )
+
+
 MISSING: dict[Label, str] = {label: _missing(label) for label in Label}
 
 LINK: dict[tuple[Label, Rel, Label], str] = {t: _link(*t) for t in LINKS}

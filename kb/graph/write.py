@@ -99,7 +99,7 @@ def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str) -> N
     if len(present) > 1 and sum(len(rows) for _, rows in present) <= SMALL_BATCH_ROWS:
         # Concurrent small batches (lineage groups of two server processes) often share
         # nodes (datasets, experiments): taking their locks in key order, as every
-        # such batch does, keeps them from deadlocking each other (and the 1 s retry).
+        # such batch does, keeps most of them from deadlocking each other (and retrying).
         for _, rows in present:
             rows.sort(key=_key)
         statement = upsert_all(tuple(label for label, _ in present))
