@@ -222,7 +222,7 @@ def timed(label: str, fn: Callable[[], None], n: int) -> tuple[float, float | No
     neo4j, jit = "", None
     if server is not None and after is not None:
         used, compiling = after[0] - server[0], after[1] - server[1]
-        jit = compiling / used if used > 0 else 0.0
+        jit = max(0.0, compiling) / used if used > 0 else 0.0
         neo4j = f", Neo4j {used * 1e6 / n:4.0f} us/run ({jit:4.0%} JIT)"
     print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s  "
           f"CPU: client {cpu * 1e6 / n:4.0f} us/run{neo4j}  (load {load})")

@@ -9,9 +9,11 @@
    START and a COMPLETE event each (2 inputs, 1 output, schema and params facets) are
    built with ``openlineage-python`` and sent as its HTTP transport sends them (its JSON,
    gzipped, ``Authorization: Bearer``), each event its own request waiting for its 201:
-   a warm-up round (8 clients, not counted: a just-started Neo4j spends minutes compiling
-   its hot code), then one client, then 8 concurrent clients (threads of this process,
-   keep-alive connections). By default the bodies are encoded before the clock starts, so
+   warm-up rounds (8 clients, not counted: a just-started Neo4j spends minutes compiling
+   its hot code in its JIT compiler threads; they repeat until the compiler takes under
+   ``--settled``, 5%, of Neo4j's CPU in a round, ``--max-warmup`` rounds at most), then one
+   client, then 8 concurrent clients (threads of this process, keep-alive connections).
+   By default the bodies are encoded before the clock starts, so
    the producers' own serialisation does not share the 2 cores with the server; with
    ``--client transport`` the transport itself emits them. CPU per event of ``kb serve``,
    Neo4j and the clients is printed too (far less load-sensitive).
@@ -47,7 +49,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from procstat import cpu_seconds, local_neo4j_pid, process_tree
+from procstat import compiler_seconds, cpu_seconds, local_neo4j_pid, process_tree
 
 from kb.config import Config
 from kb.graph import Graph
@@ -178,15 +180,17 @@ def _send_transport(url: str, token: str, pairs: list) -> int:
 
 
 def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | None,
-                      workers: int | None = None) -> None:
+                      workers: int | None = None, max_warmup: int = 8,
+                      settled: float = 0.05) -> None:
     _wipe(graph)
     _, secret = create_token(graph, name="bench", scope="write", actor="bench")
     server, url = _serve(workers)
     port = int(url.rsplit(":", 1)[1])
     try:
         pipelines = max(1, events // 2)
-        for clients, prefix, counted in ((8, "warm", False), (1, "one", True),
-                                         (8, "eight", True)):
+
+        def round_(clients: int, prefix: str, label: str) -> float | None:
+            """One round; returns the share of Neo4j's CPU its JIT compiler took."""
             if client == "transport":
                 work = [_events(p, prefix) for p in range(pipelines)]
                 send = partial(_send_transport, url, secret)
@@ -196,20 +200,31 @@ def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | N
             per_client = [work[i::clients] for i in range(clients)]
             server_cpu, client_cpu = cpu_seconds(process_tree(server.pid)), time.process_time()
             neo4j_cpu = cpu_seconds([neo4j_pid]) if neo4j_pid else 0.0
+            jit_cpu = compiler_seconds(neo4j_pid) if neo4j_pid else 0.0
             start = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
                 sent = sum(pool.map(send, per_client))
             elapsed = time.perf_counter() - start
             server_cpu = cpu_seconds(process_tree(server.pid)) - server_cpu
             client_cpu = time.process_time() - client_cpu
-            neo4j = (f", Neo4j {(cpu_seconds([neo4j_pid]) - neo4j_cpu) / sent * 1000:.2f} ms"
-                     if neo4j_pid else "")
-            label = f"{clients} client(s)" if counted else f"warm-up, {clients} clients"
+            neo4j, share = "", None
+            if neo4j_pid:
+                used = cpu_seconds([neo4j_pid]) - neo4j_cpu
+                share = max(0.0, compiler_seconds(neo4j_pid) - jit_cpu) / used if used > 0 else 0.0
+                neo4j = f", Neo4j {used / sent * 1000:.2f} ms ({share:.0%} JIT)"
             print(f"openlineage http, {label}: {sent} events in {elapsed:.1f}s "
                   f"= {sent / elapsed:.0f} events/s (CPU per event: kb serve "
                   f"{server_cpu / sent * 1000:.2f} ms{neo4j}, clients "
-                  f"{client_cpu / sent * 1000:.2f} ms; load {os.getloadavg()[0]:.1f})"
-                  + ("" if counted else " - not counted"), flush=True)
+                  f"{client_cpu / sent * 1000:.2f} ms; load {os.getloadavg()[0]:.1f})",
+                  flush=True)
+            return share
+
+        for i in range(max_warmup):
+            share = round_(8, f"warm{i}", "warm-up, 8 clients, not counted")
+            if share is None or share < settled:
+                break
+        round_(1, "one", "1 client")
+        round_(8, "eight", "8 clients")
     finally:
         server.terminate()
         try:
@@ -355,6 +370,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--yes", action="store_true", help="really empty the database")
     parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--max-warmup", type=int, default=8,
+                        help="OpenLineage warm-up rounds at most (default 8); they stop "
+                             "once Neo4j's JIT compiler takes under --settled of its CPU")
+    parser.add_argument("--settled", type=float, default=0.05,
+                        help="JIT share of Neo4j's CPU under which the server counts as "
+                             "warm (default 0.05)")
     parser.add_argument("--workers", type=int, default=None,
                         help="kb serve's worker processes (default: kb serve's own default)")
     parser.add_argument("--runs", type=int, default=5000)
@@ -386,7 +407,7 @@ def main() -> None:
     try:
         if "openlineage" not in args.skip:
             bench_openlineage(graph, args.events, args.client, local_neo4j_pid(config),
-                              args.workers)
+                              args.workers, args.max_warmup, args.settled)
         if "mlflow" not in args.skip:
             for backend in args.store or _default_stores():
                 bench_mlflow(graph, args.runs, backend, local_neo4j_pid(config))

@@ -57,7 +57,9 @@ def compiler_seconds(pid: int) -> float:
 
     A just-started Neo4j keeps compiling its hot code for minutes, on the same cores as
     the work measured; a benchmark warms up until this stops growing much, so that its
-    counted rounds measure the server's steady state.
+    counted rounds measure the server's steady state. Only live threads count: a JVM
+    that retires a compiler thread (not with its default 2-core settings) makes the
+    figure drop.
     """
     total = 0
     for task in os.listdir(f"/proc/{pid}/task"):
