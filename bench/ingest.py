@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
-from procstat import compiler_seconds, cpu_seconds, local_neo4j_pid
+from procstat import add_warmup_arguments, compiler_seconds, cpu_seconds, local_neo4j_pid
 
 from kb.config import Config
 from kb.graph import Graph
@@ -263,12 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--yes", action="store_true", help="wipe the database without asking")
     parser.add_argument("--no-warmup", action="store_true",
                         help="skip the uncounted warm-up rounds of both paths")
-    parser.add_argument("--max-warmup", type=int, default=8,
-                        help="warm-up rounds at most (default 8); they stop earlier once "
-                             "Neo4j's JIT compiler takes under --settled of its CPU")
-    parser.add_argument("--settled", type=float, default=0.05,
-                        help="JIT share of Neo4j's CPU under which the server counts as "
-                             "warm (default 0.05)")
+    add_warmup_arguments(parser, "Both paths'")
     parser.add_argument("--sequential", action="store_true",
                         help="SDK path: Client.batch() one batch after the other, "
                              "not the pipeline")

@@ -49,7 +49,13 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from procstat import compiler_seconds, cpu_seconds, local_neo4j_pid, process_tree
+from procstat import (
+    add_warmup_arguments,
+    compiler_seconds,
+    cpu_seconds,
+    local_neo4j_pid,
+    process_tree,
+)
 
 from kb.config import Config
 from kb.graph import Graph
@@ -374,12 +380,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--yes", action="store_true", help="really empty the database")
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--max-warmup", type=int, default=8,
-                        help="OpenLineage warm-up rounds at most (default 8); they stop "
-                             "once Neo4j's JIT compiler takes under --settled of its CPU")
-    parser.add_argument("--settled", type=float, default=0.05,
-                        help="JIT share of Neo4j's CPU under which the server counts as "
-                             "warm (default 0.05)")
+    add_warmup_arguments(parser, "OpenLineage")
     parser.add_argument("--workers", type=int, default=None,
                         help="kb serve's worker processes (default: kb serve's own default)")
     parser.add_argument("--runs", type=int, default=5000)

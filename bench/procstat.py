@@ -6,6 +6,7 @@ prints it for the processes it drives (``kb serve`` and its workers, the local N
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterable
 
@@ -73,3 +74,13 @@ def compiler_seconds(pid: int) -> float:
             fields = text.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def add_warmup_arguments(parser: argparse.ArgumentParser, rounds: str) -> None:
+    """``--max-warmup`` and ``--settled``: how long a benchmark warms its server up."""
+    parser.add_argument("--max-warmup", type=int, default=8,
+                        help=f"{rounds} warm-up rounds at most (default 8); they stop once "
+                             "Neo4j's JIT compiler takes under --settled of its CPU")
+    parser.add_argument("--settled", type=float, default=0.05,
+                        help="JIT share of Neo4j's CPU under which the server counts as "
+                             "warm (default 0.05)")
