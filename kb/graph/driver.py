@@ -204,10 +204,10 @@ class AsyncGraph:
 
         One network round trip (RUN and PULL together) where ``read`` takes two (BEGIN, RUN
         and PULL, then COMMIT), and fewer awaits of the driver's per-read machinery (a
-        third fewer socket waits for whoTrained). A single statement reads one consistent snapshot
-        either way. Failures the driver calls retryable (a lost connection, a leader switch,
-        a transient error) are retried with jittered exponential backoff for up to
-        ``RETRY_SECONDS``, as managed transactions are; a read is safe to repeat. The
+        third fewer socket waits for whoTrained). A single statement reads one consistent
+        snapshot either way. Failures the driver calls retryable (a lost connection, a
+        leader switch, a transient error) are retried with jittered exponential backoff for
+        up to ``RETRY_SECONDS``, as managed transactions are; a read is safe to repeat. The
         statement must return only plain values (the records' values are kept as they are).
         """
         self.graph.count_round_trip()
