@@ -19,7 +19,7 @@ from neo4j import ManagedTransaction
 from kb.domain import Batch, Label
 
 from .driver import Graph
-from .tokens import Token, token_from_map
+from .tokens import TOKEN_MAP, Token, token_from_map
 from .write import WriteResult, write_batch
 
 RUN_STATES = (
@@ -28,17 +28,10 @@ RUN_STATES = (
     "RETURN r.id AS id, r.mergeState AS state"
 )
 
-# The token as ``tokens.TOKEN_MAP`` has it, but its times as ISO text: the driver turns a
-# DateTime into Python in about 150 us apiece (pytz), which every lineage group paid twice,
-# while ``datetime.fromisoformat`` takes under a microsecond.
-_TOKEN_TIMES = ("createdAt", "revokedAt", "lastUsedAt")
-TOKEN_TEXT_MAP = ("t {.id, .name, .scope, .actor, "
-                  + ", ".join(f"{name}: toString(t.{name})" for name in _TOKEN_TIMES) + "}")
-
 TOKEN_AND_RUN_STATES = (
     "CALL () {\n"
     "  OPTIONAL MATCH (t:ApiToken {hash: $hash})\n"
-    f"  RETURN {TOKEN_TEXT_MAP} AS token\n"
+    f"  RETURN {TOKEN_MAP} AS token\n"
     "}\n"
     "CALL () {\n"
     "  UNWIND $ids AS id\n"
@@ -79,16 +72,6 @@ def merge_write(graph: Graph, ids: list[str], build: BuildFromStates, *, actor: 
     return graph.write(_merge_write, sorted(set(ids)), build, now, actor)
 
 
-def _time(text: str | None) -> datetime | None:
-    # Tokens are stamped in UTC ("...Z"); a named zone would add "[Zone]".
-    return None if text is None else datetime.fromisoformat(text.split("[", 1)[0])
-
-
-def _token(raw: dict) -> Token:
-    """``tokens.token_from_map`` for ``TOKEN_TEXT_MAP``."""
-    return token_from_map({**raw, **{name: _time(raw[name]) for name in _TOKEN_TIMES}})
-
-
 class Caller(Protocol):
     """Who a checked write is for: its ``actor`` stamps the write."""
 
@@ -112,7 +95,7 @@ def checked_merge_write(graph: Graph, token_hash: str, ids: list[str],
 
     def work(tx: ManagedTransaction) -> C:
         row = tx.run(TOKEN_AND_RUN_STATES, hash=token_hash, ids=ids).single(strict=True)
-        caller = check(None if row["token"] is None else _token(row["token"]))
+        caller = check(None if row["token"] is None else token_from_map(row["token"]))
         write_batch(tx, build(dict(row["states"])), now, caller.actor)
         return caller
 
