@@ -75,7 +75,10 @@ class TextValidationCache(SchemaExtension):
         if document is not None and isinstance(query, str):
             key = (ctx.schema._schema, query, ctx.validation_rules)
             errors = _validated.get(key)
-            if errors is None:
+            if errors is not None:
+                with contextlib.suppress(KeyError):  # another request may have evicted it
+                    _validated.move_to_end(key)
+            else:
                 errors = validate_document(ctx.schema._schema, document,
                                            ctx.validation_rules)
                 _validated[key] = errors
