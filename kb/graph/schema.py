@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from neo4j import ManagedTransaction
+from neo4j.exceptions import ClientError
 
 from kb.domain import KEY_PROPERTY, Label
 
@@ -75,11 +76,29 @@ def _read(tx: ManagedTransaction) -> int | None:
     return None if record is None else record["version"]
 
 
+#: What Neo4j answers when a concurrent ``CREATE ... IF NOT EXISTS`` won the race.
+_CREATED_BY_ANOTHER = frozenset({
+    "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists",
+    "Neo.ClientError.Schema.IndexAlreadyExists",
+    "Neo.ClientError.Schema.ConstraintAlreadyExists",
+})
+
+
 def apply_schema(graph: Graph) -> int:
-    """Create what is missing; schema commands each need a transaction of their own."""
+    """Create what is missing; schema commands each need a transaction of their own.
+
+    Several processes may start at once (``kb serve --workers``): ``IF NOT EXISTS`` does
+    not cover two creations in flight, and the loser is told the rule exists - which is
+    what it wanted.
+    """
     for statement in [*CONSTRAINTS, *INDEXES, FULLTEXT, "CREATE CONSTRAINT kbmeta_id IF NOT "
                       "EXISTS FOR (n:KbMeta) REQUIRE n.id IS UNIQUE"]:
-        graph.write(_run_each, [statement])
+        try:
+            graph.write(_run_each, [statement])
+        except ClientError as exc:
+            if exc.code not in _CREATED_BY_ANOTHER:
+                raise
+            log.debug("created concurrently: %s", statement)
     version = graph.write(_record, SCHEMA_VERSION)
     log.debug("graph schema at version %s", version)
     return version
