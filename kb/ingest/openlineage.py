@@ -8,7 +8,10 @@ events is validated whole before anything is written, and written in one transac
 Mapping (documented in the README too):
 
 * job ``(namespace, name)`` -> Experiment ``"<namespace>/<name>"``, or just ``name`` when
-  the namespace is ``default``; run ``runId`` -> Run with that id, kind ``pipeline``.
+  the namespace is ``default``; run ``runId`` -> Run with that id, kind ``pipeline``,
+  and no name of its own: OpenLineage names the job, not the run, and the job's name
+  on each of its runs would only repeat the experiment in search (and cost a full-text
+  index update per run).
 * dataset ``(namespace, name)`` -> Dataset named by the same rule; its version is the
   ``version`` facet's ``datasetVersion`` when the producer gives one, else
   ``UNVERSIONED`` -- the producer did not tell versions apart, so neither can kb, and one
@@ -262,7 +265,6 @@ def run_fields(run_id: str, state: dict[str, Any]) -> dict[str, Any]:
         "id": run_id,
         "kind": RUN_KIND,
         "experiment": state["experiment"][1],
-        "name": state["experiment"][1],
         "status": status[2] if status else RunStatus.RUNNING.value,
         "event_time": _time(status[0]) if status else None,
         "started_at": _time(start[1]) if start else None,
