@@ -67,6 +67,7 @@ class Graph:
         self._lock = threading.Lock()
         self.round_trips = 0  # units of work run; tests use it to spot N+1 access
         self.connection: tuple[str, tuple[str, str]] | None = None  # (uri, auth) if known
+        self._session_config = _merged_config(driver, {"database": database})
 
     @classmethod
     def connect(cls, uri: str, user: str, password: str, *, database: str = "neo4j") -> Graph:
@@ -115,11 +116,17 @@ class Graph:
 
     def _run(self, mode: str, work: Callable[..., T], *args: Any, **kw: Any) -> T:
         self.count_round_trip()
-        with _kb_errors(), self._driver.session(database=self.database) as session:
+        with (_kb_errors(), self._session() as session,
+              _begin_with_first_statement(session)):
             if mode == "read":
-                with _begin_with_first_statement(session):
-                    return session.execute_read(work, *args, **kw)
+                return session.execute_read(work, *args, **kw)
             return session.execute_write(work, *args, **kw)
+
+    def _session(self) -> neo4j.Session:
+        config = self._session_config
+        if config is None:
+            return self._driver.session(database=self.database)
+        return self._driver._session(copy.copy(config))  # type: ignore[attr-defined]
 
     def ping(self) -> bool:
         """True when the database answers a trivial query (readiness probes)."""
@@ -151,14 +158,9 @@ class AsyncGraph:
         self._driver = driver
         self.graph = graph
         self.database = graph.database
-        # The session configuration, merged from the driver's defaults once: the driver
-        # merges it again for every ``session()``, a few percent of a small API request.
-        read_config = getattr(driver, "_read_session_config", None)
-        hooks = read_config and hasattr(driver, "_session")
-        self._session_config = read_config({"database": self.database}) if hooks else None
-        self._auto_config = (read_config({"database": self.database,
-                                          "default_access_mode": neo4j.READ_ACCESS})
-                             if hooks else None)
+        self._session_config = _merged_config(driver, {"database": self.database})
+        self._auto_config = _merged_config(driver, {"database": self.database,
+                                                    "default_access_mode": neo4j.READ_ACCESS})
 
     def _session(self, auto_commit: bool = False) -> neo4j.AsyncSession:
         """A session on ``database``; each gets its own copy of the merged configuration,
@@ -240,6 +242,17 @@ class AsyncGraph:
         return True
 
 
+def _merged_config(driver: neo4j.Driver | neo4j.AsyncDriver, config: dict[str, Any]
+                   ) -> Any | None:
+    """A session configuration merged with the driver's defaults once, or None when the
+    driver lacks the hooks: ``driver.session()`` merges it again for every session, a few
+    percent of a small API request or lineage write. Each session gets its own copy."""
+    merge = getattr(driver, "_read_session_config", None)
+    if merge is None or not hasattr(driver, "_session"):
+        return None
+    return merge(config)
+
+
 @contextlib.contextmanager
 def _kb_errors() -> Iterator[None]:
     """Driver failures raised inside the block leave it as the kb errors they mean."""
@@ -268,10 +281,11 @@ def _mapped(exc: Exception) -> KbError | None:
 
 def _begin_with_first_statement(session: neo4j.Session | neo4j.AsyncSession
                                 ) -> AbstractContextManager[Any]:
-    """Send a read's BEGIN together with its first statement instead of on its own: one
-    network round trip fewer per read, as the driver's own ``execute_query`` does with the
-    same switch (a managed, retried transaction all the same; a BEGIN that fails is
-    reported by the first statement). A driver without the switch sends BEGIN alone."""
+    """Send a transaction's BEGIN together with its first statement instead of on its own:
+    one network round trip fewer per transaction, as the driver's own ``execute_query``
+    does for reads and writes with the same switch (a managed, retried transaction all
+    the same; a BEGIN that fails is reported by the first statement). A driver without
+    the switch sends BEGIN alone."""
     switch = getattr(session, "_pipelined_begin", None)
     return switch if switch is not None else contextlib.nullcontext()
 
