@@ -76,11 +76,11 @@ def compiler_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def add_warmup_arguments(parser: argparse.ArgumentParser, rounds: str) -> None:
+def add_warmup_arguments(parser: argparse.ArgumentParser, rounds: str, most: int = 8) -> None:
     """``--max-warmup`` and ``--settled``: how long a benchmark warms its server up."""
-    parser.add_argument("--max-warmup", type=int, default=8,
-                        help=f"{rounds} warm-up rounds at most (default 8); they stop once "
-                             "Neo4j's JIT compiler takes under --settled of its CPU")
+    parser.add_argument("--max-warmup", type=int, default=most,
+                        help=f"{rounds} warm-up rounds at most (default {most}); they stop "
+                             "once Neo4j's JIT compiler takes under --settled of its CPU")
     parser.add_argument("--settled", type=float, default=0.05,
                         help="JIT share of Neo4j's CPU under which the server counts as "
                              "warm (default 0.05)")
