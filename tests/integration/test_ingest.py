@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from together import run_together
 
 from kb.domain import parse_ref
 from kb.errors import InvalidInput, KbError, NotFound
@@ -193,21 +193,7 @@ def test_versions_are_numbered_and_a_relogged_run_keeps_its_version(
 
 def test_concurrent_registrations_get_distinct_numbers(client: Client, graph: Graph) -> None:
     versions: list[str] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
-
-    def register() -> None:
-        try:
-            start.wait()
-            versions.append(client.register_model("race").version)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=register) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = run_together(lambda: versions.append(client.register_model("race").version), 8)
     assert errors == []
     assert sorted(versions, key=int) == [str(i) for i in range(1, 9)]
     assert counts(graph)["ModelVersion"] == 8

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+from together import run_together
 
 from kb.graph import Graph
 from kb.graph.schema import FULLTEXT_INDEX, SCHEMA_VERSION, apply_schema, schema_version
@@ -18,20 +18,7 @@ def test_processes_applying_the_schema_at_once_all_succeed(graph: Graph) -> None
         session.run(f"DROP INDEX {FULLTEXT_INDEX}").consume()
     assert FULLTEXT_INDEX not in _indexes(graph)
 
-    start, errors = threading.Barrier(4), []
-
-    def apply() -> None:
-        start.wait()
-        try:
-            apply_schema(graph)
-        except Exception as exc:  # reported below
-            errors.append(exc)
-
-    workers = [threading.Thread(target=apply) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    errors = run_together(lambda: apply_schema(graph), 4)
 
     assert errors == []
     assert FULLTEXT_INDEX in _indexes(graph)
