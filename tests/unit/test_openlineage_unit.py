@@ -105,6 +105,8 @@ def test_fold_is_independent_of_order_and_duplicates():
     assert fields["started_at"].isoformat() == "2024-05-01T10:00:00+00:00"
     assert fields["ended_at"].isoformat() == "2024-05-01T10:30:00+00:00"
     assert fields["params"] == {"lr": "0.2"}
+    # The job, not the run, has a name: it is the run's experiment, not a second copy.
+    assert fields["experiment"] == "etl/clean_customers" and "name" not in fields
 
 
 def test_a_failure_at_the_same_time_outranks_completion():
