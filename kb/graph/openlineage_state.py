@@ -19,16 +19,21 @@ from neo4j import ManagedTransaction
 from kb.domain import Batch, Label
 
 from .driver import Graph
+from .statements import KEYED
 from .tokens import TOKEN_MAP, Token, token_from_map
 from .write import WriteResult, write_batch
 
+# Both find their nodes by unique keys (token hash, run id): their plans never depend on
+# the counts, which lineage traffic moves all the time (see statements.KEYED).
 RUN_STATES = (
+    KEYED +
     "UNWIND $ids AS id\n"
     f"MATCH (r:{Label.RUN.value} {{id: id}})\n"
     "RETURN r.id AS id, r.mergeState AS state"
 )
 
 TOKEN_AND_RUN_STATES = (
+    KEYED +
     "CALL () {\n"
     "  OPTIONAL MATCH (t:ApiToken {hash: $hash})\n"
     f"  RETURN {TOKEN_MAP} AS token\n"
