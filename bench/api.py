@@ -43,7 +43,6 @@ import http.client
 import json
 import os
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -54,6 +53,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from loadgen import exchange
 from procstat import cpu_seconds, process_tree
 
 from kb.config import Config
@@ -237,9 +237,6 @@ def _post_bytes(url: str, body: dict[str, Any]) -> tuple[str, int, bytes]:
     return parsed.host, parsed.port or 80, head.encode() + payload
 
 
-_LENGTH = re.compile(rb"content-length: *(\d+)", re.IGNORECASE)
-
-
 def throughput(url: str, body: dict[str, Any], clients: int, seconds: float) -> float:
     """Requests/s from ``clients`` keep-alive connections, each sending its next request
     when the previous answer is in. A bare asyncio HTTP/1.1 client (like wrk), so that the
@@ -253,10 +250,7 @@ def throughput(url: str, body: dict[str, Any], clients: int, seconds: float) -> 
         n = 0
         try:
             while time.perf_counter() < stop:
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = _LENGTH.search(head)
-                answer = await reader.readexactly(int(length.group(1)) if length else 0)
+                head, answer = await exchange(reader, writer, request)
                 if head[9:12] != b"200" or b'"errors"' in answer:
                     raise RuntimeError(f"the API answered {head[:12]!r}: {answer[:300]!r}")
                 n += 1

@@ -8,6 +8,7 @@ derived ``key`` property so that a MERGE on one property stays safe under concur
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from neo4j import ManagedTransaction
@@ -84,21 +85,27 @@ _CREATED_BY_ANOTHER = frozenset({
 })
 
 
-def apply_schema(graph: Graph) -> int:
-    """Create what is missing; schema commands each need a transaction of their own.
+def create_missing(graph: Graph, statements: Iterable[str]) -> None:
+    """Run ``CREATE ... IF NOT EXISTS`` schema commands, each in a transaction of its own
+    (Neo4j wants that).
 
-    Several processes may start at once (``kb serve --workers``): ``IF NOT EXISTS`` does
-    not cover two creations in flight, and the loser is told the rule exists - which is
-    what it wanted.
+    Several processes may run them at once (``kb serve --workers``): ``IF NOT EXISTS``
+    does not cover two creations in flight, and the loser is told the rule exists - which
+    is what it wanted.
     """
-    for statement in [*CONSTRAINTS, *INDEXES, FULLTEXT, "CREATE CONSTRAINT kbmeta_id IF NOT "
-                      "EXISTS FOR (n:KbMeta) REQUIRE n.id IS UNIQUE"]:
+    for statement in statements:
         try:
             graph.write(_run_each, [statement])
         except ClientError as exc:
             if exc.code not in _CREATED_BY_ANOTHER:
                 raise
             log.debug("created concurrently: %s", statement)
+
+
+def apply_schema(graph: Graph) -> int:
+    """Create what is missing and record the schema version."""
+    create_missing(graph, [*CONSTRAINTS, *INDEXES, FULLTEXT, "CREATE CONSTRAINT kbmeta_id "
+                           "IF NOT EXISTS FOR (n:KbMeta) REQUIRE n.id IS UNIQUE"])
     version = graph.write(_record, SCHEMA_VERSION)
     log.debug("graph schema at version %s", version)
     return version

@@ -18,6 +18,7 @@ from neo4j import ManagedTransaction
 from kb.errors import Conflict, InvalidInput, NotFound
 
 from .driver import Graph
+from .schema import create_missing
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,6 @@ def token_from_map(raw: dict) -> Token:
                  _time(raw["revokedAt"]), _time(raw["lastUsedAt"]))
 
 
-def _ensure(tx: ManagedTransaction, statement: str) -> None:
-    tx.run(statement).consume()
-
-
 def _create(tx: ManagedTransaction, row: dict) -> None:
     if tx.run(ACTIVE_BY_NAME, name=row["name"]).single(strict=True)["n"]:
         raise Conflict(f"an active token named {row['name']!r} exists; revoke it first "
@@ -125,8 +122,7 @@ def create_token(graph: Graph, *, name: str, scope: str, actor: str) -> tuple[To
     actor = (actor or "").strip()
     if not actor:
         raise InvalidInput("actor", "must name the person the token acts as", actor)
-    for statement in CONSTRAINTS:
-        graph.write(_ensure, statement)
+    create_missing(graph, CONSTRAINTS)
     secret = PREFIX + secrets.token_urlsafe(32)
     row = {"id": f"tok_{uuid.uuid4().hex[:12]}", "name": name, "hash": hash_secret(secret),
            "scope": scope, "actor": actor, "now": datetime.now(UTC)}
