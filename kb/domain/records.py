@@ -223,6 +223,14 @@ class RunRecord(Record):
                 raise ValueError(f"metric {key!r} must be a finite number, not {value}")
         return v
 
+    @field_validator("params")
+    @classmethod
+    def _finite_params(cls, v: dict[str, Scalar]) -> dict[str, Scalar]:
+        for key, value in v.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"param {key!r} must be a finite number or text, not {value}")
+        return v
+
 
 class ModelRecord(Record):
     name: Name

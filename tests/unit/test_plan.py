@@ -4,6 +4,12 @@ from kb.graph.plan import EMBEDDED, PROPERTIES, build_plan, encode_map
 
 def test_params_encode_canonically():
     assert encode_map({"b": 1, "a": 0.5}) == '{"a":0.5,"b":1}'
+    assert encode_map({"z": {"y": 1, "x": [True, None]}, "a": "é"}) == (
+        '{"a":"é","z":{"x":[true,null],"y":1}}')
+
+
+def test_integers_beyond_64_bits_still_encode():
+    assert encode_map({"seed": 2**70, "a": 1}) == '{"a":1,"seed":1180591620717411303424}'
 
 
 def test_referenced_entities_become_deduplicated_stubs():

@@ -54,6 +54,13 @@ def test_metrics_must_be_finite(value: float) -> None:
     assert "'auc'" in err.message
 
 
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_numeric_params_must_be_finite(value: float) -> None:
+    err = invalid(RunRecord, {"id": "r", "params": {"lr": value}}, prefix="run")
+    assert err.field == "run.params"
+    assert "'lr'" in err.message
+
+
 def test_param_values_are_scalars_and_keys_are_text() -> None:
     assert invalid(RunRecord, {"id": "r", "params": {"lr": [1, 2]}}).field.startswith(
         "x.params.lr")
