@@ -10,7 +10,11 @@ every fifth run produces a version of one of 1,000 models, and each model's newe
 is deployed to prod. Generation is skipped when the graph already holds this bench's data
 (a ``bench-run-`` count check), so re-runs measure only.
 
-Measured, each after a warm-up:
+First, uncounted warm-up rounds of every path below, until Neo4j's JIT compiler takes
+under ``--settled`` (5%) of its CPU in two rounds in a row (``--max-warmup`` rounds at
+most): a just-started server answers several times slower. Then each question is sampled
+on the three paths in turn (one call of each, then the next), so that the machine's speed,
+which drifts by tens of percent over minutes, weighs the same on all three:
 
 1. **API**: ``POST /graphql`` on a real uvicorn bound to loopback (``--workers``, 2 by
    default like ``kb serve`` on a 2-core machine; measured once every worker is up and the
@@ -54,7 +58,13 @@ from typing import Any
 
 import httpx
 from loadgen import exchange
-from procstat import cpu_seconds, process_tree
+from procstat import (
+    add_warmup_arguments,
+    compiler_seconds,
+    cpu_seconds,
+    local_neo4j_pid,
+    process_tree,
+)
 
 from kb.config import Config
 from kb.domain import Label, Ref
@@ -212,15 +222,47 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def timed(fn: Callable[[], Any], samples: int, warmup: int = 10) -> list[float]:
+def timed_together(fns: list[Callable[[], Any]], samples: int, warmup: int = 10
+                   ) -> list[list[float]]:
+    """Milliseconds per call of each of ``fns``, sampled in turn (one call of each, then
+    the next round): the machine's speed drifts by tens of percent over minutes, and
+    interleaving gives every path the same drift, so that their ratio measures the paths."""
     for _ in range(warmup):
-        fn()
-    out = []
+        for fn in fns:
+            fn()
+    out: list[list[float]] = [[] for _ in fns]
     for _ in range(samples):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
+        for fn, times in zip(fns, out, strict=True):
+            t = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t) * 1000)
     return out
+
+
+def warm_up(fns: list[Callable[[], Any]], neo4j_pid: int | None, rounds: int,
+            settled: float, calls: int = 100) -> None:
+    """Uncounted rounds of ``calls`` calls of each path until Neo4j's JIT compiler takes
+    under ``settled`` of its CPU in two rounds in a row (``rounds`` at most): a
+    just-started server answers these questions several times slower than a warm one."""
+    quiet = 0
+    for i in range(rounds):
+        before = cpu_seconds([neo4j_pid]) if neo4j_pid else 0.0
+        jit = compiler_seconds(neo4j_pid) if neo4j_pid else 0.0
+        began = time.perf_counter()
+        for fn in fns:
+            for _ in range(calls):
+                fn()
+        seconds = time.perf_counter() - began
+        if neo4j_pid is None:
+            print(f"warm-up round {i + 1}: {seconds:.1f} s (remote Neo4j: JIT not measured)")
+            return
+        used = cpu_seconds([neo4j_pid]) - before
+        share = max(0.0, compiler_seconds(neo4j_pid) - jit) / used if used > 0 else 0.0
+        print(f"warm-up round {i + 1}: {seconds:.1f} s, Neo4j's JIT compiler {share:.0%} of "
+              f"its CPU (load {_load()})")
+        quiet = quiet + 1 if share < settled else 0
+        if quiet == 2:
+            return
 
 
 def pct(values: list[float], q: float) -> float:
@@ -275,6 +317,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2,
                         help="uvicorn worker processes (kb serve's default on 2 cores)")
+    add_warmup_arguments(parser, "Uncounted", most=12)
     args = parser.parse_args()
 
     config = Config.from_env()
@@ -341,14 +384,15 @@ def run(args: argparse.Namespace, graph: Graph, proc: subprocess.Popen, url: str
     g = lineage(graph, Ref(Label.DATASET_VERSION, dv_key), direction="DOWNSTREAM", depth=5)
     print(f"\nlineage from {dv_key}: {len(g.nodes)} nodes, {len(g.edges)} edges, "
           f"truncated={g.truncated}; impact: {len(impact(graph, dataset, dsv))} items")
+    warm_up([f for paths in rows.values() for f in paths], local_neo4j_pid(Config.from_env()),
+            args.max_warmup, args.settled)
     pids = process_tree(proc.pid)
     print(f"\n{'question':<18}{'API p50':>9}{'API p95':>9}{'kb p50':>9}{'raw p50':>9}"
           f"{'raw p95':>9}{'API/raw p50':>13}{'API CPU':>9}   (ms; {args.samples} samples)")
     for name, (via_api, via_kb, via_raw) in rows.items():
-        before = cpu_seconds(pids)
-        a = timed(via_api, args.samples)
+        before = cpu_seconds(pids)  # only the API calls reach the server's processes
+        a, k, r = timed_together([via_api, via_kb, via_raw], args.samples)
         cpu = (cpu_seconds(pids) - before) * 1000 / (args.samples + 10)
-        k, r = (timed(f, args.samples) for f in (via_kb, via_raw))
         print(f"{name:<18}{pct(a, 50):>9.1f}{pct(a, 95):>9.1f}{pct(k, 50):>9.1f}"
               f"{pct(r, 50):>9.1f}{pct(r, 95):>9.1f}{pct(a, 50) / pct(r, 50):>13.2f}"
               f"{cpu:>9.2f}")
