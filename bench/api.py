@@ -59,11 +59,12 @@ from typing import Any
 import httpx
 from loadgen import exchange
 from procstat import (
+    Neo4jUse,
     add_warmup_arguments,
-    compiler_seconds,
     cpu_seconds,
     local_neo4j_pid,
     process_tree,
+    warm_up,
 )
 
 from kb.config import Config
@@ -239,30 +240,25 @@ def timed_together(fns: list[Callable[[], Any]], samples: int, warmup: int = 10
     return out
 
 
-def warm_up(fns: list[Callable[[], Any]], neo4j_pid: int | None, rounds: int,
-            settled: float, calls: int = 100) -> None:
-    """Uncounted rounds of ``calls`` calls of each path until Neo4j's JIT compiler takes
-    under ``settled`` of its CPU in two rounds in a row (``rounds`` at most): a
-    just-started server answers these questions several times slower than a warm one."""
-    quiet = 0
-    for i in range(rounds):
-        before = cpu_seconds([neo4j_pid]) if neo4j_pid else 0.0
-        jit = compiler_seconds(neo4j_pid) if neo4j_pid else 0.0
+def warm_up_paths(fns: list[Callable[[], Any]], neo4j_pid: int | None, rounds: int,
+                  settled: float, calls: int = 100) -> None:
+    """Uncounted rounds of ``calls`` calls of each path until Neo4j's JIT compiler settles
+    (``procstat.warm_up``): a just-started server answers these questions several times
+    slower than a warm one."""
+
+    def round_(i: int) -> float | None:
         began = time.perf_counter()
-        for fn in fns:
-            for _ in range(calls):
-                fn()
-        seconds = time.perf_counter() - began
-        if neo4j_pid is None:
-            print(f"warm-up round {i + 1}: {seconds:.1f} s (remote Neo4j: JIT not measured)")
-            return
-        used = cpu_seconds([neo4j_pid]) - before
-        share = max(0.0, compiler_seconds(neo4j_pid) - jit) / used if used > 0 else 0.0
-        print(f"warm-up round {i + 1}: {seconds:.1f} s, Neo4j's JIT compiler {share:.0%} of "
-              f"its CPU (load {_load()})")
-        quiet = quiet + 1 if share < settled else 0
-        if quiet == 2:
-            return
+        with Neo4jUse(neo4j_pid) as neo4j:
+            for fn in fns:
+                for _ in range(calls):
+                    fn()
+        share = ("not measured (remote Neo4j)" if neo4j.jit_share is None
+                 else f"{neo4j.jit_share:.0%} of its CPU")
+        print(f"warm-up round {i + 1}: {time.perf_counter() - began:.1f} s, Neo4j's JIT "
+              f"compiler {share} (load {_load()})")
+        return neo4j.jit_share
+
+    warm_up(round_, rounds, settled)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -384,8 +380,8 @@ def run(args: argparse.Namespace, graph: Graph, proc: subprocess.Popen, url: str
     g = lineage(graph, Ref(Label.DATASET_VERSION, dv_key), direction="DOWNSTREAM", depth=5)
     print(f"\nlineage from {dv_key}: {len(g.nodes)} nodes, {len(g.edges)} edges, "
           f"truncated={g.truncated}; impact: {len(impact(graph, dataset, dsv))} items")
-    warm_up([f for paths in rows.values() for f in paths], local_neo4j_pid(Config.from_env()),
-            args.max_warmup, args.settled)
+    warm_up_paths([f for paths in rows.values() for f in paths],
+                  local_neo4j_pid(Config.from_env()), args.max_warmup, args.settled)
     pids = process_tree(proc.pid)
     print(f"\n{'question':<18}{'API p50':>9}{'API p95':>9}{'kb p50':>9}{'raw p50':>9}"
           f"{'raw p95':>9}{'API/raw p50':>13}{'API CPU':>9}   (ms; {args.samples} samples)")

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
-from procstat import add_warmup_arguments, compiler_seconds, cpu_seconds, local_neo4j_pid
+from procstat import Neo4jUse, add_warmup_arguments, local_neo4j_pid
 
 from kb.config import Config
 from kb.graph import Graph
@@ -201,32 +201,23 @@ def wipe(driver: neo4j.Driver, database: str) -> None:
             session.run(statement).consume()
 
 
-def _neo4j_seconds() -> tuple[float, float] | None:
-    """CPU seconds of the local Neo4j of ``KB_HOME``, in all and in its JIT compiler
-    threads (None for a remote server)."""
-    pid = local_neo4j_pid(Config.from_env())
-    return None if pid is None else (cpu_seconds([pid]), compiler_seconds(pid))
-
-
 def timed(label: str, fn: Callable[[], None], n: int) -> tuple[float, float | None]:
     """Wall time of ``fn`` as runs/s, printed with the load average and the CPU per run of
     this process and of the local Neo4j; also returns the share of Neo4j's CPU that went
     to compiling (None when the server is not local)."""
-    began, cpu, server = time.perf_counter(), time.process_time(), _neo4j_seconds()
-    fn()
+    began, cpu = time.perf_counter(), time.process_time()
+    with Neo4jUse(local_neo4j_pid(Config.from_env())) as server:
+        fn()
     seconds = time.perf_counter() - began
     cpu = time.process_time() - cpu
-    after = _neo4j_seconds()
     rate = n / seconds
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    neo4j, jit = "", None
-    if server is not None and after is not None:
-        used, compiling = after[0] - server[0], after[1] - server[1]
-        jit = max(0.0, compiling) / used if used > 0 else 0.0
-        neo4j = f", Neo4j {used * 1e6 / n:4.0f} us/run ({jit:4.0%} JIT)"
+    neo4j = ""
+    if server.seconds is not None:
+        neo4j = f", Neo4j {server.seconds * 1e6 / n:4.0f} us/run ({server.jit_share:4.0%} JIT)"
     print(f"{label:<6} {n:>7,} runs in {seconds:7.2f} s  = {rate:8,.0f} runs/s  "
           f"CPU: client {cpu * 1e6 / n:4.0f} us/run{neo4j}  (load {load})")
-    return rate, jit
+    return rate, server.jit_share
 
 
 def refuse_unless_allowed(config: Config, yes: bool) -> None:

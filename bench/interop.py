@@ -54,11 +54,12 @@ from pathlib import Path
 import httpx
 from loadgen import exchange
 from procstat import (
+    Neo4jUse,
     add_warmup_arguments,
-    compiler_seconds,
     cpu_seconds,
     local_neo4j_pid,
     process_tree,
+    warm_up,
 )
 
 from kb.config import Config
@@ -226,18 +227,15 @@ def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | N
                 send_all = partial(_send_encoded, port,
                                    [requests[i::clients] for i in range(clients)])
             server_cpu, client_cpu = cpu_seconds(process_tree(server.pid)), time.process_time()
-            neo4j_cpu = cpu_seconds([neo4j_pid]) if neo4j_pid else 0.0
-            jit_cpu = compiler_seconds(neo4j_pid) if neo4j_pid else 0.0
             start = time.perf_counter()
-            sent = send_all()
+            with Neo4jUse(neo4j_pid) as neo4j_use:
+                sent = send_all()
             elapsed = time.perf_counter() - start
             server_cpu = cpu_seconds(process_tree(server.pid)) - server_cpu
             client_cpu = time.process_time() - client_cpu
-            neo4j, share = "", None
-            if neo4j_pid:
-                used = cpu_seconds([neo4j_pid]) - neo4j_cpu
-                share = max(0.0, compiler_seconds(neo4j_pid) - jit_cpu) / used if used > 0 else 0.0
-                neo4j = f", Neo4j {used / sent * 1000:.2f} ms ({share:.0%} JIT)"
+            neo4j, share = "", neo4j_use.jit_share
+            if neo4j_use.seconds is not None:
+                neo4j = f", Neo4j {neo4j_use.seconds / sent * 1000:.2f} ms ({share:.0%} JIT)"
             print(f"openlineage http, {label}: {sent} events in {elapsed:.1f}s "
                   f"= {sent / elapsed:.0f} events/s (CPU per event: kb serve "
                   f"{server_cpu / sent * 1000:.2f} ms{neo4j}, clients "
@@ -245,14 +243,8 @@ def bench_openlineage(graph: Graph, events: int, client: str, neo4j_pid: int | N
                   flush=True)
             return sent / elapsed, share
 
-        # Warm until two rounds in a row keep the compiler under ``settled``: one quiet
-        # round is often followed by another burst of compilation.
-        quiet = 0
-        for i in range(max_warmup):
-            _, share = round_(8, f"warm{i}", "warm-up, 8 clients, not counted")
-            quiet = quiet + 1 if share is None or share < settled else 0
-            if quiet == 2:
-                break
+        warm_up(lambda i: round_(8, f"warm{i}", "warm-up, 8 clients, not counted")[1],
+                max_warmup, settled)
         rates = sorted(round_(8, f"eight{i}", f"8 clients, round {i + 1} of {rounds}")[0]
                        for i in range(rounds))
         print(f"openlineage http, 8 clients over {rounds} rounds: median "

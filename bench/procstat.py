@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from kb.config import Config
 
@@ -84,3 +84,36 @@ def add_warmup_arguments(parser: argparse.ArgumentParser, rounds: str, most: int
     parser.add_argument("--settled", type=float, default=0.05,
                         help="JIT share of Neo4j's CPU under which the server counts as "
                              "warm (default 0.05)")
+
+
+class Neo4jUse:
+    """Neo4j's CPU seconds while a ``with`` block ran (``seconds``) and the share of them
+    its JIT compiler took (``jit_share``); both stay None for a remote server (no pid)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.seconds: float | None = None
+        self.jit_share: float | None = None
+
+    def __enter__(self) -> Neo4jUse:
+        if self.pid:
+            self._cpu, self._jit = cpu_seconds([self.pid]), compiler_seconds(self.pid)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pid:
+            self.seconds = cpu_seconds([self.pid]) - self._cpu
+            jit = max(0.0, compiler_seconds(self.pid) - self._jit)
+            self.jit_share = jit / self.seconds if self.seconds > 0 else 0.0
+
+
+def warm_up(round_: Callable[[int], float | None], rounds: int, settled: float) -> None:
+    """Uncounted ``round_(i)`` calls, each returning the JIT share of Neo4j's CPU in it
+    (None when unknown), until two in a row stay under ``settled`` (``rounds`` at most):
+    one quiet round is often followed by another burst of compilation."""
+    quiet = 0
+    for i in range(rounds):
+        share = round_(i)
+        quiet = quiet + 1 if share is None or share < settled else 0
+        if quiet == 2:
+            return

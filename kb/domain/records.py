@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -215,20 +216,15 @@ class RunRecord(Record):
                 raise ValueError(f"key {key!r} must be non-empty text")
         return v
 
-    @field_validator("metrics")
+    @field_validator("params", "metrics")
     @classmethod
-    def _finite(cls, v: dict[str, float]) -> dict[str, float]:
-        for key, value in v.items():
-            if not math.isfinite(value):
-                raise ValueError(f"metric {key!r} must be a finite number, not {value}")
-        return v
-
-    @field_validator("params")
-    @classmethod
-    def _finite_params(cls, v: dict[str, Scalar]) -> dict[str, Scalar]:
+    def _finite(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        # Their JSON encoding (plan.encode_map) has no NaN or infinity to write.
         for key, value in v.items():
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"param {key!r} must be a finite number or text, not {value}")
+                what = ("metric", "a finite number") if info.field_name == "metrics" else (
+                    "param", "a finite number or text")
+                raise ValueError(f"{what[0]} {key!r} must be {what[1]}, not {value}")
         return v
 
 
