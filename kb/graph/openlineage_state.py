@@ -32,16 +32,37 @@ RUN_STATES = (
     "RETURN r.id AS id, r.mergeState AS state"
 )
 
+# The states a write merges into, read under the runs' write locks: two server processes
+# (or an import beside the server) merging events of one run at once would otherwise both
+# read the same old state, and the last commit would drop the other's events. Setting a
+# property takes the node's lock, held to the commit, and the state is read only after it
+# (removing the property again leaves nothing behind). A run not yet in the graph is
+# created here, so that a concurrent creator waits on its key instead; it gets its
+# ``createdAt`` as the Run upsert would (lineage runs have no ``createdAt`` of their own),
+# and the rest from that upsert, in the same transaction.
+def _locked_states(ids: str) -> str:
+    return (
+        f"UNWIND {ids} AS id\n"
+        f"MERGE (r:{Label.RUN.value} {{id: id}})\n"
+        "ON CREATE SET r.createdAt = datetime($now)\n"
+        "SET r.kbLock = true\n"
+        "REMOVE r.kbLock\n"
+    )
+
+
+LOCKED_RUN_STATES = KEYED + _locked_states("$ids") + "RETURN r.id AS id, r.mergeState AS state"
+
+# The same, with the caller's token; an unknown token locks and creates nothing.
 TOKEN_AND_RUN_STATES = (
     KEYED +
     "CALL () {\n"
     "  OPTIONAL MATCH (t:ApiToken {hash: $hash})\n"
     f"  RETURN {TOKEN_MAP} AS token\n"
     "}\n"
-    "CALL () {\n"
-    "  UNWIND $ids AS id\n"
-    f"  MATCH (r:{Label.RUN.value} {{id: id}})\n"
-    "  RETURN collect([r.id, r.mergeState]) AS states\n"
+    "CALL (token) {\n"
+    + "".join(f"  {line}\n" for line in _locked_states(
+        "CASE WHEN token IS NULL THEN [] ELSE $ids END").splitlines())
+    + "  RETURN collect([r.id, r.mergeState]) AS states\n"
     "}\n"
     "RETURN token, states"
 )
@@ -63,16 +84,18 @@ def run_states(graph: Graph, ids: list[str]) -> dict[str, str | None]:
 
 def _merge_write(tx: ManagedTransaction, ids: list[str], build: BuildFromStates,
                  now: datetime, actor: str) -> WriteResult:
-    batch = build(_run_states(tx, ids))
-    return write_batch(tx, batch, now, actor)
+    rows = tx.run(LOCKED_RUN_STATES, ids=ids, now=now.isoformat())
+    return write_batch(tx, build({rec["id"]: rec["state"] for rec in rows}), now, actor)
 
 
 def merge_write(graph: Graph, ids: list[str], build: BuildFromStates, *, actor: str,
                 now: datetime) -> WriteResult:
     """Read the runs' states, build the merged batch and write it: one transaction.
 
-    One round of BEGIN/COMMIT instead of two, and the states the batch merges are read
-    by the transaction that writes it. ``build`` runs again if the driver retries.
+    One round of BEGIN/COMMIT instead of two, and the states the batch merges are read,
+    under the runs' write locks, by the transaction that writes it: a concurrent writer
+    of the same runs waits for this commit and then reads what it wrote. ``build`` runs
+    again if the driver retries.
     """
     return graph.write(_merge_write, sorted(set(ids)), build, now, actor)
 
@@ -99,7 +122,8 @@ def checked_merge_write(graph: Graph, token_hash: str, ids: list[str],
     """
 
     def work(tx: ManagedTransaction) -> C:
-        row = tx.run(TOKEN_AND_RUN_STATES, hash=token_hash, ids=ids).single(strict=True)
+        row = tx.run(TOKEN_AND_RUN_STATES, hash=token_hash, ids=ids,
+                     now=now.isoformat()).single(strict=True)
         caller = check(None if row["token"] is None else token_from_map(row["token"]))
         write_batch(tx, build(dict(row["states"])), now, caller.actor)
         return caller

@@ -8,10 +8,13 @@ outcome.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import uuid
 
 import httpx
 import pytest
+from together import run_together
 
 from kb.api import lineage_batching
 from kb.api.app import create_app
@@ -20,6 +23,7 @@ from kb.domain import Label, Ref
 from kb.graph import Graph, show
 from kb.graph.stats import counts
 from kb.graph.tokens import create_token
+from kb.ingest import openlineage
 
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/client/python"
 
@@ -139,3 +143,50 @@ def test_tokens_looked_up_together_are_judged_one_by_one(graph: Graph):
     assert [r.status_code for r in responses] == [201, 403, 401, 401, 401, 201]
     assert counts(graph).get("Run", 0) == 2
     assert show(graph, Ref(Label.RUN, str(uuid.UUID(int=50))))["updatedBy"] == "airflow"
+
+
+@pytest.mark.parametrize("first", ["START", "COMPLETE"])
+def test_two_server_processes_merging_one_run_lose_no_event(graph: Graph, monkeypatch,
+                                                            first: str):
+    """Two ``kb serve`` workers write events of one run at the same moment. They do not
+    share the in-process run locks, so this takes them away; each transaction then waits,
+    between reading the run's merge state and writing the merged run, until the other
+    has read too (or two seconds have passed). Without a lock taken in the database when
+    the state is read, both merge into the same old state and the last commit drops the
+    other's event."""
+    monkeypatch.setattr(openlineage, "_locked", lambda ids: contextlib.nullcontext())
+    both_read = threading.Barrier(2, timeout=2)
+    real = openlineage._batch_for
+
+    def after_both_read(events):
+        build = real(events)
+
+        def waiting(existing):
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both_read.wait()
+            return build(existing)
+
+        return waiting
+
+    monkeypatch.setattr(openlineage, "_batch_for", after_both_read)
+    _, secret = create_token(graph, name="airflow", scope="write", actor="airflow")
+    if first == "COMPLETE":  # the run exists already: both read its state
+        lineage_batching.write_group(graph, secret, [[openlineage.parse_event(
+            _event(7, "RUNNING", "2024-05-01T10:01:00Z"))]])
+    events = iter([_event(7, "START", "2024-05-01T10:00:00Z", executionParameters=_params("a")),
+                   _event(7, "COMPLETE", "2024-05-01T10:05:00Z")])
+    lock = threading.Lock()
+
+    def one_worker():
+        with lock:
+            raw = next(events)
+        (outcome,) = lineage_batching.write_group(graph, secret,
+                                                  [[openlineage.parse_event(raw)]])
+        assert not isinstance(outcome, Exception), outcome
+
+    assert run_together(one_worker, 2) == []
+    run = show(graph, Ref(Label.RUN, str(uuid.UUID(int=7))))
+    assert run["status"] == "COMPLETED"  # the COMPLETE event
+    assert run["params"] == {"p": "a"}  # the START event
+    assert run["startedAt"].isoformat().startswith("2024-05-01T10:00:00")
+    assert run["endedAt"].isoformat().startswith("2024-05-01T10:05:00")
