@@ -19,7 +19,7 @@ from neo4j import ManagedTransaction
 from kb.domain import Batch, Label
 
 from .driver import Graph
-from .statements import KEYED
+from .statements import KEYED, lock
 from .tokens import TOKEN_MAP, Token, token_from_map
 from .write import WriteResult, write_batch
 
@@ -32,21 +32,18 @@ RUN_STATES = (
     "RETURN r.id AS id, r.mergeState AS state"
 )
 
-# The states a write merges into, read under the runs' write locks: two server processes
-# (or an import beside the server) merging events of one run at once would otherwise both
-# read the same old state, and the last commit would drop the other's events. Setting a
-# property takes the node's lock, held to the commit, and the state is read only after it
-# (removing the property again leaves nothing behind). A run not yet in the graph is
-# created here, so that a concurrent creator waits on its key instead; it gets its
-# ``createdAt`` as the Run upsert would (lineage runs have no ``createdAt`` of their own),
-# and the rest from that upsert, in the same transaction.
+# The states a write merges into, read under the runs' write locks (``statements.lock``):
+# two server processes (or an import beside the server) merging events of one run at once
+# would otherwise both read the same old state, and the last commit would drop the other's
+# events. A run not yet in the graph is created here, so that a concurrent creator waits
+# on its key instead; it gets its ``createdAt`` as the Run upsert would (lineage runs have
+# no ``createdAt`` of their own), and the rest from that upsert, in the same transaction.
 def _locked_states(ids: str) -> str:
     return (
         f"UNWIND {ids} AS id\n"
         f"MERGE (r:{Label.RUN.value} {{id: id}})\n"
         "ON CREATE SET r.createdAt = datetime($now)\n"
-        "SET r.kbLock = true\n"
-        "REMOVE r.kbLock\n"
+        + lock("r")
     )
 
 

@@ -25,6 +25,17 @@ KEYED = "CYPHER replan=skip\n"
 NOW = "WITH datetime($now) AS now\n"
 
 
+def lock(node: str) -> str:
+    """Clauses that take ``node``'s write lock, held to the commit, and change nothing.
+
+    For a check-then-write (is there an open ownership? what is the run's merge state?):
+    a concurrent transaction doing the same waits here until this one commits, then sees
+    what it wrote. Setting a property is what takes the lock; removing it again leaves no
+    trace. ``node`` is a variable name of kb's own statements, never user text.
+    """
+    return f"SET {node}.kbLock = true\nREMOVE {node}.kbLock\n"
+
+
 def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str:
     """A unit subquery that links the bound node ``n`` along one embedded triple."""
     a, rel, b = triple
@@ -136,6 +147,9 @@ def _own(owner: Label, asset: Label) -> str:
         "UNWIND $rows AS row\n"
         f"MATCH (o:{owner.value} {{{KEY_PROPERTY[owner]}: row.owner}})\n"
         f"MATCH (a:{asset.value} {{{KEY_PROPERTY[asset]}: row.asset}})\n"
+        # Two writers of one ownership at once: the second finds the first's edge.
+        + lock("a") +
+        "WITH o, a, row\n"
         # An open edge, or one with this very `since` (closed later), is this fact again.
         "OPTIONAL MATCH (o)-[e:OWNS {role: row.role}]->(a)\n"
         "  WHERE e.until IS NULL OR e.since = row.since\n"

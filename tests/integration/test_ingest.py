@@ -199,6 +199,18 @@ def test_concurrent_registrations_get_distinct_numbers(client: Client, graph: Gr
     assert counts(graph)["ModelVersion"] == 8
 
 
+def test_concurrent_writers_of_one_ownership_leave_one_edge(client: Client,
+                                                           graph: Graph) -> None:
+    client.person("alice", name="Alice")
+    client.experiment("churn")
+    errors = run_together(lambda: client.own("experiment:churn", owner="alice"), 8)
+    assert errors == []
+    edges = graph.read(lambda tx: tx.run(
+        "MATCH (:Person {handle: 'alice'})-[e:OWNS]->(:Experiment {name: 'churn'}) "
+        "RETURN count(e) AS n").single()["n"])
+    assert edges == 1
+
+
 def test_an_alias_moves_to_the_newest_holder(client: Client, graph: Graph) -> None:
     client.register_model("churn", aliases=["champion", "v-one"])
     client.register_model("churn", aliases=["champion"])
