@@ -6,18 +6,34 @@ from neo4j import ManagedTransaction
 
 from kb.domain import DeploymentRecord
 
-# A new active deployment of a model replaces the one at the same environment and
-# endpoint: the older one is retired, never deleted, so history stays readable.
-RETIRE_REPLACED = """
+from .statements import lock
+
+# One active deployment of a model per environment and endpoint: the newest (by
+# ``deployedAt``, else ``createdAt``; the id breaks ties) stays, the others are retired
+# as of its deployment, never deleted, so history stays readable. The model's write lock
+# is taken first, so that concurrent deployments of one model see each other's commits
+# and the end state does not depend on which committed first; an older deployment
+# written after a newer one is retired at once.
+RETIRE_REPLACED = (
+    """
 UNWIND $ids AS id
-MATCH (d:Deployment {id: id, status: 'ACTIVE'})-[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(m:Model)
-MATCH (o:Deployment {environment: d.environment, status: 'ACTIVE'})
+MATCH (d:Deployment {id: id, status: 'ACTIVE'})-[:SERVES]->(:ModelVersion)
+      -[:VERSION_OF]->(m:Model)
+WITH DISTINCT m, d.environment AS environment, coalesce(d.endpoint, '') AS endpoint
+ORDER BY m.name, environment, endpoint
+""" + lock("m") + """WITH m, environment, endpoint
+MATCH (o:Deployment {environment: environment, status: 'ACTIVE'})
       -[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(m)
-WHERE o.id <> d.id AND coalesce(o.endpoint, '') = coalesce(d.endpoint, '')
-  AND coalesce(o.deployedAt, o.createdAt) <= coalesce(d.deployedAt, d.createdAt)
-SET o.status = 'RETIRED', o.retiredAt = coalesce(d.deployedAt, datetime($now)),
+WHERE coalesce(o.endpoint, '') = endpoint
+WITH m, environment, endpoint, o
+ORDER BY coalesce(o.deployedAt, o.createdAt) DESC, o.id DESC
+WITH m, environment, endpoint, collect(o) AS active
+WITH active[0] AS newest, active[1..] AS older
+UNWIND older AS o
+SET o.status = 'RETIRED', o.retiredAt = coalesce(newest.deployedAt, datetime($now)),
     o.updatedAt = datetime($now), o.updatedBy = $actor
 """
+)
 
 RETIRE = """
 UNWIND $ids AS id

@@ -6,15 +6,16 @@ from neo4j import ManagedTransaction
 
 from kb.domain import ModelVersionRecord
 
-# The write lock on the Model node (SET then REMOVE of a scratch property) serialises
-# concurrent registrations, so two runs can never be handed the same version number.
+from .statements import lock
+
+# The write lock on the Model node (``statements.lock``) serialises concurrent
+# registrations, so two runs can never be handed the same version number, and one run
+# logged twice at once gets one version.
 LOCK_AND_TOP_VERSION = """
 UNWIND $models AS name
 MERGE (m:Model {name: name})
 ON CREATE SET m.createdAt = datetime($now), m.updatedAt = datetime($now), m.updatedBy = $actor
-SET m._lock = true
-REMOVE m._lock
-WITH m
+""" + lock("m") + """WITH m
 OPTIONAL MATCH (v:ModelVersion)-[:VERSION_OF]->(m)
 WITH m, max(CASE WHEN v.version =~ '[0-9]+' THEN toInteger(v.version) END) AS top
 RETURN m.name AS model, coalesce(top, 0) AS top
@@ -47,14 +48,16 @@ def assign_versions(
     pending = [r for r in records if r.version is None]
     if not pending:
         return records
+    # Locked first: what the runs already produced is then read after any concurrent
+    # registration of these models has committed.
+    models = sorted({r.model for r in pending})
+    top = {rec["model"]: rec["top"] for rec in tx.run(
+        LOCK_AND_TOP_VERSION, models=models, now=now, actor=actor)}
     pairs = [{"run": r.run_id, "model": r.model} for r in pending if r.run_id]
     existing = {
         (rec["run"], rec["model"]): rec["version"]
         for rec in tx.run(VERSIONS_ALREADY_PRODUCED, pairs=pairs)
     } if pairs else {}
-    models = sorted({r.model for r in pending})
-    top = {rec["model"]: rec["top"] for rec in tx.run(
-        LOCK_AND_TOP_VERSION, models=models, now=now, actor=actor)}
     out = []
     for r in records:
         if r.version is None:

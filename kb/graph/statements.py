@@ -33,7 +33,7 @@ def lock(node: str) -> str:
     what it wrote. Setting a property is what takes the lock; removing it again leaves no
     trace. ``node`` is a variable name of kb's own statements, never user text.
     """
-    return f"SET {node}.kbLock = true\nREMOVE {node}.kbLock\n"
+    return f"SET {node}._lock = true\nREMOVE {node}._lock\n"
 
 
 def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str:

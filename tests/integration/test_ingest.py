@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -211,6 +212,36 @@ def test_concurrent_writers_of_one_ownership_leave_one_edge(client: Client,
     assert edges == 1
 
 
+def test_one_run_logged_twice_at_once_produces_one_version(client: Client,
+                                                          graph: Graph) -> None:
+    client.experiment("churn")
+
+    def log() -> None:
+        with client.batch() as b:
+            b.run(id="run-1", experiment="churn")
+            b.model_version("churn", run_id="run-1")
+
+    assert run_together(log, 4) == []
+    assert [f.version for f in who_trained(graph, "churn")] == ["1"]
+
+
+def test_concurrent_deployments_of_one_model_leave_one_active(client: Client,
+                                                              graph: Graph) -> None:
+    for _ in range(4):
+        client.register_model("churn")
+    versions = iter(range(1, 5))
+    take = threading.Lock()
+
+    def deploy() -> None:
+        with take:
+            version = next(versions)
+        client.deploy("churn", version, environment="production", id=f"dep-{version}",
+                      deployed_at=T0.replace(day=version))
+
+    assert run_together(deploy, 4) == []
+    assert [f.id for f in deployments(graph, environment="production")] == ["dep-4"]
+
+
 def test_an_alias_moves_to_the_newest_holder(client: Client, graph: Graph) -> None:
     client.register_model("churn", aliases=["champion", "v-one"])
     client.register_model("churn", aliases=["champion"])
@@ -231,6 +262,13 @@ def test_deploying_a_new_version_retires_the_previous_one_there(
     assert facts["dep-1"].retired_at == T0.replace(day=2)
     assert facts["dep-2"].status == "ACTIVE"
     assert facts["dep-s1"].status == "ACTIVE"  # another environment is left alone
+    assert [f.id for f in deployments(graph, environment="production")] == ["dep-2"]
+    # A deployment older than the active one, recorded late, is history at once.
+    client.deploy("churn", 1, environment="production", id="dep-0",
+                  deployed_at=T0.replace(hour=12))
+    facts = {f.id: f for f in deployments(graph, status=None)}
+    assert facts["dep-0"].status == "RETIRED"
+    assert facts["dep-0"].retired_at == T0.replace(day=2)
     assert [f.id for f in deployments(graph, environment="production")] == ["dep-2"]
 
 
