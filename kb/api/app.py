@@ -196,11 +196,19 @@ async def readyz(request: Request) -> Response:
                         status_code=200 if ok else 503)
 
 
+#: How long a request retries a database that does not answer before it is told so
+#: (``GRAPH_UNAVAILABLE``): a client's own timeout is seldom longer, and every waiting
+#: request holds a task or a worker thread. Deadlocks, the common transient fault under
+#: load, are over in milliseconds.
+REQUEST_RETRY_SECONDS = 5.0
+
+
 def _open_graph(config: Config) -> Graph:
     from kb.localdb import resolve
 
     conn = resolve(config, start=True)
-    graph = Graph.connect(conn.uri, conn.user, conn.password, database=conn.database)
+    graph = Graph.connect(conn.uri, conn.user, conn.password, database=conn.database,
+                          retry_seconds=REQUEST_RETRY_SECONDS)
     graph.ensure_schema()
     return graph
 

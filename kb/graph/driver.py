@@ -40,6 +40,9 @@ T = TypeVar("T")
 #: worker per deadlock halved concurrent OpenLineage throughput.
 RETRY_SECONDS = 30.0
 RETRY_FIRST_DELAY = 0.05
+#: A readiness probe asks once and waits this long at most: probes have short timeouts
+#: of their own, and "not ready" is the answer while the database does not reply.
+PING_SECONDS = 2.0
 
 
 def plain(value: Any) -> Any:
@@ -67,14 +70,18 @@ class Graph:
         self._lock = threading.Lock()
         self.round_trips = 0  # units of work run; tests use it to spot N+1 access
         self.connection: tuple[str, tuple[str, str]] | None = None  # (uri, auth) if known
+        self.retry_seconds = RETRY_SECONDS  # as given to the driver by ``connect``
         self._session_config = _merged_config(driver, {"database": database})
 
     @classmethod
-    def connect(cls, uri: str, user: str, password: str, *, database: str = "neo4j") -> Graph:
+    def connect(cls, uri: str, user: str, password: str, *, database: str = "neo4j",
+                retry_seconds: float = RETRY_SECONDS) -> Graph:
+        """A driver to ``uri``, checked to answer; a unit of work that meets a transient
+        fault (an unreachable database among them) is retried for ``retry_seconds``."""
         try:
             driver = GraphDatabase.driver(
                 uri, auth=(user, password), max_connection_pool_size=50, connection_timeout=10,
-                notifications_min_severity="OFF", max_transaction_retry_time=RETRY_SECONDS,
+                notifications_min_severity="OFF", max_transaction_retry_time=retry_seconds,
                 initial_retry_delay=RETRY_FIRST_DELAY,
             )
             driver.verify_connectivity()
@@ -89,6 +96,7 @@ class Graph:
             ) from exc
         graph = cls(driver, database)
         graph.connection = (uri, (user, password))
+        graph.retry_seconds = retry_seconds
         return graph
 
     def count_round_trip(self) -> None:
@@ -129,12 +137,13 @@ class Graph:
         return self._driver._session(copy.copy(config))  # type: ignore[attr-defined]
 
     def ping(self) -> bool:
-        """True when the database answers a trivial query (readiness probes)."""
+        """True when the database answers a trivial query, asked once (readiness probes:
+        a database that does not answer is not retried for)."""
         try:
-            self.read(_ping)
-        except KbError:
+            with self._session() as session:
+                return session.run("RETURN 1 AS ok").single(strict=True)["ok"] == 1
+        except (neo_exc.Neo4jError, neo_exc.DriverError, OSError):
             return False
-        return True
 
     def ensure_schema(self) -> None:
         """Apply constraints and indexes once per process (idempotent on the server too)."""
@@ -182,7 +191,7 @@ class AsyncGraph:
         uri, auth = graph.connection
         driver = AsyncGraphDatabase.driver(
             uri, auth=auth, max_connection_pool_size=50, connection_timeout=10,
-            notifications_min_severity="OFF", max_transaction_retry_time=RETRY_SECONDS,
+            notifications_min_severity="OFF", max_transaction_retry_time=graph.retry_seconds,
             initial_retry_delay=RETRY_FIRST_DELAY,
         )
         return cls(driver, graph)
@@ -209,7 +218,8 @@ class AsyncGraph:
         third fewer socket waits for whoTrained). A single statement reads one consistent
         snapshot either way. Failures the driver calls retryable (a lost connection, a
         leader switch, a transient error) are retried with jittered exponential backoff for
-        up to ``RETRY_SECONDS``, as managed transactions are; a read is safe to repeat. The
+        as long as managed transactions are (``Graph.retry_seconds``); a read is safe to
+        repeat. The
         statement must return only plain values (the records' values are kept as they are).
         """
         self.graph.count_round_trip()
@@ -226,20 +236,22 @@ class AsyncGraph:
                     if not exc.is_retryable():
                         raise
                     now = time.monotonic()
-                    deadline = deadline or now + RETRY_SECONDS
+                    deadline = deadline or now + self.graph.retry_seconds
                     if now + delay >= deadline:
                         raise
                     log.warning("read failed and will be retried: %s", exc)
                     await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                     delay *= 2
 
-    async def ping(self) -> bool:
-        """True when the database answers a trivial query (readiness probes)."""
+    async def ping(self, timeout: float = PING_SECONDS) -> bool:
+        """True when the database answers a trivial query within ``timeout`` seconds, asked
+        once (readiness probes: a database that does not answer is not retried for)."""
         try:
-            await self.read(_async_ping)
-        except KbError:
+            async with asyncio.timeout(timeout), self._session(auto_commit=True) as session:
+                result = await session.run("RETURN 1 AS ok")
+                return (await result.single(strict=True))["ok"] == 1
+        except (TimeoutError, neo_exc.Neo4jError, neo_exc.DriverError, OSError):
             return False
-        return True
 
 
 def _merged_config(driver: neo4j.Driver | neo4j.AsyncDriver, config: dict[str, Any]
@@ -288,11 +300,3 @@ def _begin_with_first_statement(session: neo4j.Session | neo4j.AsyncSession
     the switch sends BEGIN alone."""
     switch = getattr(session, "_pipelined_begin", None)
     return switch if switch is not None else contextlib.nullcontext()
-
-
-def _ping(tx: ManagedTransaction) -> int:
-    return tx.run("RETURN 1 AS ok").single(strict=True)["ok"]
-
-
-async def _async_ping(tx: AsyncManagedTransaction) -> int:
-    return (await (await tx.run("RETURN 1 AS ok")).single(strict=True))["ok"]

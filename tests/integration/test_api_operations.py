@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from api_support import Api, seed_history
+from api_support import Api, api_config, codes, seed_history
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 
@@ -50,6 +50,55 @@ def test_health_and_readiness(api):
     assert api.http("GET", "/healthz").json() == {"status": "ok"}
     ready = api.http("GET", "/readyz")
     assert ready.status_code == 200 and ready.json()["neo4j"] == "reachable"
+
+
+@pytest.mark.timeout(60)  # readiness retrying for the hour below would fail here
+@pytest.mark.parametrize("lifespan", [True, False], ids=["async-probe", "sync-probe"])
+def test_an_unreachable_database_is_reported_not_waited_for(lifespan):
+    """Readiness asks the database once; a question retries for the graph's budget and
+    then answers GRAPH_UNAVAILABLE, without internals."""
+    import asyncio
+    import socket
+
+    import httpx
+    from neo4j import GraphDatabase
+
+    from kb.api.app import create_app
+    from kb.graph import Graph
+
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        uri = f"bolt://127.0.0.1:{sock.getsockname()[1]}"
+    down = Graph(GraphDatabase.driver(uri, auth=("neo4j", "x"), connection_timeout=5,
+                                      max_transaction_retry_time=3600))
+    down.connection = (uri, ("neo4j", "x"))
+    down.retry_seconds = 3600.0
+    app = create_app(api_config(), down)
+
+    async def ask() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kb") as c:
+            ready = await c.get("/readyz")
+            down.retry_seconds = 0.2
+            if app.state.aio is not None:
+                app.state.aio.graph.retry_seconds = 0.2
+            answer = await c.post("/graphql", json={"query": '{ whoTrained(model: "m") '
+                                                             '{ version } }'})
+            return ready, answer
+
+    async def with_lifespan() -> tuple[httpx.Response, httpx.Response]:
+        async with app.router.lifespan_context(app):
+            return await ask()
+
+    try:
+        ready, answer = asyncio.run(with_lifespan() if lifespan else ask())
+    finally:
+        down.close()
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "neo4j": "unreachable"}
+    body = answer.json()
+    assert codes(body) == ["GRAPH_UNAVAILABLE"]
+    assert "bolt://" not in body["errors"][0]["message"]
 
 
 def test_request_id_is_echoed_and_generated(api):
