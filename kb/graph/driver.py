@@ -219,8 +219,8 @@ class AsyncGraph:
         snapshot either way. Failures the driver calls retryable (a lost connection, a
         leader switch, a transient error) are retried with jittered exponential backoff for
         as long as managed transactions are (``Graph.retry_seconds``); a read is safe to
-        repeat. The
-        statement must return only plain values (the records' values are kept as they are).
+        repeat. The statement must return only plain values (the records' values are kept
+        as they are).
         """
         self.graph.count_round_trip()
         deadline, delay = None, RETRY_FIRST_DELAY

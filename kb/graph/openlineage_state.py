@@ -3,9 +3,9 @@
 Events arrive duplicated and out of order; the importer folds each run's events into a
 small merge state (canonical JSON on the Run as ``mergeState``) so that the end state
 depends only on the set of events seen. This module reads those states back, either on
-their own or inside the very transaction that writes the merged runs; for the HTTP
-endpoint that transaction also looks up the caller's token, so a request costs one
-transaction and one read statement before its writes.
+their own or, under the runs' write locks, inside the very transaction that writes the
+merged runs; for the HTTP endpoint that transaction also looks up the caller's token, so
+a request costs one transaction and one read statement before its writes.
 """
 
 from __future__ import annotations
