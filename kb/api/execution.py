@@ -92,8 +92,19 @@ class _Fallback(Exception):
     """Something graphql-core must complete itself, to report it as it would."""
 
 
+_Spec = tuple[str, _Field | None, Any]  # response key, how it completes, field details
+_Layout = tuple[list[_Spec], list[str], Any]
+
+
 class KbExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with the plain-record list fast path."""
+
+    @property
+    def _layouts(self) -> dict[int, tuple[Any, GraphQLObjectType, _Layout]]:
+        layouts = self.__dict__.get("_kb_layouts")
+        if layouts is None:
+            layouts = self.__dict__["_kb_layouts"] = {}
+        return layouts
 
     def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType],
                             field_details_list: Any, info: GraphQLResolveInfo, path: Any,
@@ -110,8 +121,14 @@ class KbExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_list_value(return_type, field_details_list, info, path,
                                            result, position_context)
 
-    def _records(self, type_: GraphQLObjectType, plan: _Plan, field_details_list: Any,
-                 path: Any, items: Sequence[Any], nullable_items: bool) -> list[Any]:
+    def _layout(self, type_: GraphQLObjectType, plan: _Plan, field_details_list: Any,
+                path: Any) -> _Layout:
+        """The selected fields of ``type_`` in response order, and a reader for rows of
+        text fields only. A nested list (each item's ``path``, say) asks again for every
+        item with the same field details: the answer is kept for the request."""
+        known = self._layouts.get(id(field_details_list))
+        if known is not None and known[0] is field_details_list and known[1] is type_:
+            return known[2]
         if self.get_stream_usage(field_details_list, path) is not None:
             raise _Fallback
         grouped, defers, _ = self.collect_subfields(type_, field_details_list)
@@ -131,6 +148,14 @@ class KbExecutionContext(StrawberryGraphQLCoreExecutionContext):
         direct = all(spec is not None and spec.leaf in _TEXT for _, spec, _ in specs)
         keys = [key for key, _, _ in specs]
         read = attrgetter(*(spec.attr for _, spec, _ in specs)) if direct and specs else None
+        layout = (specs, keys, read)
+        # The details object is kept with its entry, so its id cannot be reused meanwhile.
+        self._layouts[id(field_details_list)] = (field_details_list, type_, layout)
+        return layout
+
+    def _records(self, type_: GraphQLObjectType, plan: _Plan, field_details_list: Any,
+                 path: Any, items: Sequence[Any], nullable_items: bool) -> list[Any]:
+        specs, keys, read = self._layout(type_, plan, field_details_list, path)
         out: list[Any] = []
         for item in items:
             if item is None:
@@ -151,8 +176,8 @@ class KbExecutionContext(StrawberryGraphQLCoreExecutionContext):
             out.append(self._row(type_, specs, item, path))
         return out
 
-    def _row(self, type_: GraphQLObjectType, specs: list[tuple[str, _Field | None, Any]],
-             item: Any, path: Any) -> dict[str, Any]:
+    def _row(self, type_: GraphQLObjectType, specs: list[_Spec], item: Any, path: Any
+             ) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for key, spec, details in specs:
             if spec is None:

@@ -26,6 +26,11 @@ QUERIES = [
            metrics { k: key v: value } person { name } } }""",
     """{ whoTrained(model: "churn") { version createdAt aliases personHandle personActive
            runId startedAt seed dirty inputs { dataset version } params { key value } } }""",
+    # One record type under two selections, with lists nested in each item: the layout
+    # kept per selection must never serve the other.
+    """{ a: impact(dataset: "customers") { key path { key } }
+         b: impact(dataset: "customers") { hops path { name k: key __typename } }
+         c: lineage(id: "model:churn@2", direction: BOTH, depth: 3) { nodes { key } } }""",
 ]
 
 
