@@ -99,12 +99,10 @@ _Layout = tuple[list[_Spec], list[str], Any]
 class KbExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context with the plain-record list fast path."""
 
-    @property
-    def _layouts(self) -> dict[int, tuple[Any, GraphQLObjectType, _Layout]]:
-        layouts = self.__dict__.get("_kb_layouts")
-        if layouts is None:
-            layouts = self.__dict__["_kb_layouts"] = {}
-        return layouts
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Layouts by id of their field details, kept with the details: see ``_layout``.
+        self._layouts: dict[int, tuple[Any, GraphQLObjectType, _Layout]] = {}
 
     def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType],
                             field_details_list: Any, info: GraphQLResolveInfo, path: Any,

@@ -63,14 +63,15 @@ def plain(value: Any) -> Any:
 class Graph:
     """One driver and one database name; cheap to share between threads."""
 
-    def __init__(self, driver: neo4j.Driver, database: str = "neo4j") -> None:
+    def __init__(self, driver: neo4j.Driver, database: str = "neo4j",
+                 retry_seconds: float = RETRY_SECONDS) -> None:
         self._driver = driver
         self.database = database
         self._schema_ready = False
         self._lock = threading.Lock()
         self.round_trips = 0  # units of work run; tests use it to spot N+1 access
         self.connection: tuple[str, tuple[str, str]] | None = None  # (uri, auth) if known
-        self.retry_seconds = RETRY_SECONDS  # as given to the driver by ``connect``
+        self.retry_seconds = retry_seconds  # the driver's own budget (see ``connect``)
         self._session_config = _merged_config(driver, {"database": database})
 
     @classmethod
@@ -94,9 +95,8 @@ class Graph:
             raise GraphUnavailable(
                 f"cannot reach Neo4j at {uri}: {exc}; run `kb up` or check KB_NEO4J_URI"
             ) from exc
-        graph = cls(driver, database)
+        graph = cls(driver, database, retry_seconds)
         graph.connection = (uri, (user, password))
-        graph.retry_seconds = retry_seconds
         return graph
 
     def count_round_trip(self) -> None:
