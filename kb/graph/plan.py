@@ -48,6 +48,19 @@ class Plan:
     links: dict[tuple[Label, Rel, Label], dict[tuple[str, str], dict[str, Any]]] = field(
         default_factory=dict
     )
+    #: The rows ``lay_out`` built ahead: node rows by label, and the loose link rows.
+    _laid_out: tuple[dict[Label, list[list[Any]]],
+                     dict[tuple[Label, Rel, Label], list[dict[str, Any]]]] | None = field(
+        default=None, repr=False)
+
+    def lay_out(self) -> Plan:
+        """Build every statement's rows now, for ``node_rows`` and ``loose_link_rows`` to
+        hand out, so a pipelined writer thread only sends them: Neo4j idles while rows are
+        built (about 20 ms for 1,000 runs, more while the caller's thread holds the GIL).
+        """
+        self._laid_out = ({label: self._node_rows(label) for label in self.nodes},
+                          self._loose_link_rows())
+        return self
 
     def node(self, label: Label, key: str, props: dict[str, Any] | None = None,
              created_at: datetime | None = None) -> None:
@@ -100,6 +113,11 @@ class Plan:
         text: the driver builds a Bolt DateTime in pure Python (about 0.1 ms apiece),
         while Cypher's ``datetime(text)`` stores the very same value.
         """
+        if self._laid_out is not None:
+            return self._laid_out[0].get(label, [])
+        return self._node_rows(label)
+
+    def _node_rows(self, label: Label) -> list[list[Any]]:
         created = self.created.get(label, {})
         nodes = self.nodes.get(label, {})
         names = PROPERTIES[label]
@@ -142,6 +160,11 @@ class Plan:
     def loose_link_rows(self) -> dict[tuple[Label, Rel, Label], list[dict[str, Any]]]:
         """Links no node row carries: same-label links, and any whose carrying node is
         not in this batch (both of its ends are then looked up, as ``LINK`` does)."""
+        if self._laid_out is not None:
+            return self._laid_out[1]
+        return self._loose_link_rows()
+
+    def _loose_link_rows(self) -> dict[tuple[Label, Rel, Label], list[dict[str, Any]]]:
         out: dict[tuple[Label, Rel, Label], list[dict[str, Any]]] = {}
         for triple, pairs in self.links.items():
             if triple[0] is triple[2]:

@@ -47,11 +47,12 @@ def _require(tx: ManagedTransaction, label: Label, keys: set[str], kind: str) ->
 
 
 def prepare(batch: Batch) -> Plan | None:
-    """The batch's plan, when it can be built before its transaction (every model version
-    is already numbered), so a pipelined writer can build it off the writing thread."""
+    """The batch's plan with its rows laid out, when it can be built before its
+    transaction (every model version is already numbered), so a pipelined writer can
+    build it off the writing thread."""
     if any(mv.version is None for mv in batch.model_versions):
         return None
-    return build_plan(batch)
+    return build_plan(batch).lay_out()
 
 
 def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,

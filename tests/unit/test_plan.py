@@ -1,4 +1,5 @@
 from kb.domain import Batch, Label, Rel, validate
+from kb.graph import prepare
 from kb.graph.plan import EMBEDDED, PROPERTIES, build_plan, encode_map
 
 
@@ -62,3 +63,24 @@ def test_derivation_becomes_a_run():
     assert plan.link_rows((Label.RUN, Rel.USED, Label.DATASET_VERSION))[0]["b"] == "clean@3"
     assert plan.link_rows((Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION))[0]["b"] == (
         "features@3")
+
+
+def test_prepared_plans_carry_the_rows_the_transaction_would_build():
+    batch = validate(Batch, {
+        "runs": [{"id": "r1", "person": "alice", "experiment": "churn", "parent": "r0",
+                  "started_at": "2024-05-01T10:00:00+02:00", "params": {"lr": 0.1},
+                  "inputs": [{"dataset": "customers", "version": "1", "role": "train"}]}],
+        "model_versions": [{"model": "churn", "version": "3", "run_id": "r1"}],
+    })
+    prepared = prepare(batch)
+    assert prepared is not None and prepared._laid_out is not None
+    lazy = build_plan(batch)
+    for label in Label:
+        assert prepared.node_rows(label) == lazy.node_rows(label)
+    assert prepared.loose_link_rows() == lazy.loose_link_rows()
+    assert (Label.RUN, Rel.CHILD_OF, Label.RUN) in prepared.loose_link_rows()
+
+
+def test_batches_that_number_versions_are_planned_in_their_transaction():
+    batch = validate(Batch, {"model_versions": [{"model": "churn", "run_id": "r1"}]})
+    assert prepare(batch) is None
