@@ -1,8 +1,8 @@
 """Turn a validated ``Batch`` into the node and link rows the statements take.
 
 Pure functions, no I/O: every entity a record mentions becomes a node row (a "stub" with
-no properties when only its key is known), deduplicated, so one statement per label and
-per link type writes the whole batch.
+no properties when only its key is known), deduplicated, so one statement writes every
+node of the batch (and the links they carry) and one per link type the rest.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -41,6 +41,26 @@ def encode_map(values: dict[str, Any]) -> str:
         return _ENCODER.encode(values)
 
 
+#: Batches of at most this many node rows are ``Plan.small``.
+SMALL_BATCH_ROWS = 200
+
+#: Which columns a label's node rows hold: the positions in ``EMBEDDED[label]`` of the
+#: links and in ``PROPERTIES[label]`` of the properties they carry.
+Shape = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def full_shape(label: Label) -> Shape:
+    """Every link and property of ``label``."""
+    return tuple(range(len(EMBEDDED[label]))), tuple(range(len(PROPERTIES[label])))
+
+
+class NodeRows(NamedTuple):
+    """One label's rows for ``statements.upsert_all``, and the columns they hold."""
+
+    shape: Shape
+    rows: list[list[Any]]
+
+
 @dataclass
 class Plan:
     nodes: dict[Label, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -49,7 +69,7 @@ class Plan:
         default_factory=dict
     )
     #: The rows ``lay_out`` built ahead: node rows by label, and the loose link rows.
-    _laid_out: tuple[dict[Label, list[list[Any]]],
+    _laid_out: tuple[dict[Label, NodeRows],
                      dict[tuple[Label, Rel, Label], list[dict[str, Any]]]] | None = field(
         default=None, repr=False)
 
@@ -58,9 +78,19 @@ class Plan:
         hand out, so a pipelined writer thread only sends them: Neo4j idles while rows are
         built (about 20 ms for 1,000 runs, more while the caller's thread holds the GIL).
         """
-        self._laid_out = ({label: self._node_rows(label) for label in self.nodes},
+        shaped = not self.small
+        self._laid_out = ({label: self._node_rows(label, shaped) for label in self.nodes},
                           self._loose_link_rows())
         return self
+
+    @property
+    def small(self) -> bool:
+        """Whether the rows hold every column of their label (the full shape): for
+        batches this small (one-record writes, lineage groups), whose shapes vary, a
+        statement text per combination of labels, not per shape too, spares Neo4j
+        compiling new statements (100 ms or more apiece) for work that the columns
+        barely change."""
+        return sum(map(len, self.nodes.values())) <= SMALL_BATCH_ROWS
 
     def node(self, label: Label, key: str, props: dict[str, Any] | None = None,
              created_at: datetime | None = None) -> None:
@@ -101,44 +131,51 @@ class Plan:
                 if value is not None:
                     current[name] = value
 
-    def node_rows(self, label: Label) -> list[list[Any]]:
-        """Rows for ``statements.UPSERT[label]``, as positional lists.
+    def node_rows(self, label: Label) -> NodeRows:
+        """Rows for ``statements.upsert``, as positional lists, and their shape.
 
         A row is ``[key, createdAt, *links, *values]``: one list of other-end keys per
         triple of ``EMBEDDED[label]`` (``[key, *link values]`` where the triple has
         ``LINK_PROPERTIES``), then one value per ``PROPERTIES[label]``, ``None`` meaning
-        "unknown, leave as is". Lists instead of maps keep the parameters small, and
-        properties named in the statement (not ``+=`` maps) spare the server the eager
-        buffering that writes to unknown properties force. UTC timestamps travel as ISO
-        text: the driver builds a Bolt DateTime in pure Python (about 0.1 ms apiece),
-        while Cypher's ``datetime(text)`` stores the very same value.
+        "unknown, leave as is". Only the links and properties some row of the batch
+        carries have a column (the shape), except in a ``small`` batch, whose rows hold
+        every column. Lists instead of maps keep the parameters small, and properties
+        named in the statement (not ``+=`` maps) spare the server the eager buffering
+        that writes to unknown properties force. UTC timestamps travel as ISO text: the
+        driver builds a Bolt DateTime in pure Python (about 0.1 ms apiece), while Cypher's
+        ``datetime(text)`` stores the very same value.
         """
         if self._laid_out is not None:
-            return self._laid_out[0].get(label, [])
-        return self._node_rows(label)
+            return self._laid_out[0].get(label) or NodeRows(full_shape(label), [])
+        return self._node_rows(label, not self.small)
 
-    def _node_rows(self, label: Label) -> list[list[Any]]:
+    def _node_rows(self, label: Label, shaped: bool) -> NodeRows:
         created = self.created.get(label, {})
         nodes = self.nodes.get(label, {})
         names = PROPERTIES[label]
-        times = _TIME_INDEXES[label]
-        declared = _DECLARED[label]
-        embedded = EMBEDDED[label]
-        carried = self._carried(label, nodes) if embedded else {}
-        empty = [[] for _ in embedded]
+        known: set[str] = set().union(*nodes.values())
+        if not known <= _DECLARED[label]:
+            unknown = sorted(known - _DECLARED[label])[0]
+            raise ValueError(f"{label.value}.{unknown} is not in plan.PROPERTIES")
+        carried = self._carried(label, nodes) if EMBEDDED[label] else {}
+        links, props = full_shape(label)
+        if shaped:
+            links = tuple(i for i in links if any(c[i] for c in carried.values()))
+            props = tuple(i for i in props if names[i] in known)
+        picked = [names[i] for i in props]
+        times = [j for j, name in enumerate(picked) if name in TIMES]
+        empty = [[] for _ in links]
         rows = []
-        for key, props in nodes.items():
-            if not props.keys() <= declared:
-                unknown = sorted(props.keys() - declared)[0]
-                raise ValueError(f"{label.value}.{unknown} is not in plan.PROPERTIES")
+        for key, values_of in nodes.items():
             at = created.get(key)
-            values = [props.get(name) for name in names]
-            for i in times:
-                if values[i] is not None:
-                    values[i] = _iso(values[i])
+            values = [values_of.get(name) for name in picked]
+            for j in times:
+                if values[j] is not None:
+                    values[j] = _iso(values[j])
+            carries = carried.get(key)
             rows.append([key, None if at is None else _iso(at),
-                         *(carried.get(key) or empty), *values])
-        return rows
+                         *([carries[i] for i in links] if carries else empty), *values])
+        return NodeRows((links, props), rows)
 
     def _carried(self, label: Label, nodes: dict[str, Any]) -> dict[str, list[list[Any]]]:
         """Embedded links grouped by the key of their node of ``label``."""
@@ -381,8 +418,6 @@ _DECLARED: dict[Label, frozenset[str]] = {k: frozenset(v) for k, v in PROPERTIES
 #: The properties among ``PROPERTIES`` that hold UTC datetimes.
 TIMES: frozenset[str] = frozenset(
     {"leftAt", "startedAt", "endedAt", "eventTime", "deployedAt", "retiredAt"})
-_TIME_INDEXES: dict[Label, tuple[int, ...]] = {
-    k: tuple(i for i, name in enumerate(v) if name in TIMES) for k, v in PROPERTIES.items()}
 
 #: The properties a link carries, by triple (all others carry only ``createdAt``).
 LINK_PROPERTIES: dict[tuple[Label, Rel, Label], tuple[str, ...]] = {

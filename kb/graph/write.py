@@ -20,15 +20,11 @@ from .statements import (
     LINK,
     MISSING,
     OWN,
-    UPSERT,
     rows_parameter,
     upsert_all,
 )
 
 log = logging.getLogger(__name__)
-
-#: Batches of at most this many node rows write all their nodes in one statement.
-SMALL_BATCH_ROWS = 200
 
 
 @dataclass
@@ -90,25 +86,19 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
 
 
 def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str) -> None:
-    """Every node row of ``plan``, label by label in ``NODE_ORDER``.
-
-    A small batch (a lineage group) goes in one statement: there each statement's round
-    trip and per-statement work cost more than its rows. A large one keeps a statement
-    per label, whose plans stay small and whose rows stream.
-    """
-    present = [(label, rows) for label in NODE_ORDER if (rows := plan.node_rows(label))]
-    if len(present) > 1 and sum(len(rows) for _, rows in present) <= SMALL_BATCH_ROWS:
+    """Every node row of ``plan``, label by label in ``NODE_ORDER``, in one statement."""
+    present = [(label, nodes) for label in NODE_ORDER if (nodes := plan.node_rows(label)).rows]
+    if not present:
+        return
+    if plan.small:
         # Concurrent small batches (lineage groups of two server processes) often share
         # nodes (datasets, experiments): taking their locks in key order, as every
         # such batch does, keeps most of them from deadlocking each other (and retrying).
-        for _, rows in present:
-            rows.sort(key=_key)
-        statement = upsert_all(tuple(label for label, _ in present))
-        params = {rows_parameter(label): rows for label, rows in present}
-        tx.run(statement, params, now=now, actor=actor).consume()
-        return
-    for label, rows in present:
-        tx.run(UPSERT[label], rows=rows, now=now, actor=actor).consume()
+        for _, nodes in present:
+            nodes.rows.sort(key=_key)
+    statement = upsert_all(tuple((label, nodes.shape) for label, nodes in present))
+    params = {rows_parameter(label): nodes.rows for label, nodes in present}
+    tx.run(statement, params, now=now, actor=actor).consume()
 
 
 def _key(row: list[Any]) -> str:

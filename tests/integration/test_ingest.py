@@ -13,6 +13,7 @@ from together import run_together
 from kb.domain import parse_ref
 from kb.errors import InvalidInput, KbError, NotFound
 from kb.graph import Graph, deployments, show, who_trained
+from kb.graph.plan import SMALL_BATCH_ROWS
 from kb.graph.stats import counts
 from kb.ingest import Client
 from kb.ingest.run import ActiveRun
@@ -74,6 +75,31 @@ def test_a_real_change_stamps_the_node(client: Client, graph: Graph) -> None:
     assert {k: v for k, v in after.items() if k != ("Person", "alice")} == {
         k: v for k, v in before.items() if k != ("Person", "alice")}
     assert show(graph, parse_ref("person:alice"))["email"] == "alice@example.com"
+
+
+def test_large_batches_write_the_columns_their_rows_know(client: Client, graph: Graph) -> None:
+    """Over ``SMALL_BATCH_ROWS`` node rows a batch's statement carries only the columns
+    some row knows: a value one row knows is written, the others keep what is stored,
+    and the same batch again changes nothing."""
+    ids = [f"big-{i}" for i in range(SMALL_BATCH_ROWS + 1)]
+    with client.batch() as b:
+        for i, run_id in enumerate(ids):
+            b.run(id=run_id, person="alice", experiment="churn", name=f"run {i}",
+                  started_at=T0, command="train.py" if i == 0 else None)
+    with client.batch() as b:  # the same runs again, knowing only a seed
+        for run_id in ids:
+            b.run(id=run_id, seed=7)
+    first = show(graph, parse_ref("run:big-0"))
+    assert (first["command"], first["name"], first["seed"]) == ("train.py", "run 0", 7)
+    assert first["startedAt"] == T0
+    other = show(graph, parse_ref(f"run:{ids[-1]}"))
+    assert "command" not in other and other["name"] == f"run {SMALL_BATCH_ROWS}"
+    before = stamps(graph)
+    with client.batch() as b:
+        for run_id in ids:
+            b.run(id=run_id, seed=7)
+    assert stamps(graph) == before
+    assert counts(graph)["TRAINED"] == len(ids)
 
 
 # -- validation: named field, nothing written ------------------------------------------------

@@ -6,8 +6,9 @@ import asyncio
 import time
 
 from kb.api.lineage_batching import Coalescer
-from kb.domain import Label
-from kb.graph.statements import UPSERT, rows_parameter, upsert_all
+from kb.domain import Label, Rel
+from kb.graph.plan import EMBEDDED, PROPERTIES, full_shape
+from kb.graph.statements import rows_parameter, upsert_all
 
 
 class _Echo(Coalescer[int, int]):
@@ -53,9 +54,23 @@ def test_callers_answered_together_come_back_together() -> None:
 
 def test_upsert_all_runs_each_label_body_in_order() -> None:
     labels = (Label.DATASET, Label.DATASET_VERSION, Label.RUN)
-    statement = upsert_all(labels)
-    assert upsert_all(labels) is statement  # built once per combination
+    parts = tuple((label, full_shape(label)) for label in labels)
+    statement = upsert_all(parts)
+    assert upsert_all(parts) is statement  # built once per combination
     positions = [statement.index(f"UNWIND ${rows_parameter(label)} AS row") for label in labels]
     assert positions == sorted(positions)
     assert statement.count("CALL (now) {") == len(labels)
-    assert "$rows " not in statement and UPSERT[Label.RUN].startswith("CYPHER replan=skip")
+    assert "$rows " not in statement and statement.startswith("CYPHER replan=skip")
+
+
+def test_a_shaped_upsert_names_only_its_columns() -> None:
+    names = PROPERTIES[Label.RUN]
+    shape = ((EMBEDDED[Label.RUN].index((Label.PERSON, Rel.TRAINED, Label.RUN)),),
+             (names.index("name"), names.index("startedAt")))
+    statement = upsert_all(((Label.RUN, shape),))
+    assert "MERGE (o)-[r:TRAINED]->(n)" in statement and "PART_OF" not in statement
+    assert "n.`name` = coalesce(row[3], n.`name`)" in statement
+    assert "n.`startedAt` = coalesce(datetime(row[4]), n.`startedAt`)" in statement
+    assert "seed" not in statement
+    stubs = upsert_all(((Label.EXPERIMENT, ((), ())),))
+    assert "WHERE" not in stubs and "MERGE (n:Experiment {name: row[0]})" in stubs

@@ -1,6 +1,13 @@
 from kb.domain import Batch, Label, Rel, validate
 from kb.graph import prepare
-from kb.graph.plan import EMBEDDED, PROPERTIES, build_plan, encode_map
+from kb.graph.plan import (
+    EMBEDDED,
+    PROPERTIES,
+    SMALL_BATCH_ROWS,
+    build_plan,
+    encode_map,
+    full_shape,
+)
 
 
 def test_params_encode_canonically():
@@ -30,10 +37,24 @@ def test_referenced_entities_become_deduplicated_stubs():
     assert {(r["a"], r["props"]["role"]) for r in used} == {("r1", "train"), ("r2", "test")}
 
 
-def test_unknown_values_are_never_written_as_null():
-    batch = validate(Batch, {"people": [{"handle": "alice"}]})
-    row = build_plan(batch).node_rows(Label.PERSON)[0]
-    assert row[2 + len(EMBEDDED[Label.PERSON]):] == [None] * len(PROPERTIES[Label.PERSON])
+def test_rows_hold_only_the_columns_some_row_knows():
+    people = [{"handle": f"p{i}"} for i in range(SMALL_BATCH_ROWS)]
+    batch = validate(Batch, {"people": [*people, {"handle": "bob", "email": "bob@example.com"}]})
+    plan = build_plan(batch)
+    assert not plan.small
+    (links, props), rows = plan.node_rows(Label.PERSON)
+    assert links == () and props == (PROPERTIES[Label.PERSON].index("email"),)
+    assert rows[0] == ["p0", None, None] and rows[-1] == ["bob", None, "bob@example.com"]
+
+
+def test_small_batches_hold_every_column_with_unknown_values_as_null():
+    batch = validate(Batch, {"runs": [{"id": "r1", "person": "alice"}]})
+    plan = build_plan(batch)
+    assert plan.small  # one statement text per set of labels
+    shape, (row,) = plan.node_rows(Label.RUN)
+    assert shape == full_shape(Label.RUN)
+    values = dict(zip(PROPERTIES[Label.RUN], row[2 + len(EMBEDDED[Label.RUN]):], strict=True))
+    assert values["command"] is None and values["seed"] is None  # unknown: left as stored
 
 
 def test_links_ride_with_the_later_written_end():
@@ -43,11 +64,11 @@ def test_links_ride_with_the_later_written_end():
         "model_versions": [{"model": "churn", "version": "1", "run_id": "r1"}],
     })
     plan = build_plan(batch)
-    (run,) = plan.node_rows(Label.RUN)
+    _, (run,) = plan.node_rows(Label.RUN)
     links = dict(zip(EMBEDDED[Label.RUN], run[2:], strict=False))
     assert links[(Label.PERSON, Rel.TRAINED, Label.RUN)] == ["alice"]
     assert links[(Label.RUN, Rel.USED, Label.DATASET_VERSION)] == [["customers@1", "train"]]
-    (mv,) = plan.node_rows(Label.MODEL_VERSION)
+    _, (mv,) = plan.node_rows(Label.MODEL_VERSION)
     produced = EMBEDDED[Label.MODEL_VERSION].index((Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION))
     assert mv[2 + produced] == ["r1"]
     assert plan.loose_link_rows() == {}
