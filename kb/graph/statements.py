@@ -9,7 +9,7 @@ arrive as ISO text and are stored as ``datetime`` (see ``Plan.node_rows`` for th
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 
 from kb.domain import KEY_PROPERTY, Label, Rel
 
@@ -122,7 +122,7 @@ def rows_parameter(label: Label) -> str:
     return f"rows_{label.value}"
 
 
-@cache
+@lru_cache(maxsize=1024)  # shapes vary little, but a server runs for months
 def upsert_all(parts: tuple[tuple[Label, Shape], ...]) -> str:
     """One statement that upserts the rows of every (label, shape) of ``parts``, in that
     order, each label's rows in parameter ``rows_parameter(label)``.
