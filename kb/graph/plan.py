@@ -132,7 +132,7 @@ class Plan:
                     current[name] = value
 
     def node_rows(self, label: Label) -> NodeRows:
-        """Rows for ``statements.upsert``, as positional lists, and their shape.
+        """Rows for ``statements.upsert_all``, as positional lists, and their shape.
 
         A row is ``[key, createdAt, *links, *values]``: one list of other-end keys per
         triple of ``EMBEDDED[label]`` (``[key, *link values]`` where the triple has
