@@ -193,8 +193,9 @@ class RunRecord(Record):
     status: RunStatus = RunStatus.COMPLETED
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
-    params: dict[str, Scalar] = Field(default_factory=dict)
-    metrics: dict[str, float] = Field(default_factory=dict)
+    # None: not given, so a re-logged run keeps what it had (``{}`` says "none at all").
+    params: dict[str, Scalar] | None = None
+    metrics: dict[str, float] | None = None
     command: str | None = None
     seed: int | None = None
     tracker_url: str | None = None
@@ -210,17 +211,18 @@ class RunRecord(Record):
 
     @field_validator("params", "metrics")
     @classmethod
-    def _keys(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for key in v:
+    def _keys(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key in v or ():
             if not key.strip() or (not key.isprintable() and _CONTROL.search(key)):
                 raise ValueError(f"key {key!r} must be non-empty text")
         return v
 
     @field_validator("params", "metrics")
     @classmethod
-    def _finite(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    def _finite(cls, v: dict[str, Any] | None, info: ValidationInfo
+                ) -> dict[str, Any] | None:
         # Their JSON encoding (plan.encode_map) has no NaN or infinity to write.
-        for key, value in v.items():
+        for key, value in (v or {}).items():
             if isinstance(value, float) and not math.isfinite(value):
                 what = ("metric", "a finite number") if info.field_name == "metrics" else (
                     "param", "a finite number or text")

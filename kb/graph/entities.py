@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 
 LINK_CAP = 50
 
-#: Properties stored as canonical JSON (Neo4j properties cannot hold maps).
-
 
 def _show(label: Label) -> str:
     return (

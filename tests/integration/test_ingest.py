@@ -77,6 +77,17 @@ def test_a_real_change_stamps_the_node(client: Client, graph: Graph) -> None:
     assert show(graph, parse_ref("person:alice"))["email"] == "alice@example.com"
 
 
+def test_a_relogged_run_keeps_the_maps_it_does_not_restate(client: Client,
+                                                            graph: Graph) -> None:
+    client.log_run(id="run-p", params={"lr": 0.1}, metrics={"auc": 0.8})
+    client.log_run(id="run-p", metrics={"auc": 0.9})  # later metrics, params not restated
+    run = show(graph, parse_ref("run:run-p"))
+    assert (run["params"], run["metrics"]) == ({"lr": 0.1}, {"auc": 0.9})
+    client.log_run(id="run-p", params={})  # an empty map is stated: no params at all
+    run = show(graph, parse_ref("run:run-p"))
+    assert (run["params"], run["metrics"]) == ({}, {"auc": 0.9})
+
+
 def test_large_batches_write_the_columns_their_rows_know(client: Client, graph: Graph) -> None:
     """Over ``SMALL_BATCH_ROWS`` node rows a batch's statement carries only the columns
     some row knows: a value one row knows is written, the others keep what is stored,
