@@ -4,7 +4,8 @@ Every unit of work goes through ``Graph.read`` or ``Graph.write`` (the driver's
 ``execute_read``/``execute_write``: retried on transient faults, so units of work must be
 idempotent; a read's BEGIN travels with its first statement), or, for the API's
 single-statement reads, ``AsyncGraph.read_one`` (an auto-commit read, retried the same
-way). Results are consumed inside the transaction and returned as plain data.
+way). Results are consumed inside the transaction and returned as plain data. The
+sessions of a ``Graph`` and of its async twin share their bookmarks (``bookmarks.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
 
 from kb.errors import Conflict, GraphUnavailable, KbError
+
+from .bookmarks import Bookmarks
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,9 @@ class Graph:
         self.round_trips = 0  # units of work run; tests use it to spot N+1 access
         self.connection: tuple[str, tuple[str, str]] | None = None  # (uri, auth) if known
         self.retry_seconds = retry_seconds  # the driver's own budget (see ``connect``)
-        self._session_config = _merged_config(driver, {"database": database})
+        self.bookmarks = Bookmarks()  # shared with the async twin
+        self._session_kw = {"database": database, "bookmark_manager": self.bookmarks.for_sync()}
+        self._session_config = _merged_config(driver, self._session_kw)
 
     @classmethod
     def connect(cls, uri: str, user: str, password: str, *, database: str = "neo4j",
@@ -133,7 +138,7 @@ class Graph:
     def _session(self) -> neo4j.Session:
         config = self._session_config
         if config is None:
-            return self._driver.session(database=self.database)
+            return self._driver.session(**self._session_kw)
         return self._driver._session(copy.copy(config))  # type: ignore[attr-defined]
 
     def ping(self) -> bool:
@@ -167,9 +172,11 @@ class AsyncGraph:
         self._driver = driver
         self.graph = graph
         self.database = graph.database
-        self._session_config = _merged_config(driver, {"database": self.database})
-        self._auto_config = _merged_config(driver, {"database": self.database,
-                                                    "default_access_mode": neo4j.READ_ACCESS})
+        self._session_kw = {"database": self.database,
+                            "bookmark_manager": graph.bookmarks.for_async()}
+        self._auto_kw = {**self._session_kw, "default_access_mode": neo4j.READ_ACCESS}
+        self._session_config = _merged_config(driver, self._session_kw)
+        self._auto_config = _merged_config(driver, self._auto_kw)
 
     def _session(self, auto_commit: bool = False) -> neo4j.AsyncSession:
         """A session on ``database``; each gets its own copy of the merged configuration,
@@ -177,9 +184,7 @@ class AsyncGraph:
         auto-commit session reads in READ mode, as ``execute_read`` does."""
         config = self._auto_config if auto_commit else self._session_config
         if config is None:
-            return self._driver.session(
-                database=self.database,
-                **({"default_access_mode": neo4j.READ_ACCESS} if auto_commit else {}))
+            return self._driver.session(**(self._auto_kw if auto_commit else self._session_kw))
         return self._driver._session(copy.copy(config))  # type: ignore[attr-defined]
 
     @classmethod
