@@ -57,7 +57,7 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     versions = models.assign_versions(tx, batch.model_versions, stamp, actor)
     if plan is None or versions is not batch.model_versions:
         batch = batch.model_copy(update={"model_versions": versions})
-        plan = build_plan(batch)
+        plan = build_plan(batch).lay_out()  # every label's rows, and its size, once
 
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
     # that must already exist (in the graph or in this batch) are checked next; a NotFound
