@@ -88,10 +88,16 @@ def parse_ref(text: str, *, default: str | None = None, field: str = "entity") -
     return Ref(label, rest)
 
 
+# ``label.value`` is an enum descriptor lookup; answers make ids by the hundred.
+_ID_PREFIX: dict[Label, str] = {label: f"{label.value}:" for label in Label}
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def to_global_id(label: Label, key: str) -> str:
-    """An opaque, URL-safe id for GraphQL's Node interface."""
-    raw = f"{label.value}:{key}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """An opaque, URL-safe id for GraphQL's Node interface: unpadded URL-safe base64 of
+    ``label:key``."""
+    raw = f"{_ID_PREFIX[label]}{key}".encode()
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def from_global_id(gid: str) -> Ref:

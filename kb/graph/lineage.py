@@ -350,18 +350,24 @@ IMPACT: dict[tuple[Label, int], str] = {
     for depth in range(1, IMPACT_MAX_DEPTH + 1)}
 
 
-def _path_nodes(raw: list[list[Any]], built: dict[tuple[Label, str], LineageNode]
+# An impact path's labels, with their text: data and run nodes by turns, the model version
+# last. Looked up once here: enum attributes and hashes are slow, and answers hold hundreds.
+_PATH_STEPS = ((_DV_LABEL, _DV_LABEL.value), (_RUN_LABEL, _RUN_LABEL.value))
+_PATH_END = (_MV_LABEL, _MV_LABEL.value)
+
+
+def _path_nodes(raw: list[list[Any]], built: dict[tuple[str, str], LineageNode]
                 ) -> list[LineageNode]:
     """A model version's path: dataset version, then run and data node by turns, the model
     version last (the labels the pattern fixes); nodes shared by many paths are built once."""
     last = len(raw) - 1
     path = []
     for i, (key, name) in enumerate(raw):
-        label = (_MV_LABEL if i == last else _RUN_LABEL if i % 2 else _DV_LABEL)
-        node = built.get((label, key))
+        label, text = _PATH_END if i == last else _PATH_STEPS[i % 2]
+        node = built.get((text, key))
         if node is None:
-            node = built[(label, key)] = LineageNode(
-                to_global_id(label, key), label.value, key, display_name(label, key, name))
+            node = built[(text, key)] = LineageNode(
+                to_global_id(label, key), text, key, display_name(label, key, name))
         path.append(node)
     return path
 
@@ -376,7 +382,7 @@ def _impact(tx: ManagedTransaction, ref: Ref, max_depth: int) -> list[ImpactItem
         log.warning("impact of %s: more than %d model versions downstream; the first %d "
                     "are reported", ref, IMPACT_CAP, IMPACT_CAP)
         rows = rows[:IMPACT_CAP]
-    built: dict[tuple[Label, str], LineageNode] = {}
+    built: dict[tuple[str, str], LineageNode] = {}
     items = []
     for key, hops, raw, deployments in rows:
         path = _path_nodes(raw, built)

@@ -39,6 +39,18 @@ def test_global_ids_round_trip_and_are_opaque():
     assert from_global_id(gid) == Ref(Label.MODEL_VERSION, "churn@7")
 
 
+@pytest.mark.parametrize(("label", "key", "gid"), [
+    (Label.MODEL_VERSION, "churn@7", "TW9kZWxWZXJzaW9uOmNodXJuQDc"),
+    # '-' and '_' where standard base64 has '+' and '/', and no '=' padding.
+    (Label.DATASET_VERSION, "lake/\u00fc?>>~@2024-05",
+     "RGF0YXNldFZlcnNpb246bGFrZS_DvD8-Pn5AMjAyNC0wNQ"),
+])
+def test_global_ids_keep_their_published_form(label, key, gid):
+    # Clients store these ids: the encoding must never change.
+    assert to_global_id(label, key) == gid
+    assert from_global_id(gid) == Ref(label, key)
+
+
 @pytest.mark.parametrize("gid", ["", "!!!", "bm9wZQ", to_global_id(Label.RUN, "x")[:-3] + "***"])
 def test_malformed_global_ids_are_input_errors(gid):
     with pytest.raises(InvalidInput) as err:
