@@ -187,10 +187,12 @@ class ModelVersionRecord(Record):
 class RunRecord(Record):
     id: Name
     name: str | None = None
-    kind: str = "training"
+    # None: not given. A new run is then a COMPLETED training run (plan.DEFAULTS); a run
+    # logged again keeps the kind and status it has, as it keeps unstated params.
+    kind: str | None = None
     experiment: Name | None = None
     person: Name | None = None
-    status: RunStatus = RunStatus.COMPLETED
+    status: RunStatus | None = None
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
     # None: not given, so a re-logged run keeps what it had (``{}`` says "none at all").

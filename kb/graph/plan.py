@@ -68,6 +68,8 @@ class Plan:
     links: dict[tuple[Label, Rel, Label], dict[tuple[str, str], dict[str, Any]]] = field(
         default_factory=dict
     )
+    #: Keys of the nodes of each label of ``DEFAULTS`` that a record states (not stubs).
+    records: dict[Label, set[str]] = field(default_factory=dict)
     #: The rows ``lay_out`` built ahead: node rows by label, and the loose link rows.
     _laid_out: tuple[dict[Label, NodeRows],
                      dict[tuple[Label, Rel, Label], list[dict[str, Any]]]] | None = field(
@@ -106,6 +108,8 @@ class Plan:
                     current[name] = value
         if created_at is not None:
             self.created.setdefault(label, {})[key] = created_at
+        if label in DEFAULTS:
+            self.records.setdefault(label, set()).add(key)
 
     def stub(self, label: Label, key: str) -> None:
         """A node known only by its key (``node`` without properties, made cheap: a run
@@ -134,16 +138,18 @@ class Plan:
     def node_rows(self, label: Label) -> NodeRows:
         """Rows for ``statements.upsert_all``, as positional lists, and their shape.
 
-        A row is ``[key, createdAt, *links, *values]``: one list of other-end keys per
-        triple of ``EMBEDDED[label]`` (``[key, *link values]`` where the triple has
-        ``LINK_PROPERTIES``), then one value per ``PROPERTIES[label]``, ``None`` meaning
-        "unknown, leave as is". Only the links and properties some row of the batch
-        carries have a column (the shape), except in a ``small`` batch, whose rows hold
-        every column. Lists instead of maps keep the parameters small, and properties
-        named in the statement (not ``+=`` maps) spare the server the eager buffering
-        that writes to unknown properties force. UTC timestamps travel as ISO text: the
-        driver builds a Bolt DateTime in pure Python (about 0.1 ms apiece), while Cypher's
-        ``datetime(text)`` stores the very same value.
+        A row is ``[key, createdAt, *links, *values, *defaults]``: one list of other-end
+        keys per triple of ``EMBEDDED[label]`` (``[key, *link values]`` where the triple
+        has ``LINK_PROPERTIES``), then one value per ``PROPERTIES[label]``, ``None``
+        meaning "unknown, leave as is", then for a label of ``DEFAULTS`` its default
+        values (``None`` in a stub's row, which states nothing). Only the links and
+        properties some row of the batch carries have a column (the shape), except in a
+        ``small`` batch, whose rows hold every column. Lists instead of maps keep the
+        parameters small, and properties named in the statement (not ``+=`` maps) spare
+        the server the eager buffering that writes to unknown properties force. UTC
+        timestamps travel as ISO text: the driver builds a Bolt DateTime in pure Python
+        (about 0.1 ms apiece), while Cypher's ``datetime(text)`` stores the very same
+        value.
         """
         if self._laid_out is not None:
             return self._laid_out[0].get(label) or NodeRows(full_shape(label), [])
@@ -165,6 +171,9 @@ class Plan:
         picked = [names[i] for i in props]
         times = [j for j, name in enumerate(picked) if name in TIMES]
         empty = [[] for _ in links]
+        defaults = list(DEFAULTS.get(label, {}).values())
+        records = self.records.get(label, ())
+        unstated = [None] * len(defaults)
         rows = []
         for key, values_of in nodes.items():
             at = created.get(key)
@@ -174,7 +183,8 @@ class Plan:
                     values[j] = _iso(values[j])
             carries = carried.get(key)
             rows.append([key, None if at is None else _iso(at),
-                         *([carries[i] for i in links] if carries else empty), *values])
+                         *([carries[i] for i in links] if carries else empty), *values,
+                         *(defaults if key in records else unstated)])
         return NodeRows((links, props), rows)
 
     def _carried(self, label: Label, nodes: dict[str, Any]) -> dict[str, list[list[Any]]]:
@@ -248,7 +258,7 @@ def _run(plan: Plan, run: RunRecord) -> None:
         {
             "name": run.name,
             "kind": run.kind,
-            "status": run.status.value,
+            "status": None if run.status is None else run.status.value,
             "startedAt": run.started_at,
             "endedAt": run.ended_at,
             "params": None if run.params is None else encode_map(run.params),
@@ -414,6 +424,14 @@ PROPERTIES: dict[Label, tuple[str, ...]] = {
     Label.NOTE: ("body",),
 }
 _DECLARED: dict[Label, frozenset[str]] = {k: frozenset(v) for k, v in PROPERTIES.items()}
+
+#: What a record that does not state these properties means, for a node that has none
+#: yet: a run logged without kind or status is a completed training run. A node that has
+#: one keeps it (a run logged again stays FAILED), and a stub (a run named as a parent)
+#: gets none. Node rows carry them as trailing columns (``Plan.node_rows``).
+DEFAULTS: dict[Label, dict[str, Any]] = {
+    Label.RUN: {"kind": "training", "status": "COMPLETED"},
+}
 
 #: The properties among ``PROPERTIES`` that hold UTC datetimes.
 TIMES: frozenset[str] = frozenset(

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from kb.domain import KEY_PROPERTY, Label, Rel
 
-from .plan import EMBEDDED, LINK_PROPERTIES, LINKS, PROPERTIES, TIMES, Shape
+from .plan import DEFAULTS, EMBEDDED, LINK_PROPERTIES, LINKS, PROPERTIES, TIMES, Shape
 
 # These statements find every node through its uniqueness constraint, so their plan never
 # depends on how much data there is. Without this, Neo4j re-plans each of them (100 ms or
@@ -71,10 +71,21 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
     first = 2 + len(links)
     values = [(names[p], f"datetime(row[{i}])" if names[p] in TIMES else f"row[{i}]",
                f"row[{i}]") for i, p in enumerate(props, start=first)]
-    changed = "\n   OR ".join(f"({raw} IS NOT NULL AND NOT coalesce(n.`{name}` = {value}, false))"
-                             for name, value, raw in values)
-    sets = ",\n    ".join(f"n.`{name}` = coalesce({value}, n.`{name}`)"
-                          for name, value, _ in values)
+    # plan.DEFAULTS: columns after the values, for a node that has no such property yet.
+    defaults = {name: f"row[{i}]" for i, name in
+                enumerate(DEFAULTS.get(label, ()), start=first + len(props))}
+    changed = "\n   OR ".join(
+        [f"({raw} IS NOT NULL AND NOT coalesce(n.`{name}` = {value}, false))"
+         for name, value, raw in values]
+        + [f"({default} IS NOT NULL AND n.`{name}` IS NULL)"
+           for name, default in defaults.items()])
+    given = {name for name, _, _ in values}
+    sets = ",\n    ".join(
+        [f"n.`{name}` = coalesce({value}, n.`{name}`"
+         + (f", {defaults[name]})" if name in defaults else ")")
+         for name, value, _ in values]
+        + [f"n.`{name}` = coalesce(n.`{name}`, {default})"
+           for name, default in defaults.items() if name not in given])
     merge = (
         f"UNWIND ${rows} AS row\n"
         f"MERGE (n:{label.value} {{{KEY_PROPERTY[label]}: row[0]}})\n"
@@ -84,7 +95,7 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
     carried = "".join(_carry(label, i, embedded[t]) for i, t in enumerate(links, start=2))
     if carried:
         merge += "WITH n, row, now\n" + carried
-    if not values:
+    if not sets:
         return merge
     return (
         merge

@@ -88,6 +88,28 @@ def test_a_relogged_run_keeps_the_maps_it_does_not_restate(client: Client,
     assert (run["params"], run["metrics"]) == ({}, {"auc": 0.9})
 
 
+def test_a_run_not_told_its_status_is_completed_once_and_keeps_it(client: Client,
+                                                                  graph: Graph) -> None:
+    def kind_status(run_id: str) -> tuple[object, object]:
+        run = show(graph, parse_ref(f"run:{run_id}"))
+        return run.get("kind"), run.get("status")
+
+    client.log_run(id="run-new", metrics={"auc": 0.8})
+    assert kind_status("run-new") == ("training", "COMPLETED")
+    client.log_run(id="run-f", kind="evaluation", status="FAILED")
+    client.log_run(id="run-f", metrics={"auc": 0.5})  # logged again, not restated
+    assert kind_status("run-f") == ("evaluation", "FAILED")
+    # A parent named before it is logged is a stub, which states nothing...
+    client.log_run(id="run-child", parent="run-parent", status="RUNNING")
+    assert kind_status("run-parent") == (None, None)
+    # ...until a record of it does.
+    client.log_run(id="run-parent", name="sweep")
+    assert kind_status("run-parent") == ("training", "COMPLETED")
+    before = stamps(graph)
+    client.log_run(id="run-parent", name="sweep")
+    assert stamps(graph) == before
+
+
 def test_large_batches_write_the_columns_their_rows_know(client: Client, graph: Graph) -> None:
     """Over ``SMALL_BATCH_ROWS`` node rows a batch's statement carries only the columns
     some row knows: a value one row knows is written, the others keep what is stored,
@@ -102,6 +124,7 @@ def test_large_batches_write_the_columns_their_rows_know(client: Client, graph: 
             b.run(id=run_id, seed=7)
     first = show(graph, parse_ref("run:big-0"))
     assert (first["command"], first["name"], first["seed"]) == ("train.py", "run 0", 7)
+    assert (first["kind"], first["status"]) == ("training", "COMPLETED")  # never stated
     assert first["startedAt"] == T0
     other = show(graph, parse_ref(f"run:{ids[-1]}"))
     assert "command" not in other and other["name"] == f"run {SMALL_BATCH_ROWS}"

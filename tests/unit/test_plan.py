@@ -1,6 +1,7 @@
 from kb.domain import Batch, Label, Rel, validate
 from kb.graph import prepare
 from kb.graph.plan import (
+    DEFAULTS,
     EMBEDDED,
     PROPERTIES,
     SMALL_BATCH_ROWS,
@@ -48,13 +49,20 @@ def test_rows_hold_only_the_columns_some_row_knows():
 
 
 def test_small_batches_hold_every_column_with_unknown_values_as_null():
-    batch = validate(Batch, {"runs": [{"id": "r1", "person": "alice"}]})
+    batch = validate(Batch, {"runs": [{"id": "r1", "person": "alice", "parent": "r0"}]})
     plan = build_plan(batch)
     assert plan.small  # one statement text per set of labels
-    shape, (row,) = plan.node_rows(Label.RUN)
+    shape, rows = plan.node_rows(Label.RUN)
     assert shape == full_shape(Label.RUN)
-    values = dict(zip(PROPERTIES[Label.RUN], row[2 + len(EMBEDDED[Label.RUN]):], strict=True))
+    first = 2 + len(EMBEDDED[Label.RUN])
+    last = first + len(PROPERTIES[Label.RUN])
+    row = {r[0]: r for r in rows}
+    values = dict(zip(PROPERTIES[Label.RUN], row["r1"][first:last], strict=True))
     assert values["command"] is None and values["seed"] is None  # unknown: left as stored
+    assert values["status"] is None and values["kind"] is None
+    # What a run without them takes; the parent, a stub, states nothing.
+    assert row["r1"][last:] == ["training", "COMPLETED"] == list(DEFAULTS[Label.RUN].values())
+    assert row["r0"][last:] == [None, None]
 
 
 def test_links_ride_with_the_later_written_end():
