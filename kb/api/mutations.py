@@ -88,7 +88,9 @@ class DatasetVersionInput:
 class RunInputInput:
     dataset: str
     version: str
-    role: str = "train"
+    role: str | None = strawberry.field(
+        default=None, description="train, validation, test or other; left out, a "
+        "new input is other and a run logged again keeps the role it has.")
 
 
 @strawberry.input

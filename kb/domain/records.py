@@ -164,7 +164,9 @@ class EnvironmentRecord(Record):
 
 
 class RunInput(DatasetVersionKey):
-    role: InputRole = InputRole.OTHER
+    # None: not given. A new USED link then takes plan.LINK_DEFAULTS (other); a run
+    # logged again that names the input without a role keeps the role it has.
+    role: InputRole | None = None
 
 
 class ModelVersionRecord(Record):

@@ -194,10 +194,12 @@ class Plan:
         for i, triple in enumerate(embedded):
             outgoing = triple[0] is label
             names = LINK_PROPERTIES.get(triple, ())
+            defaults = list(LINK_DEFAULTS.get(triple, {}).values())
             for (a, b), props in self.links.get(triple, {}).items():
                 mine, other = (a, b) if outgoing else (b, a)
                 if mine in nodes:
-                    item = [other, *(props.get(n) for n in names)] if names else other
+                    item = ([other, *(props.get(n) for n in names), *defaults] if names
+                            else other)
                     out.setdefault(mine, [[] for _ in embedded])[i].append(item)
         return out
 
@@ -286,7 +288,7 @@ def _run(plan: Plan, run: RunRecord) -> None:
     for item in run.inputs:
         key = _dataset_version(plan, item)
         plan.link(Label.RUN, Rel.USED, Label.DATASET_VERSION, run.id, key,
-                  {"role": item.role.value})
+                  None if item.role is None else {"role": item.role.value})
     for out in run.dataset_outputs:
         key = _dataset_version(plan, out)
         plan.link(Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION, run.id, key)
@@ -440,6 +442,13 @@ TIMES: frozenset[str] = frozenset(
 #: The properties a link carries, by triple (all others carry only ``createdAt``).
 LINK_PROPERTIES: dict[tuple[Label, Rel, Label], tuple[str, ...]] = {
     (Label.RUN, Rel.USED, Label.DATASET_VERSION): ("role",),
+}
+
+#: What a new link takes for a property its record does not state (an input's role); an
+#: existing link keeps the value it has. Carried links hold them after their values; the
+#: statement of loose links takes them as ``$defaults``.
+LINK_DEFAULTS: dict[tuple[Label, Rel, Label], dict[str, Any]] = {
+    (Label.RUN, Rel.USED, Label.DATASET_VERSION): {"role": "other"},
 }
 
 #: Every (from, type, to) triple the graph model allows; nothing else can be linked.

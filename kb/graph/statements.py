@@ -13,7 +13,16 @@ from functools import lru_cache
 
 from kb.domain import KEY_PROPERTY, Label, Rel
 
-from .plan import DEFAULTS, EMBEDDED, LINK_PROPERTIES, LINKS, PROPERTIES, TIMES, Shape
+from .plan import (
+    DEFAULTS,
+    EMBEDDED,
+    LINK_DEFAULTS,
+    LINK_PROPERTIES,
+    LINKS,
+    PROPERTIES,
+    TIMES,
+    Shape,
+)
 
 # These statements find every node through its uniqueness constraint, so their plan never
 # depends on how much data there is. Without this, Neo4j re-plans each of them (100 ms or
@@ -45,12 +54,15 @@ def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str
     pattern = f"(n)-[r:{rel.value}]->(o)" if a is label else f"(o)-[r:{rel.value}]->(n)"
     sets = "".join(f"  SET r.`{name}` = coalesce(l[{i}], r.`{name}`)\n"
                    for i, name in enumerate(names, start=1))
+    # plan.LINK_DEFAULTS ride after the link's values, for a link this write creates.
+    defaults = "".join(f", r.`{name}` = l[{i}]" for i, name in
+                       enumerate(LINK_DEFAULTS.get(triple, ()), start=1 + len(names)))
     return (
         "CALL (n, row, now) {\n"
         f"  UNWIND row[{position}] AS l\n"
         f"  MATCH (o:{other.value} {{{KEY_PROPERTY[other]}: {key}}})\n"
         f"  MERGE {pattern}\n"
-        "  ON CREATE SET r.createdAt = now\n"
+        f"  ON CREATE SET r.createdAt = now{defaults}\n"
         f"{sets}"
         "}\n"
     )
@@ -114,7 +126,7 @@ def _link(a: Label, rel: Rel, b: Label) -> str:
         f"MATCH (a:{a.value} {{{KEY_PROPERTY[a]}: row.a}})\n"
         f"MATCH (b:{b.value} {{{KEY_PROPERTY[b]}: row.b}})\n"
         f"MERGE (a)-[r:{rel.value}]->(b)\n"
-        "ON CREATE SET r.createdAt = now\n"
+        "ON CREATE SET r.createdAt = now, r += $defaults\n"
         "SET r += row.props"
     )
 

@@ -14,7 +14,7 @@ from kb.errors import NotFound
 
 from . import deployments, models
 from .driver import Graph
-from .plan import NODE_ORDER, Plan, build_plan
+from .plan import LINK_DEFAULTS, NODE_ORDER, Plan, build_plan
 from .statements import (
     CLOSE_OWNERSHIP,
     LINK,
@@ -76,7 +76,8 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
         _require(tx, own.asset.label, {own.asset.key}, own.asset.label.value)
 
     for triple, rows in plan.loose_link_rows().items():
-        tx.run(LINK[triple], rows=rows, now=stamp).consume()
+        tx.run(LINK[triple], rows=rows, now=stamp,
+               defaults=LINK_DEFAULTS.get(triple, {})).consume()
 
     models.move_aliases(tx, versions, stamp, actor)
     deployments.retire_replaced(tx, batch.deployments, stamp, actor)

@@ -110,6 +110,20 @@ def test_a_run_not_told_its_status_is_completed_once_and_keeps_it(client: Client
     assert stamps(graph) == before
 
 
+def test_an_input_named_again_without_its_role_keeps_it(client: Client,
+                                                        graph: Graph) -> None:
+    def roles() -> dict[str, str]:
+        return graph.read(lambda tx: {r["version"]: r["role"] for r in tx.run(
+            "MATCH (:Run {id: 'run-r'})-[u:USED]->(d:DatasetVersion) "
+            "RETURN d.version AS version, u.role AS role")})
+
+    client.log_run(id="run-r", inputs=[("customers", "2024-05", "train")])
+    client.log_run(id="run-r", inputs=[("customers", "2024-05"), ("customers", "2024-06")])
+    assert roles() == {"2024-05": "train", "2024-06": "other"}  # a new input: the default
+    client.log_run(id="run-r", inputs=[("customers", "2024-06", "validation")])
+    assert roles() == {"2024-05": "train", "2024-06": "validation"}
+
+
 def test_large_batches_write_the_columns_their_rows_know(client: Client, graph: Graph) -> None:
     """Over ``SMALL_BATCH_ROWS`` node rows a batch's statement carries only the columns
     some row knows: a value one row knows is written, the others keep what is stored,
