@@ -194,12 +194,10 @@ class Plan:
         for i, triple in enumerate(embedded):
             outgoing = triple[0] is label
             names = LINK_PROPERTIES.get(triple, ())
-            defaults = list(LINK_DEFAULTS.get(triple, {}).values())
             for (a, b), props in self.links.get(triple, {}).items():
                 mine, other = (a, b) if outgoing else (b, a)
                 if mine in nodes:
-                    item = ([other, *(props.get(n) for n in names), *defaults] if names
-                            else other)
+                    item = [other, *(props.get(n) for n in names)] if names else other
                     out.setdefault(mine, [[] for _ in embedded])[i].append(item)
         return out
 
@@ -445,8 +443,8 @@ LINK_PROPERTIES: dict[tuple[Label, Rel, Label], tuple[str, ...]] = {
 }
 
 #: What a new link takes for a property its record does not state (an input's role); an
-#: existing link keeps the value it has. Carried links hold them after their values; the
-#: statement of loose links takes them as ``$defaults``.
+#: existing link keeps the value it has. The statements that create such links take them
+#: as parameters (``statements.LINK_DEFAULT_PARAMETERS``).
 LINK_DEFAULTS: dict[tuple[Label, Rel, Label], dict[str, Any]] = {
     (Label.RUN, Rel.USED, Label.DATASET_VERSION): {"role": "other"},
 }

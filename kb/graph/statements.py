@@ -45,6 +45,22 @@ def lock(node: str) -> str:
     return f"SET {node}._lock = true\nREMOVE {node}._lock\n"
 
 
+def link_defaults_parameter(triple: tuple[Label, Rel, Label]) -> str:
+    """The parameter that holds ``plan.LINK_DEFAULTS[triple]``."""
+    a, rel, b = triple
+    return f"defaults_{a.value}_{rel.value}_{b.value}"
+
+
+#: Every statement that creates links takes these, so a new link gets its defaults.
+LINK_DEFAULT_PARAMETERS: dict[str, dict[str, object]] = {
+    link_defaults_parameter(t): d for t, d in LINK_DEFAULTS.items()}
+
+
+def _created_defaults(triple: tuple[Label, Rel, Label]) -> str:
+    """``ON CREATE`` items that give a new link its defaults (plan.LINK_DEFAULTS)."""
+    return f", r += ${link_defaults_parameter(triple)}" if triple in LINK_DEFAULTS else ""
+
+
 def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str:
     """A unit subquery that links the bound node ``n`` along one embedded triple."""
     a, rel, b = triple
@@ -54,15 +70,12 @@ def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str
     pattern = f"(n)-[r:{rel.value}]->(o)" if a is label else f"(o)-[r:{rel.value}]->(n)"
     sets = "".join(f"  SET r.`{name}` = coalesce(l[{i}], r.`{name}`)\n"
                    for i, name in enumerate(names, start=1))
-    # plan.LINK_DEFAULTS ride after the link's values, for a link this write creates.
-    defaults = "".join(f", r.`{name}` = l[{i}]" for i, name in
-                       enumerate(LINK_DEFAULTS.get(triple, ()), start=1 + len(names)))
     return (
         "CALL (n, row, now) {\n"
         f"  UNWIND row[{position}] AS l\n"
         f"  MATCH (o:{other.value} {{{KEY_PROPERTY[other]}: {key}}})\n"
         f"  MERGE {pattern}\n"
-        f"  ON CREATE SET r.createdAt = now{defaults}\n"
+        f"  ON CREATE SET r.createdAt = now{_created_defaults(triple)}\n"
         f"{sets}"
         "}\n"
     )
@@ -126,7 +139,7 @@ def _link(a: Label, rel: Rel, b: Label) -> str:
         f"MATCH (a:{a.value} {{{KEY_PROPERTY[a]}: row.a}})\n"
         f"MATCH (b:{b.value} {{{KEY_PROPERTY[b]}: row.b}})\n"
         f"MERGE (a)-[r:{rel.value}]->(b)\n"
-        "ON CREATE SET r.createdAt = now, r += $defaults\n"
+        f"ON CREATE SET r.createdAt = now{_created_defaults((a, rel, b))}\n"
         "SET r += row.props"
     )
 

@@ -14,10 +14,11 @@ from kb.errors import NotFound
 
 from . import deployments, models
 from .driver import Graph
-from .plan import LINK_DEFAULTS, NODE_ORDER, Plan, build_plan
+from .plan import NODE_ORDER, Plan, build_plan
 from .statements import (
     CLOSE_OWNERSHIP,
     LINK,
+    LINK_DEFAULT_PARAMETERS,
     MISSING,
     OWN,
     rows_parameter,
@@ -76,8 +77,7 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
         _require(tx, own.asset.label, {own.asset.key}, own.asset.label.value)
 
     for triple, rows in plan.loose_link_rows().items():
-        tx.run(LINK[triple], rows=rows, now=stamp,
-               defaults=LINK_DEFAULTS.get(triple, {})).consume()
+        tx.run(LINK[triple], rows=rows, now=stamp, **LINK_DEFAULT_PARAMETERS).consume()
 
     models.move_aliases(tx, versions, stamp, actor)
     deployments.retire_replaced(tx, batch.deployments, stamp, actor)
@@ -99,7 +99,7 @@ def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str) -> N
             nodes.rows.sort(key=_key)
     statement = upsert_all(tuple((label, nodes.shape) for label, nodes in present))
     params = {rows_parameter(label): nodes.rows for label, nodes in present}
-    tx.run(statement, params, now=now, actor=actor).consume()
+    tx.run(statement, params, now=now, actor=actor, **LINK_DEFAULT_PARAMETERS).consume()
 
 
 def _key(row: list[Any]) -> str:

@@ -75,9 +75,7 @@ def test_links_ride_with_the_later_written_end():
     _, (run,) = plan.node_rows(Label.RUN)
     links = dict(zip(EMBEDDED[Label.RUN], run[2:], strict=False))
     assert links[(Label.PERSON, Rel.TRAINED, Label.RUN)] == ["alice"]
-    # [other end, role given, role a new link takes]
-    assert links[(Label.RUN, Rel.USED, Label.DATASET_VERSION)] == [
-        ["customers@1", "train", "other"]]
+    assert links[(Label.RUN, Rel.USED, Label.DATASET_VERSION)] == [["customers@1", "train"]]
     _, (mv,) = plan.node_rows(Label.MODEL_VERSION)
     produced = EMBEDDED[Label.MODEL_VERSION].index((Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION))
     assert mv[2 + produced] == ["r1"]
