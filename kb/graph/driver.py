@@ -46,6 +46,10 @@ RETRY_FIRST_DELAY = 0.05
 #: A readiness probe asks once and waits this long at most: probes have short timeouts
 #: of their own, and "not ready" is the answer while the database does not reply.
 PING_SECONDS = 2.0
+#: How long one API read (every attempt of it) may wait for the database, the time after
+#: which Neo4j tells drivers to think a silent connection stale. The async driver would
+#: otherwise time each socket read and write on its own (see ``_untimed``).
+READ_SECONDS = 120.0
 
 
 def plain(value: Any) -> Any:
@@ -177,6 +181,7 @@ class AsyncGraph:
         self._auto_kw = {**self._session_kw, "default_access_mode": neo4j.READ_ACCESS}
         self._session_config = _merged_config(driver, self._session_kw)
         self._auto_config = _merged_config(driver, self._auto_kw)
+        self.read_seconds = READ_SECONDS
 
     def _session(self, auto_commit: bool = False) -> neo4j.AsyncSession:
         """A session on ``database``; each gets its own copy of the merged configuration,
@@ -209,10 +214,18 @@ class AsyncGraph:
         *args: P.args, **kw: P.kwargs,
     ) -> T:
         self.graph.count_round_trip()
+
+        async def untimed_work(tx: AsyncManagedTransaction) -> T:
+            _untimed(tx)
+            return await work(tx, *args, **kw)
+
         with _kb_errors():
-            async with self._session() as session:
-                with _begin_with_first_statement(session):
-                    return await session.execute_read(work, *args, **kw)
+            try:
+                async with asyncio.timeout(self.read_seconds), self._session() as session:
+                    with _begin_with_first_statement(session):
+                        return await session.execute_read(untimed_work)
+            except TimeoutError:
+                raise self._gave_up() from None
 
     async def read_one(self, statement: LiteralString, **params: Any
                        ) -> list[dict[str, Any]]:
@@ -224,29 +237,43 @@ class AsyncGraph:
         snapshot either way. Failures the driver calls retryable (a lost connection, a
         leader switch, a transient error) are retried with jittered exponential backoff for
         as long as managed transactions are (``Graph.retry_seconds``); a read is safe to
-        repeat. The statement must return only plain values (the records' values are kept
-        as they are).
+        repeat. All attempts together are given ``read_seconds`` (``GRAPH_UNAVAILABLE``
+        after that). The statement must return only plain values (the records' values are
+        kept as they are).
         """
         self.graph.count_round_trip()
-        deadline, delay = None, RETRY_FIRST_DELAY
         with _kb_errors():
-            while True:
-                try:
-                    async with self._session(auto_commit=True) as session:
-                        result = await session.run(statement, params)
-                        keys = result.keys()
-                        return [dict(zip(keys, record, strict=True))
-                                async for record in result]
-                except (neo_exc.Neo4jError, neo_exc.DriverError) as exc:
-                    if not exc.is_retryable():
-                        raise
-                    now = time.monotonic()
-                    deadline = deadline or now + self.graph.retry_seconds
-                    if now + delay >= deadline:
-                        raise
-                    log.warning("read failed and will be retried: %s", exc)
-                    await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                    delay *= 2
+            try:
+                async with asyncio.timeout(self.read_seconds):
+                    return await self._read_one(statement, params)
+            except TimeoutError:
+                raise self._gave_up() from None
+
+    async def _read_one(self, statement: LiteralString, params: dict[str, Any]
+                        ) -> list[dict[str, Any]]:
+        deadline, delay = None, RETRY_FIRST_DELAY
+        while True:
+            try:
+                async with self._session(auto_commit=True) as session:
+                    result = await session.run(statement, params)
+                    _untimed(session)
+                    keys = result.keys()
+                    return [dict(zip(keys, record, strict=True)) async for record in result]
+            except (neo_exc.Neo4jError, neo_exc.DriverError) as exc:
+                if not exc.is_retryable():
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + self.graph.retry_seconds
+                if now + delay >= deadline:
+                    raise
+                log.warning("read failed and will be retried: %s", exc)
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay *= 2
+
+    def _gave_up(self) -> GraphUnavailable:
+        """What a read that ran out of ``read_seconds`` reports (the driver drops the
+        connection of a read cancelled mid-way)."""
+        return GraphUnavailable(f"Neo4j did not answer a read within {self.read_seconds:g} s")
 
     async def ping(self, timeout: float = PING_SECONDS) -> bool:
         """True when the database answers a trivial query within ``timeout`` seconds, asked
@@ -257,6 +284,18 @@ class AsyncGraph:
                 return (await result.single(strict=True))["ok"] == 1
         except (TimeoutError, neo_exc.Neo4jError, neo_exc.DriverError, OSError):
             return False
+
+
+def _untimed(work: neo4j.AsyncSession | AsyncManagedTransaction) -> None:
+    """Drop the per-operation socket timeouts of the connection ``work`` holds, for the
+    rest of its life in the pool. The async driver enforces them (Neo4j's hint of 120 s
+    for reads, its own 30 s for writes) by running each socket read and write as a task
+    with a timer, about a quarter of the CPU of a small read; ``AsyncGraph`` bounds each
+    read as a whole instead. A connection the driver does not expose keeps its timeouts."""
+    socket = getattr(getattr(work, "_connection", None), "socket", None)
+    if socket is not None and hasattr(socket, "set_read_timeout"):
+        socket.set_read_timeout(None)
+        socket.set_write_timeout(None)
 
 
 def _merged_config(driver: neo4j.Driver | neo4j.AsyncDriver, config: dict[str, Any]
