@@ -164,13 +164,18 @@ class KbExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if read is not None:
                 values = read(item)
                 if len(keys) == 1:
-                    values = (values,)
-                for value in values:
-                    if type(value) is not str:
-                        break
+                    if type(values) is str:
+                        out.append({keys[0]: values})
+                        continue
                 else:
-                    out.append(dict(zip(keys, values, strict=True)))
-                    continue
+                    for value in values:
+                        if type(value) is not str:
+                            break
+                    else:
+                        # As many values as keys (one attrgetter over the keys' fields):
+                        # zip's strict check would cost more than the row's dict.
+                        out.append(dict(zip(keys, values)))  # noqa: B905
+                        continue
             out.append(self._row(type_, specs, item, path))
         return out
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, LiteralString
 
 from neo4j import ManagedTransaction
 
@@ -36,7 +36,7 @@ from kb.domain import (
 from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
 from kb.errors import InvalidInput, NotFound
 
-from .driver import Graph, plain
+from .driver import AsyncGraph, Graph, plain
 
 log = logging.getLogger(__name__)
 
@@ -372,12 +372,10 @@ def _path_nodes(raw: list[list[Any]], built: dict[tuple[str, str], LineageNode]
     return path
 
 
-def _impact(tx: ManagedTransaction, ref: Ref, max_depth: int) -> list[ImpactItem]:
-    row = tx.run(IMPACT[(ref.label, max_depth)], key=ref.key, maxDepth=max_depth,
-                 cap1=IMPACT_CAP + 1, active=DeploymentStatus.ACTIVE.value).single()
-    if row is None:
+def _impact_items(rows: list[list[Any]] | None, ref: Ref) -> list[ImpactItem]:
+    """The items of impact's one answer row (None when the start does not exist)."""
+    if rows is None:
         raise NotFound(_kind(ref.label), ref.key)
-    rows = row[0]
     if len(rows) > IMPACT_CAP:
         log.warning("impact of %s: more than %d model versions downstream; the first %d "
                     "are reported", ref, IMPACT_CAP, IMPACT_CAP)
@@ -399,13 +397,9 @@ def _impact(tx: ManagedTransaction, ref: Ref, max_depth: int) -> list[ImpactItem
     return items
 
 
-def impact(graph: Graph, dataset: str, version: str | None = None, *,
-           max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
-    """Every model version and active deployment downstream of the dataset (version).
-
-    Without ``version`` every version of the dataset is a start; each item carries one
-    shortest path from a start to it.
-    """
+def _impact_read(dataset: str, version: str | None, max_depth: int
+                 ) -> tuple[Ref, LiteralString, dict[str, Any]]:
+    """The start, and impact's statement and parameters, once the arguments are checked."""
     if not dataset or not dataset.strip():
         raise InvalidInput("dataset", "must be a dataset name", dataset)
     if not 1 <= max_depth <= IMPACT_MAX_DEPTH:
@@ -413,4 +407,30 @@ def impact(graph: Graph, dataset: str, version: str | None = None, *,
                            max_depth)
     ref = (Ref(Label.DATASET, dataset) if version is None
            else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
-    return graph.read(_impact, ref, max_depth)
+    return ref, IMPACT[(ref.label, max_depth)], {
+        "key": ref.key, "maxDepth": max_depth, "cap1": IMPACT_CAP + 1,
+        "active": DeploymentStatus.ACTIVE.value}
+
+
+def impact(graph: Graph, dataset: str, version: str | None = None, *,
+           max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
+    """Every model version and active deployment downstream of the dataset (version).
+
+    Without ``version`` every version of the dataset is a start; each item carries one
+    shortest path from a start to it.
+    """
+    ref, statement, params = _impact_read(dataset, version, max_depth)
+
+    def work(tx: ManagedTransaction) -> list[list[Any]] | None:
+        row = tx.run(statement, params).single()
+        return None if row is None else row[0]
+
+    return _impact_items(graph.read(work), ref)
+
+
+async def impact_async(graph: AsyncGraph, dataset: str, version: str | None = None, *,
+                       max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
+    """``impact`` for the event loop (the API): the same statement as one auto-commit read."""
+    ref, statement, params = _impact_read(dataset, version, max_depth)
+    rows = await graph.read_one(statement, **params)
+    return _impact_items(rows[0]["items"] if rows else None, ref)
