@@ -25,7 +25,8 @@ which drifts by tens of percent over minutes, weighs the same on all three:
    several hundred microseconds a request, on the same two cores as the server and Neo4j -
    was counted in the API figures but not in the floor's, which reads in-process: the
    bench measured the client as much as the server.)
-2. **In-process**: the same kb.graph functions the API calls, no HTTP.
+2. **In-process**: kb.graph's functions as the CLI calls them (the sync twins of the
+   API's reads for whoTrained and impact: the same statements and shaping), no HTTP.
 3. **Raw Cypher floor** (labelled below; held in this file): one statement per question
    through the driver, records kept as the driver builds them - for whoTrained kb's own
    statement; for lineage and impact hand-written quantified-path statements that return
