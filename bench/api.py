@@ -34,8 +34,11 @@ which drifts by tens of percent over minutes, weighs the same on all three:
    and deployments; impact: each downstream model version with one shortest path and its
    active deployments), without per-hop caps.
 
-Then requests/s for whoTrained with 8 concurrent keep-alive clients, sent by a bare asyncio
-HTTP/1.1 load generator so that the client's own CPU (same cores) stays small. Load
+Then whoTrained on the API and the raw path by spacing: back to back, and after 5 and 20 ms
+of client idleness before each call (every process a request crosses must then be woken
+first, and a request through the API crosses the server as well as Neo4j). Then requests/s
+for whoTrained with 8 concurrent keep-alive clients, sent by a bare asyncio HTTP/1.1 load
+generator so that the client's own CPU (same cores) stays small. Load
 averages are printed with the figures. Prints figures, asserts nothing.
 Uses the Neo4j of the environment (``KB_NEO4J_URI``... or the local one of ``KB_HOME``).
 """
@@ -241,6 +244,24 @@ def timed_together(fns: list[Callable[[], Any]], samples: int, warmup: int = 10
     return out
 
 
+def timed_in_blocks(fns: list[Callable[[], Any]], samples: int, idle: float,
+                    block: int = 20) -> list[list[float]]:
+    """Milliseconds per call of each of ``fns``, ``block`` calls of one path in a row before
+    the next path's block (blocks alternate, so drift weighs the same on all), each call
+    after ``idle`` seconds of the client doing nothing. Back to back (``idle`` 0) every
+    process on the path is already awake; after an idle pause each must be woken."""
+    out: list[list[float]] = [[] for _ in fns]
+    for _ in range(max(1, samples // block)):
+        for fn, times in zip(fns, out, strict=True):
+            for _ in range(block):
+                if idle:
+                    time.sleep(idle)
+                t = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t) * 1000)
+    return out
+
+
 def warm_up_paths(fns: list[Callable[[], Any]], neo4j_pid: int | None, rounds: int,
                   settled: float, calls: int = 100) -> None:
     """Uncounted rounds of ``calls`` calls of each path until Neo4j's JIT compiler settles
@@ -395,6 +416,12 @@ def run(args: argparse.Namespace, graph: Graph, proc: subprocess.Popen, url: str
               f"{cpu:>9.2f}")
     print(f"load average {_load()}; API CPU = the server processes' CPU time per request "
           "(Neo4j not included), far less sensitive to load than the latencies")
+    via_api, _, via_raw = rows["whoTrained"]
+    print("\nwhoTrained by spacing (blocks of 20 calls of one path; p50 ms):")
+    for idle in (0.0, 0.005, 0.020):
+        a, r = timed_in_blocks([via_api, via_raw], args.samples, idle)
+        print(f"  {idle * 1000:>4.0f} ms idle before each call: API {pct(a, 50):.2f}, "
+              f"raw {pct(r, 50):.2f}, API/raw {pct(a, 50) / pct(r, 50):.2f}")
     before = cpu_seconds(pids)
     rps = throughput(url, {"query": WHO_TRAINED, "variables": {"m": model, "v": version}},
                      args.clients, args.seconds)
