@@ -17,13 +17,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
 
 import neo4j
-from neo4j import AsyncGraphDatabase, AsyncManagedTransaction, GraphDatabase, ManagedTransaction
+from neo4j import AsyncGraphDatabase, GraphDatabase, ManagedTransaction
 from neo4j import exceptions as neo_exc
 from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
@@ -165,12 +165,11 @@ class Graph:
 
 
 class AsyncGraph:
-    """The async twin of ``Graph`` for the API's reads: the same database, managed and
-    retried read transactions with the same pipelined BEGIN and error mapping, awaited on
-    the event loop instead of holding a worker thread per read. Its units of work are
-    coroutines over ``AsyncManagedTransaction``; round trips are counted on the sync
-    ``Graph`` it twins, so one counter sees every unit of work. Bound to the event loop
-    that opened it."""
+    """The async twin of ``Graph`` for the API's single-statement reads: the same
+    database, retried reads with the same error mapping, awaited on the event loop instead
+    of holding a worker thread per read. Round trips are counted on the sync ``Graph`` it
+    twins, so one counter sees every unit of work. Bound to the event loop that opened
+    it."""
 
     def __init__(self, driver: neo4j.AsyncDriver, graph: Graph) -> None:
         self._driver = driver
@@ -209,32 +208,14 @@ class AsyncGraph:
     async def close(self) -> None:
         await self._driver.close()
 
-    async def read(
-        self, work: Callable[Concatenate[AsyncManagedTransaction, P], Awaitable[T]],
-        *args: P.args, **kw: P.kwargs,
-    ) -> T:
-        self.graph.count_round_trip()
-
-        async def untimed_work(tx: AsyncManagedTransaction) -> T:
-            _untimed(tx)
-            return await work(tx, *args, **kw)
-
-        with _kb_errors():
-            try:
-                async with asyncio.timeout(self.read_seconds), self._session() as session:
-                    with _begin_with_first_statement(session):
-                        return await session.execute_read(untimed_work)
-            except TimeoutError:
-                raise self._gave_up() from None
-
     async def read_one(self, statement: LiteralString, **params: Any
                        ) -> list[dict[str, Any]]:
         """One read statement in an auto-commit transaction, its records as dicts.
 
-        One network round trip (RUN and PULL together) where ``read`` takes two (BEGIN, RUN
-        and PULL, then COMMIT), and fewer awaits of the driver's per-read machinery (a
-        third fewer socket waits for whoTrained). A single statement reads one consistent
-        snapshot either way. Failures the driver calls retryable (a lost connection, a
+        One network round trip (RUN and PULL together) where a managed transaction takes
+        two (BEGIN, RUN and PULL, then COMMIT), and fewer awaits of the driver's per-read
+        machinery (a third fewer socket waits for whoTrained). A single statement reads one
+        consistent snapshot either way. Failures the driver calls retryable (a lost connection, a
         leader switch, a transient error) are retried with jittered exponential backoff for
         as long as managed transactions are (``Graph.retry_seconds``); a read is safe to
         repeat. All attempts together are given ``read_seconds`` (``GRAPH_UNAVAILABLE``
@@ -286,13 +267,13 @@ class AsyncGraph:
             return False
 
 
-def _untimed(work: neo4j.AsyncSession | AsyncManagedTransaction) -> None:
-    """Drop the per-operation socket timeouts of the connection ``work`` holds, for the
+def _untimed(session: neo4j.AsyncSession) -> None:
+    """Drop the per-operation socket timeouts of the connection ``session`` holds, for the
     rest of its life in the pool. The async driver enforces them (Neo4j's hint of 120 s
     for reads, its own 30 s for writes) by running each socket read and write as a task
     with a timer, about a quarter of the CPU of a small read; ``AsyncGraph`` bounds each
     read as a whole instead. A connection the driver does not expose keeps its timeouts."""
-    socket = getattr(getattr(work, "_connection", None), "socket", None)
+    socket = getattr(getattr(session, "_connection", None), "socket", None)
     if socket is not None and hasattr(socket, "set_read_timeout"):
         socket.set_read_timeout(None)
         socket.set_write_timeout(None)

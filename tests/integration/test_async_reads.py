@@ -27,13 +27,6 @@ def test_a_read_past_its_bound_is_unavailable_and_the_next_one_answers(graph: Gr
             with pytest.raises(GraphUnavailable) as one:
                 await aio.read_one(SLOW)
             messages.append(one.value.message)
-
-            async def work(tx: object) -> list:
-                return [r async for r in await tx.run(SLOW)]  # type: ignore[attr-defined]
-
-            with pytest.raises(GraphUnavailable) as managed:
-                await aio.read(work)
-            messages.append(managed.value.message)
             elapsed = time.monotonic() - started
             aio.read_seconds = 30
             return messages, elapsed, await aio.read_one("RETURN 2 AS ok")
@@ -41,6 +34,6 @@ def test_a_read_past_its_bound_is_unavailable_and_the_next_one_answers(graph: Gr
             await aio.close()
 
     messages, elapsed, after = asyncio.run(scenario())
-    assert messages == ["Neo4j did not answer a read within 0.2 s"] * 2
-    assert elapsed < 5  # given up, not waited out (a second each is generous)
+    assert messages == ["Neo4j did not answer a read within 0.2 s"]
+    assert elapsed < 5  # given up, not waited out
     assert after == [{"ok": 2}]
