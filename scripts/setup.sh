@@ -62,8 +62,28 @@ install_python_packages() {
   echo "$want" >"$stamp"
 }
 
+# A second MLflow, older than kb's, whose stores have another schema: the import tests write
+# a store with it to check that kb reads such a store without changing it. Bump the pin when
+# kb's own MLflow moves, keeping a version whose database schema head differs from kb's.
+OTHER_MLFLOW="mlflow-skinny==3.17.2"
+OTHER_MLFLOW_VENV=.venv-mlflow-other
+
+install_other_mlflow() {
+  local stamp="$OTHER_MLFLOW_VENV/.kb-setup-stamp"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$OTHER_MLFLOW" ]; then
+    return 0
+  fi
+  log "installing $OTHER_MLFLOW into $OTHER_MLFLOW_VENV (for the MLflow import tests)"
+  rm -rf "$OTHER_MLFLOW_VENV"
+  "$(find_python)" -m venv "$OTHER_MLFLOW_VENV"
+  "$OTHER_MLFLOW_VENV/bin/python" -m pip install -q "$OTHER_MLFLOW" "sqlalchemy>=2,<3" \
+    "alembic>=1.13,<2"
+  echo "$OTHER_MLFLOW" >"$stamp"
+}
+
 # Steps of the project beyond Python (for example npm installs) go here, one line each.
 project_steps() {
+  install_other_mlflow
   # The GraphQL-over-HTTP conformance audit (npm graphql-http) that the API tests run.
   if [ ! -d graphql/conformance/node_modules/graphql-http ]; then
     log "installing the GraphQL-over-HTTP audit (npm graphql-http)"

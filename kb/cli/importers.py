@@ -6,21 +6,35 @@ again: a second import of the same source changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from kb.errors import InvalidInput
+from kb.errors import InvalidInput, KbError
 
-from .app import JSON_OPTION, app, console, emit, get_config, open_graph
-from .ask import cli_errors
+from .app import JSON_OPTION, app, console, emit, err_console, get_config, open_graph
 
 import_app = typer.Typer(help="Import what other tools recorded: OpenLineage events, MLflow.",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """kb's errors as one line on stderr (exit 2 for bad input, 1 for the rest), shown as
+    plain text: an importer's messages hold paths, URIs and ``pip install '.[extra]'``."""
+    try:
+        yield
+    except KbError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
 
 def _since(text: str | None) -> datetime | None:
@@ -83,21 +97,27 @@ def import_mlflow(
         "at or after this date.")] = None,
     registry_uri: Annotated[str | None, typer.Option(
         "--registry-uri", help="Model registry URI, when it is not the tracking URI.")] = None,
+    ui_url: Annotated[str | None, typer.Option(
+        "--ui-url", envvar="KB_MLFLOW_UI_URL", help="The MLflow UI's http(s) address, for "
+        "links to runs when the tracking URI is a file or database store.")] = None,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Import experiments, runs, dataset inputs and registered models from MLflow."""
+    """Import experiments, runs, dataset inputs and registered models from MLflow.
+
+    The store is only read, never upgraded or changed; a database of another MLflow
+    schema version is refused.
+    """
     from kb.ingest.capture import current_person
+    from kb.ingest.mlflow_import import MISSING_EXTRA
+    from kb.ingest.mlflow_import import import_mlflow as run_import
 
     with cli_errors():
         try:
             import mlflow  # noqa: F401
-
-            from kb.ingest.mlflow_import import import_mlflow as run_import
         except ImportError:
-            raise InvalidInput("mlflow", "is not installed; run: pip install 'kb[mlflow]'"
-                               ) from None
+            raise InvalidInput("mlflow", MISSING_EXTRA) from None
         if tracking_uri.startswith("file:") or "://" not in tracking_uri:
-            # kb only reads the store; MLflow 3 refuses file stores unless told otherwise.
+            # kb only reads (a copy of) the store; MLflow 3 refuses file stores unless told.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         when = _since(since)
         config = get_config()
@@ -111,7 +131,8 @@ def import_mlflow(
 
                 result = run_import(graph, tracking_uri, actor=current_person(config.actor),
                                     experiments=experiment or (), since=when,
-                                    registry_uri=registry_uri, progress=progress)
+                                    registry_uri=registry_uri, ui_url=ui_url,
+                                    progress=progress)
         finally:
             graph.close()
     data = {"experiments": result.experiments, "runs": result.runs,

@@ -7,14 +7,19 @@ What becomes what:
 * run -> Run ``mlflow:<run_id>`` (kind ``training``): its user -> Person (the part of an
   e-mail address before ``@``), params, the latest value of each metric, status
   (FINISHED -> COMPLETED, FAILED, KILLED -> ABORTED, else RUNNING), start and end times,
-  tag ``mlflow.source.git.commit`` with ``mlflow.source.git.repoURL`` (else
-  ``mlflow.source.name``) and ``mlflow.source.git.branch`` -> commit, ``mlflow.source.name``
-  -> command, and a link back to the run (the MLflow UI when the tracking URI is a server,
-  else ``runs:/<run_id>``);
+  tag ``mlflow.source.git.commit`` with ``mlflow.source.git.repoURL`` and
+  ``mlflow.source.git.branch`` -> commit (none without a repository URL),
+  ``mlflow.source.name`` -> command, and a link to the run in the MLflow UI when its address
+  is known (the tracking URI is a server, or ``ui_url`` is given), else none;
 * dataset inputs -> DatasetVersion ``<name>@<digest>`` with the digest and source kept,
-  role from the ``mlflow.data.context`` tag (training -> train ...), linked ``USED``;
+  role from the ``mlflow.data.context`` tag (training/train -> train,
+  validation/eval/evaluation -> validation, testing/test -> test, else other), linked ``USED``;
 * registered model versions -> ModelVersion with MLflow's version number, source URI and
-  aliases, ``PRODUCED`` by their source run when that run is in kb.
+  the registered model's aliases that point at it, ``PRODUCED`` by their source run when that
+  run is in kb.
+
+The store is only read: MLflow opens a copy of a local store, and a SQL store of another
+MLflow schema is refused (see ``kb.ingest.mlflow_readonly``).
 
 Ids are MLflow's own, so importing again writes the same facts and changes nothing.
 ``since`` keeps runs started or ended at or after it, and model versions created or
@@ -42,15 +47,17 @@ from kb.graph.openlineage_state import run_states
 from .builder import BatchBuilder
 from .client import Client
 from .collector import collector_paused
+from .mlflow_readonly import read_only_uris
 
 log = logging.getLogger(__name__)
 
 RUN_PREFIX = "mlflow:"
+MISSING_EXTRA = "is not installed; run: pip install '.[mlflow]'"
 PAGE = 1000
 _TRACKING_ENV = "MLFLOW_TRACKING_URI"
 _STATUS = {"FINISHED": "COMPLETED", "FAILED": "FAILED", "KILLED": "ABORTED"}
 _ROLE = {"training": "train", "train": "train", "validation": "validation",
-         "eval": "validation", "evaluation": "validation", "test": "test"}
+         "eval": "validation", "evaluation": "validation", "testing": "test", "test": "test"}
 _HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-+]*")
 
 
@@ -93,8 +100,23 @@ def _version_text(value: str) -> str:
     return value.strip().replace("@", "%40")
 
 
-def ui_base(tracking_uri: str) -> str | None:
-    return tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) else None
+def _is_http(uri: str) -> bool:
+    return uri.lower().startswith(("http://", "https://"))
+
+
+def ui_base(tracking_uri: str, ui_url: str | None = None) -> str | None:
+    """The MLflow UI's address: ``ui_url``, else a tracking server's, else unknown."""
+    if ui_url is not None:
+        if not _is_http(ui_url) or not ui_url.split("://", 1)[1].strip("/"):
+            raise InvalidInput("--ui-url", "must be the MLflow UI's http(s) address, like "
+                               "http://mlflow.example.com:5000", ui_url)
+        return ui_url.rstrip("/")
+    return tracking_uri.rstrip("/") if _is_http(tracking_uri) else None
+
+
+def role(context: str | None) -> str:
+    """kb's input role for an MLflow dataset context."""
+    return _ROLE.get((context or "").strip().lower(), "other")
 
 
 def run_fields(run: Any, experiment: str, base: str | None) -> dict[str, Any]:
@@ -103,15 +125,14 @@ def run_fields(run: Any, experiment: str, base: str | None) -> dict[str, Any]:
     tags: dict[str, str] = dict(data.tags)
     source = tags.get("mlflow.source.name")
     commit = tags.get("mlflow.source.git.commit")
-    repo = tags.get("mlflow.source.git.repoURL") or source
+    repo = tags.get("mlflow.source.git.repoURL")
     inputs = []
     for item in getattr(run.inputs, "dataset_inputs", None) or []:
         ds = item.dataset
         context = next((t.value for t in item.tags if t.key == "mlflow.data.context"), None)
         inputs.append({"dataset": ds.name, "version": _version_text(ds.digest or "unversioned"),
-                       "role": _ROLE.get((context or "").lower(), "other")})
-    link = (f"{base}/#/experiments/{info.experiment_id}/runs/{info.run_id}" if base
-            else f"runs:/{info.run_id}")
+                       "role": role(context)})
+    link = f"{base}/#/experiments/{info.experiment_id}/runs/{info.run_id}" if base else None
     fields: dict[str, Any] = {
         "id": run_key(info.run_id),
         "name": info.run_name or tags.get("mlflow.runName"),
@@ -151,27 +172,29 @@ class ImportResult:
 
 @contextlib.contextmanager
 def default_tracking_uri(tracking_uri: str) -> Iterator[None]:
-    """Make ``tracking_uri`` MLflow's process-wide default for the duration, unless one is set.
+    """Make ``tracking_uri`` MLflow's process-wide default for the duration.
 
     MLflow's file registry store reads each model version's logged model through a client
     built with the default URI, not the store's (an MLflow TODO); left unset, that default
-    is ``sqlite:///mlflow.db``, which MLflow creates in the working directory.
+    is ``sqlite:///mlflow.db``, which MLflow creates in the working directory, and a default
+    naming the store being imported would have MLflow open that store itself.
     """
-    if os.environ.get(_TRACKING_ENV):
-        yield
-        return
+    previous = os.environ.get(_TRACKING_ENV)
     os.environ[_TRACKING_ENV] = tracking_uri
     try:
         yield
     finally:
-        os.environ.pop(_TRACKING_ENV, None)
+        if previous is None:
+            os.environ.pop(_TRACKING_ENV, None)
+        else:
+            os.environ[_TRACKING_ENV] = previous
 
 
 def mlflow_client(tracking_uri: str, registry_uri: str | None = None) -> Any:
     try:
         from mlflow import MlflowClient
     except ImportError as exc:
-        raise InvalidInput("mlflow", "is not installed; run: pip install 'kb[mlflow]'") from exc
+        raise InvalidInput("mlflow", MISSING_EXTRA) from exc
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
 
 
@@ -264,24 +287,29 @@ def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def import_mlflow(graph: Graph, tracking_uri: str, *, actor: str,
                   experiments: Iterable[str] = (), since: datetime | None = None,
-                  registry_uri: str | None = None, batch_size: int = PAGE,
+                  registry_uri: str | None = None, ui_url: str | None = None,
+                  batch_size: int = PAGE,
                   progress: Callable[[int, int | None], None] | None = None) -> ImportResult:
     """Read the store and write it in batches of ``batch_size`` runs per transaction.
 
-    The next batch is read while the previous one is written. ``progress(done, total)``
-    is called after each batch (total is None until known).
+    The store is never written (see ``kb.ingest.mlflow_readonly``). ``ui_url`` is the
+    MLflow UI's address, for links to runs when the tracking URI is not a server. The next
+    batch is read while the previous one is written. ``progress(done, total)`` is called
+    after each batch (total is None until known).
     """
-    with default_tracking_uri(tracking_uri):
-        return _import(graph, tracking_uri, actor=actor, experiments=experiments, since=since,
-                       registry_uri=registry_uri, batch_size=batch_size, progress=progress)
+    base = ui_base(tracking_uri, ui_url)
+    with (read_only_uris(tracking_uri, registry_uri) as (tracking, registry),
+          default_tracking_uri(tracking)):
+        return _import(graph, tracking, actor=actor, experiments=experiments, since=since,
+                       registry_uri=registry, base=base, batch_size=batch_size,
+                       progress=progress)
 
 
 def _import(graph: Graph, tracking_uri: str, *, actor: str, experiments: Iterable[str],
-            since: datetime | None, registry_uri: str | None, batch_size: int,
+            since: datetime | None, registry_uri: str, base: str | None, batch_size: int,
             progress: Callable[[int, int | None], None] | None) -> ImportResult:
     client = mlflow_client(tracking_uri, registry_uri)
     writer = Client(graph, actor=actor)
-    base = ui_base(tracking_uri)
     result = ImportResult()
     exps = _experiments(client, experiments)
     names = {e.experiment_id: e.name for e in exps}
@@ -312,9 +340,15 @@ def _models(client: Any, b: BatchBuilder, graph: Graph, imported: set[str],
             since: datetime | None, result: ImportResult) -> int:
     """Add every registered model version; link it to its run when kb has that run."""
     versions = []
+    aliases: dict[tuple[str, str], list[str]] = {}
     for model in _pages(lambda token: client.search_registered_models(
             max_results=PAGE, page_token=token)):
         b.model(model.name, description=model.description or None)
+        # Versions found by search carry no aliases in SQL stores; the model read by name
+        # carries them in every store.
+        named = client.get_registered_model(model.name)
+        for alias, version in sorted((named.aliases or {}).items()):
+            aliases.setdefault((model.name, str(version)), []).append(alias)
         versions.extend(_pages(lambda token, name=model.name: client.search_model_versions(
             f"name='{name}'", max_results=PAGE, page_token=token)))
     if since is not None:
@@ -330,7 +364,8 @@ def _models(client: Any, b: BatchBuilder, graph: Graph, imported: set[str],
             result.skipped.append(f"{v.name} v{v.version}: run {v.run_id} is not in kb")
             run_id = None
         b.model_version(v.name, version=str(v.version), run_id=run_id,
-                        aliases=list(getattr(v, "aliases", None) or []),
+                        aliases=sorted({*aliases.get((v.name, str(v.version)), ()),
+                                        *(getattr(v, "aliases", None) or ())}),
                         uri=v.source or None, description=v.description or None,
                         created_at=_time(v.creation_timestamp))
     return len(versions)
