@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from kb.cli import app
 from kb.domain import Label, Ref
+from kb.errors import InvalidInput
 from kb.graph import Graph, show, who_trained
 from kb.graph.stats import counts
 from kb.ingest.mlflow_import import import_mlflow, run_key
@@ -154,3 +155,27 @@ def test_sqlite_store_of_our_schema_is_imported_read_only(kb_env, graph: Graph, 
     assert show(graph, Ref(Label.RUN, run_key(second)))["trackerUrl"] == (
         f"http://mlflow.example:5000/#/experiments/{written['experiment']}/runs/{second}")
     assert _tree(team) == before
+
+
+def _other_apps_db(store: Path) -> str:
+    with sqlite3.connect(store / "app.db") as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+    connection.close()
+    return f"sqlite:///{store / 'app.db'}"
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (lambda store: f"sqlite:///{store / 'nothing.db'}", "there is no SQLite database"),
+    (lambda store: (store / "empty.db").touch() or f"sqlite:///{store / 'empty.db'}",
+     "is not an MLflow tracking database"),
+    (_other_apps_db, "is not an MLflow tracking database"),
+    (lambda store: (store / "mlruns").as_uri(), "there is no MLflow file store"),
+    (lambda store: str(store / "mlruns"), "there is no MLflow file store"),
+], ids=["missing-sqlite", "empty-sqlite", "other-sqlite", "missing-file-uri", "missing-path"])
+def test_import_creates_no_store_where_there_is_none(graph: Graph, team: Path, make, problem):
+    uri = make(team / "store")
+    before, graph_before = _tree(team), counts(graph)
+    with pytest.raises(InvalidInput) as caught:
+        import_mlflow(graph, uri, actor="tester")
+    assert caught.value.field == "--tracking-uri" and problem in caught.value.problem
+    assert _tree(team) == before and counts(graph) == graph_before
