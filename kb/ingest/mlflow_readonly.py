@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 _SQL = ("postgresql", "mysql", "mssql")
+# Registries MLflow reaches over HTTP, named with or without "://" ("databricks-uc").
+_SERVICES = ("databricks", "databricks-uc", "uc")
 _EXTRA_HINT = "run: pip install '.[mlflow]'"
 
 
@@ -59,6 +61,8 @@ def read_only_uris(tracking_uri: str, registry_uri: str | None = None
 
 
 def _stand_in(uri: str, dest: Path, option: str) -> str:
+    if uri.split(":", 1)[0].lower() in _SERVICES:
+        return uri
     scheme = urlparse(uri).scheme.lower()
     dialect = scheme.split("+", 1)[0]
     if dialect == "sqlite":
@@ -135,6 +139,17 @@ def _migrations() -> ScriptDirectory:
     return ScriptDirectory(str(Path(mlflow.__file__).parent / "store" / "db_migrations"))
 
 
+def _without_password(db_uri: str) -> str:
+    """A server database's URI as errors may show it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(db_uri).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(the database URI given)"
+
+
 def check_schema(db_uri: str, option: str, shown: str | None = None) -> None:
     """Refuse a SQL store whose schema revision is not the installed MLflow's."""
     try:
@@ -145,8 +160,12 @@ def check_schema(db_uri: str, option: str, shown: str | None = None) -> None:
     except ImportError as exc:
         raise InvalidInput("mlflow", f"SQL stores need SQLAlchemy and Alembic; {_EXTRA_HINT}"
                            ) from exc
-    shown = shown or db_uri
-    engine = sqlalchemy.create_engine(db_uri, poolclass=NullPool)
+    shown = shown or _without_password(db_uri)
+    try:
+        engine = sqlalchemy.create_engine(db_uri, poolclass=NullPool)
+    except (ImportError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        raise InvalidInput(option, f"cannot open the database (is its driver installed?): "
+                           f"{exc}", shown) from exc
     try:
         with engine.connect() as connection:
             found = MigrationContext.configure(connection).get_current_revision()
