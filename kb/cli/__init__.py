@@ -8,14 +8,14 @@ from kb.errors import InvalidInput, KbError
 
 # Each module registers its commands on ``app``; they import their work lazily.
 from . import ask, db, demo, docs, importers, serve, tokens, write  # noqa: F401
-from .app import app, err_console
+from .app import app, error_line
 
 
 def main() -> None:
     try:
         app()
     except KbError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        error_line(exc.message)
         sys.exit(2 if isinstance(exc, InvalidInput) else 1)
 
 

@@ -6,16 +6,20 @@ stays fast and the core never imports the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kb.config import Config
+from kb.errors import InvalidInput, KbError
 
 app = typer.Typer(
     name="kb",
@@ -24,8 +28,47 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# C0 and C1 controls but newline and tab, and the bidi controls that reorder what is shown.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str) -> str:
+    """``text`` with every terminal control and bidi control shown as its escape (``\\x1b``)."""
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                       else f"\\u{ord(m[0]):04x}", text)
+
+
+class InertConsole(Console):
+    """The terminal surface: every string printed, in a table or a message, is shown as the
+    text it is. Values come from the graph, that is from anyone with a write token, so rich
+    markup (styles, ``[link=...]``) is off and control characters (escape sequences that set
+    the title, clear the screen or write the clipboard) are shown escaped. Style with
+    ``Text`` or ``style=`` instead of markup."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(inert(text), **kwargs)
+
+
+console = InertConsole()
+err_console = InertConsole(stderr=True)
+
+
+def error_line(message: str) -> None:
+    """One error on stderr, its message shown as inert text."""
+    err_console.print(Text("error:", style="bold red"), message, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """kb's errors as one line on stderr: exit 2 for bad input, 1 for the rest."""
+    try:
+        yield
+    except KbError as exc:
+        error_line(exc.message)
+        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 

@@ -6,16 +6,14 @@ Each command reads through kb.graph only, prints a table for people and JSON wit
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import typer
 
-from kb.errors import InvalidInput, KbError
+from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, console, emit, err_console, open_graph, table
+from .app import JSON_OPTION, app, cli_errors, console, emit, open_graph, table
 
 #: The entity naming scheme, repeated in the help of every command that takes an entity.
 ENTITY_HELP = (
@@ -23,17 +21,6 @@ ENTITY_HELP = (
     "dataset:customers@2024-05, model:churn, model:churn@7, experiment:churn, run:<id>, "
     "deployment:<id>, note:<id>, code:<repo>@<commit>, env:<digest>."
 )
-
-
-@contextlib.contextmanager
-def cli_errors() -> Iterator[None]:
-    """kb's errors as one line on stderr: exit 2 for bad input, 1 for the rest."""
-    try:
-        yield
-    except KbError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False,
-                          soft_wrap=True)
-        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
 
 def plain_data(value: Any) -> Any:
@@ -120,8 +107,8 @@ def lineage_cmd(
               ["from", "relationship", "to"],
               [(names[e.source], e.type, names[e.target]) for e in answer.edges])
         if answer.truncated:
-            console.print(f"[yellow]some nodes had more than {limit} neighbours; "
-                          "raise --limit to see them all[/]")
+            console.print(f"some nodes had more than {limit} neighbours; "
+                          "raise --limit to see them all", style="yellow")
 
     emit(plain_data(answer), as_json, render)
 
@@ -185,7 +172,8 @@ def prod_cmd(
                                                       (f.trained_by, f.trained_by_active))
                        if p and a is False})
         if gone:
-            console.print(f"[yellow]people who left stand behind these: {', '.join(gone)}[/]")
+            console.print(f"people who left stand behind these: {', '.join(gone)}",
+                          style="yellow")
 
     emit(plain_data(facts), as_json, render)
 

@@ -32,7 +32,7 @@ def up(as_json: bool = JSON_OPTION) -> None:
     info = status(config) | {"managed": True}
 
     def render(i: dict[str, Any]) -> None:
-        console.print(f"Neo4j {i['version']} is up at [bold]{i['uri']}[/] (pid {i['pid']}).")
+        console.print(f"Neo4j {i['version']} is up at {i['uri']} (pid {i['pid']}).")
         console.print(f"User {i['user']}, password in {i['password_file']}; `kb down` stops it.")
 
     emit(info, as_json, render)

@@ -6,35 +6,20 @@ again: a second import of the same source changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
-from kb.errors import InvalidInput, KbError
+from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, console, emit, err_console, get_config, open_graph
+from .app import JSON_OPTION, app, cli_errors, console, emit, get_config, open_graph
 
 import_app = typer.Typer(help="Import what other tools recorded: OpenLineage events, MLflow.",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
-
-
-@contextlib.contextmanager
-def cli_errors() -> Iterator[None]:
-    """kb's errors as one line on stderr (exit 2 for bad input, 1 for the rest), shown as
-    plain text: an importer's messages hold paths, URIs and ``pip install '.[extra]'``."""
-    try:
-        yield
-    except KbError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False,
-                          soft_wrap=True)
-        raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
 
 def _since(text: str | None) -> datetime | None:

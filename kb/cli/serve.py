@@ -40,7 +40,7 @@ def serve(
     with err_console.status("Connecting to Neo4j (starting the local one if needed)..."):
         conn = resolve(get_config(), start=True)
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"kb API on [bold]http://{shown}:{port}/graphql[/] "
+    console.print(f"kb API on http://{shown}:{port}/graphql "
                   f"(Neo4j {conn.uri}); health at /healthz, readiness at /readyz")
     anon = anonymous_reads_allowed(get_config())
     console.print("Reads: " + ("open without a token" if anon else "need a token")

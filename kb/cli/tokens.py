@@ -40,7 +40,7 @@ def create(
     data = _row(token) | {"secret": secret}
 
     def render(d: dict[str, Any]) -> None:
-        console.print(f"Token [bold]{d['name']}[/] ({d['id']}, scope {d['scope']}, "
+        console.print(f"Token {d['name']} ({d['id']}, scope {d['scope']}, "
                       f"acting as {d['actor']}):")
         console.print(d["secret"], highlight=False, soft_wrap=True)
         console.print("Shown once: store it now. Send it as `Authorization: Bearer <token>`.")
