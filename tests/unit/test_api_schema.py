@@ -27,7 +27,7 @@ def test_schema_names_tools_rely_on():
     text = sdl()
     for name in ("person(", "team(", "dataset(", "model(", "modelVersion(", "run(", "node(",
                  "search(", "whoTrained(", "lineage(", "impact(", "deployments(",
-                 "handover(", "orphans:", "compareRuns(", "interface Node"):
+                 "handover(", "orphans(", "compareRuns(", "interface Node"):
         assert name in text, name
 
 
