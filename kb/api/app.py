@@ -383,5 +383,9 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    """The factory ``kb serve`` hands to uvicorn, so each worker builds its own app."""
+    """The factory ``kb serve`` hands to uvicorn, so each worker builds its own app (and
+    stops when the supervisor that started it dies)."""
+    from .parent_watch import leave_with_supervisor
+
+    leave_with_supervisor()
     return create_app(Config.from_env())

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from api_support import Api, api_config, codes, seed_history
 
-from kb.api.app import allowed_hosts
 from kb.config import Config
 from kb.errors import InvalidInput
 
@@ -61,6 +60,8 @@ def test_configured_hosts_replace_the_default(client, graph):
 
 
 def test_allowed_hosts_defaults_and_setting():
+    from kb.api.app import allowed_hosts
+
     loopback = allowed_hosts(Config(api_host="127.0.0.1"))
     assert {"localhost", "127.0.0.1", "::1", "[::1]"} <= set(loopback) and "*" not in loopback
     assert allowed_hosts(Config(api_host="0.0.0.0")) == ["*"]
