@@ -14,7 +14,10 @@ from api_support import Api, api_config, codes
 from neo4j import GraphDatabase
 
 from kb.api.app import create_app
+from kb.errors import TimeLimitExceeded
 from kb.graph import Graph
+from kb.graph.driver import time_budget
+from kb.graph.ownership import handover
 from kb.ingest import Client
 
 OWNER = "... on Team { name owns { asset { ... on Model { name owners { owner { %s } } } } } }"
@@ -152,6 +155,10 @@ def test_a_request_over_its_time_budget_is_stopped_here_and_in_neo4j(graph):
     while _running_handovers(graph):
         assert time.monotonic() < deadline, "Neo4j still runs the stopped read"
         time.sleep(0.2)
+
+    # Below the API, Neo4j itself ends the transaction at the budget, reported as such.
+    with time_budget(1.0), pytest.raises(TimeLimitExceeded, match="1 s"):
+        handover(graph, "hoarder")
 
 
 def test_an_answer_above_the_size_ceiling_is_replaced_by_an_error(client, graph):
