@@ -31,6 +31,39 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise InvalidInput(name, "must be an integer", raw) from None
 
 
+def _positive(environ: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(environ, name, default)
+    if value < 1:
+        raise InvalidInput(name, "must be at least 1", value)
+    return value
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(name, "must be a number of seconds", raw) from None
+    if not value > 0:
+        raise InvalidInput(name, "must be above 0", raw)
+    return value
+
+
+def _hosts(environ: Mapping[str, str], name: str) -> tuple[str, ...] | None:
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    for host in hosts:
+        if "*" in host[1:] or (host.startswith("*") and host != "*"
+                               and not host.startswith("*.")):
+            raise InvalidInput(name, f"host pattern {host!r} must be a name, '*' or like "
+                               "'*.example.com'", raw)
+    return hosts
+
+
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -68,6 +101,11 @@ class Config:
     introspection: bool = True
     site_dir: Path = field(default_factory=lambda: Path("site"))
     lineage_max_bytes: int = 5 * 1024 * 1024
+    # None: the loopback names when serving on loopback, any host otherwise (see app.py).
+    api_allowed_hosts: tuple[str, ...] | None = None
+    api_request_seconds: float = 15.0
+    api_max_body_bytes: int = 1024 * 1024
+    api_max_response_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -97,4 +135,9 @@ class Config:
             introspection=_bool(env, "KB_INTROSPECTION", True),
             site_dir=Path(env.get("KB_SITE_DIR") or "site"),
             lineage_max_bytes=_int(env, "KB_LINEAGE_MAX_BYTES", 5 * 1024 * 1024),
+            api_allowed_hosts=_hosts(env, "KB_API_ALLOWED_HOSTS"),
+            api_request_seconds=_float(env, "KB_API_REQUEST_SECONDS", 15.0),
+            api_max_body_bytes=_positive(env, "KB_API_MAX_BODY_BYTES", 1024 * 1024),
+            api_max_response_bytes=_positive(env, "KB_API_MAX_RESPONSE_BYTES",
+                                             10 * 1024 * 1024),
         )

@@ -7,6 +7,7 @@
     ├── Unauthorized      no token, or an unknown or revoked one
     ├── Forbidden         a valid token without the scope the action needs
     ├── GraphUnavailable  Neo4j cannot be reached or refused the credentials
+    ├── TimeLimitExceeded a request ran past its time budget and was stopped
     └── LocalDbError      the local Neo4j could not be provisioned or started
 
 Lower-layer errors (neo4j, pydantic, subprocess) are mapped once, at the boundary
@@ -72,6 +73,20 @@ class GraphUnavailable(KbError):
     """Raised by kb.graph when Neo4j is down, unreachable or refuses the credentials."""
 
     code = "GRAPH_UNAVAILABLE"
+
+
+class TimeLimitExceeded(KbError):
+    """Raised by kb.graph when Neo4j stops a transaction at its timeout, and by kb.api
+    when a request runs past its time budget."""
+
+    code = "LIMIT_EXCEEDED"
+    limit = "time"
+
+    def __init__(self, seconds: float | None) -> None:
+        budget = "its time budget" if seconds is None else f"its time budget of {seconds:g} s"
+        super().__init__(f"the request ran longer than {budget} and was stopped; ask for "
+                         "less in one request")
+        self.seconds = seconds
 
 
 class LocalDbError(KbError):

@@ -9,7 +9,7 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from kb.domain import Label, to_global_id
+from kb.domain import Label, to_global_id, versioned_key
 from kb.domain.answers import DeploymentFact as DeploymentRecord
 from kb.domain.answers import ImpactItem as ImpactRecord
 from kb.domain.answers import LineageGraph as LineageRecord
@@ -71,6 +71,11 @@ class Training:
     command: str | None
     seed: int | None
     environment_digest: str | None
+
+    @strawberry.field(description="The model version's id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id(Label.MODEL_VERSION,
+                                          versioned_key(self.model, self.version)))
 
     @strawberry.field
     async def person(self, info: Info) -> Person | None:
@@ -156,6 +161,11 @@ class ImpactItem:
     hops: int
     path: list[LineageNode] = strawberry.field(
         description="One shortest path from the dataset version, both ends included.")
+
+    @strawberry.field(description="The model version's or the deployment's id.")
+    def id(self) -> strawberry.ID:
+        label = Label.DEPLOYMENT if self.kind is ImpactKind.DEPLOYMENT else Label.MODEL_VERSION
+        return strawberry.ID(to_global_id(label, self.key))
 
 
 def impact_item(i: ImpactRecord) -> ImpactItem:

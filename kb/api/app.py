@@ -1,5 +1,11 @@
 """The starlette app: ``/graphql`` (GraphiQL in a browser), ``/healthz``, ``/readyz``.
 
+No request can hold a worker for long or answer more than a client can take: a
+``/graphql`` body above ``api_max_body_bytes`` is refused (413) before it is read whole,
+execution stops at ``api_request_seconds`` (Neo4j stops its transactions at the same
+moment), and an answer above ``api_max_response_bytes`` is replaced by an error. Only
+the configured host names are served (DNS rebinding); the probes answer any host.
+
 The lifespan owns the Graph when none is passed in, and always an ``AsyncGraph`` twin of
 it for the reads the resolvers await on the event loop. Every response carries
 ``X-Request-Id``; the same id is in error extensions and in the server's log lines.
@@ -9,6 +15,7 @@ asks for it (with 4xx for requests that never executed), ``application/json`` ot
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -20,11 +27,15 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
+
+from graphql import GraphQLError
 
 try:  # optional: a faster encoder for large answers (json gives equivalent JSON)
     import orjson
@@ -32,11 +43,11 @@ except ImportError:  # pragma: no cover - depends on the installation
     orjson = None
 
 from kb.config import Config
-from kb.errors import KbError
+from kb.errors import KbError, TimeLimitExceeded
 from kb.graph import Graph
-from kb.graph.driver import AsyncGraph
+from kb.graph.driver import AsyncGraph, time_budget
 
-from .auth import Principal, principal_from_request
+from .auth import LOOPBACK, Principal, principal_from_request
 from .context import Context
 from .loaders import Loaders
 from .schema import build_schema
@@ -45,6 +56,43 @@ log = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Paths served whatever the Host header: probes call by pod or node address, and these
+#: answer no data.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class BodyTooLarge(KbError):
+    code = "LIMIT_EXCEEDED"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the request body is larger than the {limit}-byte limit; send a "
+                         "smaller query or fewer variables")
+
+
+def allowed_hosts(config: Config) -> list[str]:
+    """The Host names served: ``KB_API_ALLOWED_HOSTS``, else the loopback names on a
+    loopback address (a page elsewhere cannot rebind its own name to this server), else
+    any (a server on the network needs tokens for reads unless told otherwise)."""
+    if config.api_allowed_hosts is not None:
+        return list(config.api_allowed_hosts)
+    if config.api_host.strip().lower() in LOOPBACK:
+        return sorted(LOOPBACK)
+    return ["*"]
+
+
+class HostCheck:
+    """Starlette's ``TrustedHostMiddleware`` for every path but the probes (400 for a
+    Host header that is not allowed)."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str]) -> None:
+        self.app = app
+        self.checked = TrustedHostMiddleware(app, allowed_hosts=hosts, www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") in PROBE_PATHS:
+            await self.app(scope, receive, send)
+        else:
+            await self.checked(scope, receive, send)
 
 
 class RequestIdMiddleware:
@@ -76,10 +124,11 @@ def _wants_graphql_response(request: Request) -> bool:
     return GRAPHQL_RESPONSE in request.headers.get("accept", "")
 
 
-def error_response(request: Request, exc: KbError, status: int) -> Response:
+def error_response(request: Request, exc: KbError, status: int,
+                   **extensions: Any) -> Response:
     rid = request.state.request_id
     body = {"errors": [{"message": exc.message,
-                        "extensions": {"code": exc.code, "requestId": rid}}]}
+                        "extensions": {"code": exc.code, **extensions, "requestId": rid}}]}
     media = GRAPHQL_RESPONSE if _wants_graphql_response(request) else "application/json"
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return Response(json.dumps(body), status_code=status, media_type=media, headers=headers)
@@ -96,6 +145,11 @@ class KbGraphQL(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope, receive)
+            if request.method == "POST":
+                replay = await self._bounded_body(request, scope, receive, send)
+                if replay is None:
+                    return
+                receive = replay
             if not _is_ide_request(request):
                 try:
                     # Only a token needs a database read; anonymous callers skip the thread.
@@ -123,6 +177,58 @@ class KbGraphQL(GraphQL):
                     await aio.close()
                 return
         await super().__call__(scope, receive, send)
+
+    async def _bounded_body(self, request: Request, scope: Scope, receive: Receive,
+                            send: Send) -> Receive | None:
+        """The body read up to ``api_max_body_bytes`` and handed on as a fresh ``receive``;
+        None once a larger one was answered 413 (on its Content-Length when declared, else
+        as soon as the bytes streamed pass the limit)."""
+        limit = self.config.api_max_body_bytes
+        declared = request.headers.get("content-length", "")
+        chunks: list[bytes] = []
+        size = int(declared) if declared.isdigit() else 0
+        if size <= limit:
+            size = 0
+            try:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    chunks.append(chunk)
+            except ClientDisconnect:
+                return None
+        if size > limit:
+            await error_response(request, BodyTooLarge(limit), 413, limit="bodyBytes",
+                                 allowed=limit)(
+                scope, receive, send)
+            return None
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> Any:
+        """Strawberry's execution within the request's time budget: stopped on the event
+        loop when it runs out, and every Neo4j transaction it starts times out with it."""
+        seconds = self.config.api_request_seconds
+        with time_budget(seconds):
+            try:
+                async with asyncio.timeout(seconds):
+                    return await super().execute_single(*args, **kwargs)
+            except TimeoutError:
+                context = kwargs.get("context")
+                rid = getattr(context, "request_id", None)
+                log.warning("request %s: stopped at its time budget of %g s", rid, seconds)
+                error = GraphQLError(TimeLimitExceeded(seconds).message, extensions={
+                    "code": "LIMIT_EXCEEDED", "limit": "time", "allowed": seconds,
+                    "requestId": rid})
+                return ExecutionResult(data=None, errors=[error])
 
     async def get_context(self, request: Any, response: Any) -> Context:
         app = request.app
@@ -158,6 +264,9 @@ class KbGraphQL(GraphQL):
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
         request: Request | None = getattr(sub_response, "kb_request", None)
+        limit = self.config.api_max_response_bytes
+        if len(response.body) > limit:
+            return self._too_large(request, len(response.body), limit)
         if request is None or isinstance(response_data, list):
             return response
         codes = {(e.get("extensions") or {}).get("code")
@@ -174,6 +283,19 @@ class KbGraphQL(GraphQL):
         elif nothing and "FORBIDDEN" in codes and not _wants_graphql_response(request):
             response.status_code = 403
         return response
+
+
+    def _too_large(self, request: Request | None, size: int, limit: int) -> Response:
+        rid = request.state.request_id if request is not None else None
+        log.warning("request %s: answer of %d bytes replaced (limit %d)", rid, size, limit)
+        body = {"data": None, "errors": [{
+            "message": f"the answer is {size} bytes, above the {limit}-byte limit; ask for "
+                       "less in one request (a smaller first, fewer fields)",
+            "extensions": {"code": "LIMIT_EXCEEDED", "limit": "responseBytes",
+                           "allowed": limit, "actual": size, "requestId": rid}}]}
+        wants = request is not None and _wants_graphql_response(request)
+        return Response(json.dumps(body), status_code=200,
+                        media_type=GRAPHQL_RESPONSE if wants else "application/json")
 
 
 def _is_ide_request(request: Request) -> bool:
@@ -252,6 +374,7 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         *_extra_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(HostCheck, hosts=allowed_hosts(config))
     app.add_middleware(RequestIdMiddleware)
     app.state.config = config
     app.state.graph = graph
@@ -260,5 +383,9 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    """The factory ``kb serve`` hands to uvicorn, so each worker builds its own app."""
+    """The factory ``kb serve`` hands to uvicorn, so each worker builds its own app (and
+    stops when the supervisor that started it dies)."""
+    from .parent_watch import leave_with_supervisor
+
+    leave_with_supervisor()
     return create_app(Config.from_env())

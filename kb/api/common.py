@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
+from kb.domain import Label, from_global_id
 from kb.errors import InvalidInput
 
 from .limits import MAX_PAGE
@@ -97,3 +98,42 @@ def connection(items: list[Any], total: int, req: PageRequest) -> Connection[Any
             has_next_page=req.skip + len(items) < total, has_previous_page=req.skip > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None))
+
+
+# -- plain lists: ``first`` and ``after`` (the id of the last item the client has) --------
+FIRST_ITEMS = strawberry.argument(description=f"At most this many ({MAX_PAGE} at most).")
+AFTER_ID = strawberry.argument(
+    description="The `id` of the last item you already have (for lists of ownerships, of "
+    "the owner or asset they list; for run inputs, of the dataset version): the items "
+    "that follow it in this list's order. An id that is not in the list gives none.")
+
+
+def list_size(first: int | None) -> int:
+    """The number of items a plain list returns, checked against the page size limit."""
+    if first is None:
+        return MAX_PAGE
+    if isinstance(first, bool) or not 0 <= first <= MAX_PAGE:
+        raise InvalidInput("first", f"must be between 0 and {MAX_PAGE}", first)
+    return first
+
+
+def after_ref(after: str | None) -> tuple[Label, str] | None:
+    """The label and key named by an ``after`` id, or None without one."""
+    if after is None:
+        return None
+    try:
+        ref = from_global_id(str(after))
+    except InvalidInput:
+        raise InvalidInput("after", "must be the id of an item of this list", after) from None
+    return ref.label, ref.key
+
+
+def items_after(items: list[T], after: str | None, id_of: Any) -> list[T]:
+    """The items that follow the one whose id (``id_of(item)``) is ``after``."""
+    if after is None:
+        return items
+    after_ref(after)  # refuses what is not an id at all
+    for i, item in enumerate(items):
+        if id_of(item) == after:
+            return items[i + 1:]
+    return []

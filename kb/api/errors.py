@@ -6,24 +6,34 @@
                       logs the original with the same request id
 
 Strawberry's ``MaskErrors`` masks everything by default, including validation and limit
-messages; ``ErrorPolicy`` tells it which errors are the client's.
+messages; ``ErrorPolicy`` tells it which errors are the client's. With introspection off
+it also drops every "Did you mean ...?" that graphql-core adds (fields, arguments, types,
+enum values, input fields), since those name parts of the schema the client did not ask
+for.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from strawberry.extensions import MaskErrors
 
 from graphql import GraphQLError
-from kb.errors import GraphUnavailable, KbError
+from kb.errors import GraphUnavailable, KbError, TimeLimitExceeded
 
 log = logging.getLogger(__name__)
 
 CLIENT_CODES = frozenset({"BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "UNAUTHENTICATED",
                           "FORBIDDEN", "LIMIT_EXCEEDED"})
 TOKEN_LIMIT_TEXT = "Document contains more than"
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def without_suggestions(message: str) -> str:
+    """``message`` without graphql-core's "Did you mean ...?" hints."""
+    return _SUGGESTION.sub("", message)
 
 
 def error_code(error: GraphQLError) -> str:
@@ -47,18 +57,24 @@ def is_client_error(error: GraphQLError) -> bool:
     return error_code(error) in CLIENT_CODES
 
 
-def shaped(error: GraphQLError, request_id: str | None) -> GraphQLError:
-    """A copy of ``error`` safe to send: code and request id added, internals masked."""
+def shaped(error: GraphQLError, request_id: str | None, suggestions: bool = True
+           ) -> GraphQLError:
+    """A copy of ``error`` safe to send: code and request id added, internals masked, and
+    without schema suggestions unless ``suggestions``."""
     code = error_code(error)
     extensions: dict[str, Any] = {}
     if code in CLIENT_CODES:
-        message = error.message
+        message = error.message if suggestions else without_suggestions(error.message)
         extensions.update(error.extensions or {})
         original = error.original_error
         if code == "LIMIT_EXCEEDED" and TOKEN_LIMIT_TEXT in message:
             extensions.setdefault("limit", "tokens")
         if original is not None and hasattr(original, "field"):
             extensions.setdefault("field", original.field)
+        if isinstance(original, TimeLimitExceeded):
+            extensions.setdefault("limit", original.limit)
+            if original.seconds is not None:
+                extensions.setdefault("allowed", original.seconds)
     elif code == "GRAPH_UNAVAILABLE":
         message = "the knowledge graph database is unavailable; try again shortly"
     else:
@@ -78,9 +94,15 @@ def request_id_of(context: Any) -> str | None:
 class ErrorPolicy(MaskErrors):
     """Mask server faults, keep client mistakes, add ``code`` and ``requestId`` to all."""
 
+    suggestions = True
+
+    @classmethod
+    def configured(cls, *, suggestions: bool) -> type[ErrorPolicy]:
+        return type("ErrorPolicy", (cls,), {"suggestions": suggestions})
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         rid = request_id_of(self.execution_context.context)
-        return [shaped(e, rid) for e in errors]
+        return [shaped(e, rid, self.suggestions) for e in errors]
 
     def _process_result(self, result: object) -> None:
         # MaskErrors checks ``result`` against a runtime Protocol first, which costs more

@@ -1,11 +1,14 @@
 """Request limits, checked on the parsed document before anything reaches Neo4j.
 
 Depth, aliases, tokens, page size and a cost budget. Cost is estimated the way GitHub's
-GraphQL API does it: every list field (a field with ``first``) multiplies the page sizes
-above it; ``requests`` sums, over the list fields, the product of the page sizes of their
-parents (how many lists must be fetched), and ``nodes`` sums the product including their
-own page size (how many items may come back). Both are refused above their budget, and the
-estimate is returned in the response's ``extensions.cost``.
+GraphQL API does it: every list field multiplies the bounds of the lists above it, its
+bound being its ``first`` or, for a list without one, the most items the server returns
+in it (``LIST_BOUND``); the ``edges``/``nodes`` of a connection are its page, counted
+once on the connection. ``requests`` sums, over the fields that take ``first``, the
+product of the bounds of their parents (how many lists must be fetched), and ``nodes``
+sums, over every list, the product including its own bound (how many items may come
+back). Both are refused above their budget, and the estimate is returned in the
+response's ``extensions.cost``.
 
 ``Limits`` is a schema extension *class*: strawberry builds one per request, so the
 estimate of one request never leaks into another's. It checks after validation (which
@@ -29,6 +32,8 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -37,12 +42,18 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     get_named_type,
+    is_composite_type,
     value_from_ast,
 )
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
+#: The most items a list without ``first`` holds per parent: the server's cap on its
+#: relationship lists, and the size the answers' inner lists are counted at.
+LIST_BOUND = 100
+#: The fields of a connection that hold its page (already counted on the connection).
+PAGE_FIELDS = frozenset({"edges", "nodes"})
 
 
 @dataclass(frozen=True)
@@ -84,8 +95,10 @@ class _Walker:
     def page_size(self, node: FieldNode, parent: Any) -> int | None:
         fields = getattr(parent, "fields", None) or {}
         definition = fields.get(node.name.value)
-        if definition is None or "first" not in definition.args:
+        if definition is None:
             return None
+        if "first" not in definition.args:
+            return self.list_bound(node, parent, definition.type)
         arg = definition.args["first"]
         value = None
         for given in node.arguments or ():
@@ -103,6 +116,17 @@ class _Walker:
                 f"limit of {self.settings.max_page}; page with first/after",
                 self.settings.max_page, value))
         return max(int(value), 0) if isinstance(value, int) else MAX_PAGE
+
+    @staticmethod
+    def list_bound(node: FieldNode, parent: Any, type_: Any) -> int | None:
+        """``LIST_BOUND`` for a list of objects without ``first``, None for anything else."""
+        if isinstance(type_, GraphQLNonNull):
+            type_ = type_.of_type
+        if not isinstance(type_, GraphQLList) or not is_composite_type(get_named_type(type_)):
+            return None
+        if node.name.value in PAGE_FIELDS and getattr(parent, "name", "").endswith("Connection"):
+            return None
+        return LIST_BOUND
 
     def walk(self, selection_set: SelectionSetNode | None, parent: Any, depth: int,
              multiplier: int, seen: frozenset[str]) -> None:
@@ -122,7 +146,8 @@ class _Walker:
                 size = self.page_size(sel, parent)
                 inner = multiplier
                 if size is not None:
-                    self.est.requests += multiplier
+                    if definition is not None and "first" in definition.args:
+                        self.est.requests += multiplier
                     self.est.nodes += multiplier * size
                     inner = multiplier * max(size, 1)
                 self.walk(sel.selection_set, child, depth + 1, inner, seen)

@@ -21,7 +21,8 @@ class Loaders:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self._nodes: dict[Label, DataLoader[str, dict[str, Any] | None]] = {}
-        self._related: dict[str, DataLoader[str, list[Linked]]] = {}
+        self._related: dict[tuple[str, tuple[Label, str] | None],
+                            DataLoader[str, list[Linked]]] = {}
 
     async def read(self, work: Callable[..., Any], *args: Any) -> Any:
         """One unit of work off the event loop (the driver is blocking)."""
@@ -37,12 +38,16 @@ class Loaders:
             loader = self._nodes[label] = DataLoader(load_fn=load, max_batch_size=1000)
         return loader
 
-    def related(self, relation: str) -> DataLoader[str, list[Linked]]:
-        loader = self._related.get(relation)
+    def related(self, relation: str, after: tuple[Label, str] | None = None
+                ) -> DataLoader[str, list[Linked]]:
+        """Neighbours per key, at most ``LIST_CAP``; with ``after`` (a neighbour's label
+        and key) those that follow it, so every parent asking the same page shares a read."""
+        loader = self._related.get((relation, after))
         if loader is None:
             async def load(keys: list[str]) -> list[list[Linked]]:
-                found = await self.read(related, relation, list(keys), LIST_CAP)
+                found = await self.read(related, relation, list(keys), LIST_CAP, after)
                 return [found.get(k, []) for k in keys]
 
-            loader = self._related[relation] = DataLoader(load_fn=load, max_batch_size=1000)
+            loader = self._related[(relation, after)] = DataLoader(load_fn=load,
+                                                                  max_batch_size=1000)
         return loader

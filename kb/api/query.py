@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
-from kb.domain import Label, Ref, from_global_id, parse_ref, versioned_key
+from kb.domain import Label, Ref, from_global_id, parse_ref, to_global_id, versioned_key
 from kb.errors import InvalidInput, NotFound
 from kb.graph import deployments as graph_deployments
 from kb.graph import lineage as graph_lineage
@@ -45,7 +45,16 @@ from .answers import (
     orphan,
     training,
 )
-from .common import Connection, Node, connection, page_request
+from .common import (
+    AFTER_ID,
+    FIRST_ITEMS,
+    Connection,
+    Node,
+    connection,
+    items_after,
+    list_size,
+    page_request,
+)
 from .context import Info
 from .types import (
     Dataset,
@@ -65,6 +74,17 @@ from .types import (
 
 FIRST = strawberry.argument(description="Page size, 100 at most.")
 AFTER = strawberry.argument(description="The endCursor of the previous page.")
+#: The default page of the questions, which returned every answer before taking ``first``.
+ANSWERS = 100
+After = Annotated[strawberry.ID | None, AFTER_ID]
+First = Annotated[int, FIRST_ITEMS]
+
+
+def _answers(items: list[Any], first: int, after: str | None, label_key: Any) -> list[Any]:
+    """One page of a question's answer, in the answer's order: ``first`` items after the
+    one whose id is ``after`` (``label_key`` gives an item's label and key)."""
+    size = list_size(first)
+    return items_after(items, after, lambda i: to_global_id(*label_key(i)))[:size]
 
 
 async def get_entity(info: Info, label: Label, key: str) -> Any:
@@ -190,11 +210,15 @@ class Query:
                            status=status.value if status else None, experiment=experiment)
 
     # -- the questions -------------------------------------------------------------------
-    @strawberry.field(description="Who trained the version (or every version), on what data.")
-    async def who_trained(self, info: Info, model: str, version: str | None = None
-                          ) -> list[Training]:
+    @strawberry.field(description="Who trained the version (or every version), on what "
+                      "data; `after` takes the id of an answer.")
+    async def who_trained(self, info: Info, model: str, version: str | None = None,
+                          first: First = ANSWERS, after: After = None) -> list[Training]:
+        list_size(first)
         facts = await who_trained_async(info.context.aio, model, version)
-        return [training(f) for f in facts]
+        page = _answers(facts, first, after, lambda f: (
+            Label.MODEL_VERSION, versioned_key(f.model, f.version)))
+        return [training(f) for f in page]
 
     @strawberry.field(description="Upstream and/or downstream neighbourhood; depth 10 at most.")
     async def lineage(self, info: Info, id: strawberry.ID,
@@ -204,28 +228,45 @@ class Query:
                         depth=depth)
         return lineage_graph(g)
 
-    @strawberry.field(description="Every downstream model version and active deployment.")
-    async def impact(self, info: Info, dataset: str, version: str | None = None
-                     ) -> list[ImpactItem]:
+    @strawberry.field(description="Every downstream model version and active deployment, "
+                      "nearest first; `after` takes the id of an answer.")
+    async def impact(self, info: Info, dataset: str, version: str | None = None,
+                     first: First = ANSWERS, after: After = None) -> list[ImpactItem]:
+        list_size(first)
         items = await impact_async(info.context.aio, dataset, version)
-        return [impact_item(i) for i in items]
+        page = _answers(items, first, after, lambda i: (
+            Label.DEPLOYMENT if i.kind == "DEPLOYMENT" else Label.MODEL_VERSION, i.key))
+        return [impact_item(i) for i in page]
 
-    @strawberry.field(description="What runs where; status null gives every status.")
+    @strawberry.field(description="What runs where; status null gives every status; "
+                      "`after` takes the id of an answer.")
     async def deployments(self, info: Info, environment: str | None = None,
                           status: DeploymentStatus | None = DeploymentStatus.ACTIVE,
-                          model: str | None = None) -> list[DeploymentFact]:
+                          model: str | None = None, first: First = ANSWERS,
+                          after: After = None) -> list[DeploymentFact]:
+        list_size(first)
         facts = await _call(graph_deployments, info.context.graph, environment=environment,
                             status=status.value if status else None, model=model)
-        return [deployment_fact(f) for f in facts]
+        page = _answers(facts, first, after, lambda d: (Label.DEPLOYMENT, d.id))
+        return [deployment_fact(f) for f in page]
 
-    @strawberry.field(description="What a person owns, trained or deployed, flagged at risk.")
-    async def handover(self, info: Info, person: str) -> list[HandoverItem]:
-        return [handover_item(h) for h in
-                await _call(graph_handover, info.context.graph, person)]
+    @strawberry.field(description="What a person owns, trained or deployed, flagged at risk; "
+                      "`after` takes the id of an answer.")
+    async def handover(self, info: Info, person: str, first: First = ANSWERS,
+                       after: After = None) -> list[HandoverItem]:
+        list_size(first)
+        items = await _call(graph_handover, info.context.graph, person)
+        page = _answers(items, first, after, lambda h: (Label(h.kind), h.key))
+        return [handover_item(h) for h in page]
 
-    @strawberry.field(description="Assets with no active owner.")
-    async def orphans(self, info: Info) -> list[Orphan]:
-        return [orphan(o) for o in await _call(graph_orphans, info.context.graph)]
+    @strawberry.field(description="Assets with no active owner; `after` takes the id of an "
+                      "answer.")
+    async def orphans(self, info: Info, first: First = ANSWERS, after: After = None
+                      ) -> list[Orphan]:
+        list_size(first)
+        items = await _call(graph_orphans, info.context.graph)
+        page = _answers(items, first, after, lambda o: (Label(o.kind), o.key))
+        return [orphan(o) for o in page]
 
     @strawberry.field(description="Full-text search over names, descriptions and notes.")
     async def search(self, info: Info, text: str, types: list[EntityKind] | None = None,

@@ -97,7 +97,8 @@ def build_schema(config: Config | None = None, limits: LimitSettings | None = No
     # the validation results, then Limits refuses what is over a limit, then ErrorPolicy
     # shapes whatever errors there are.
     extensions: list[Any] = [_parser_cache, TextValidationCache,
-                             Limits.configured(limits or LimitSettings()), ErrorPolicy]
+                             Limits.configured(limits or LimitSettings()),
+                             ErrorPolicy.configured(suggestions=config.introspection)]
     if not config.introspection:
         extensions.append(DisableIntrospection)
     return KbSchema(

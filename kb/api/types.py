@@ -17,7 +17,7 @@ from strawberry.scalars import JSON
 from kb.domain import KEY_PROPERTY, Label, to_global_id
 from kb.graph.nodes import LIST_CAP, Linked
 
-from .common import KeyValue, Node, key_values
+from .common import AFTER_ID, FIRST_ITEMS, KeyValue, Node, after_ref, key_values, list_size
 from .context import Info
 
 EntityKind = strawberry.enum(Label, name="EntityKind",
@@ -61,9 +61,11 @@ def built(item: Linked | None) -> Any:
     return None if item is None else build(item.label, item.props)
 
 
-async def _many(info: Info, relation: str, key: str, first: int | None = None) -> list[Linked]:
-    items = await info.context.loaders.related(relation).load(key)
-    return items[: first if first is not None else LIST_CAP]
+async def _many(info: Info, relation: str, key: str, first: int | None = None,
+                after: str | None = None) -> list[Linked]:
+    size = list_size(first)
+    items = await info.context.loaders.related(relation, after_ref(after)).load(key)
+    return items[:size]
 
 
 async def _one(info: Info, relation: str, key: str) -> Any:
@@ -71,11 +73,16 @@ async def _one(info: Info, relation: str, key: str) -> Any:
     return built(items[0]) if items else None
 
 
-async def _list(info: Info, relation: str, key: str, first: int | None) -> list[Any]:
-    return [built(i) for i in await _many(info, relation, key, first)]
+async def _list(info: Info, relation: str, key: str, first: int | None,
+                after: str | None = None) -> list[Any]:
+    return [built(i) for i in await _many(info, relation, key, first, after)]
 
 
-FIRST = strawberry.argument(description="At most this many (100 at most).")
+FIRST = FIRST_ITEMS
+AFTER = AFTER_ID
+#: The default page of lists that returned all (up to the cap) before taking ``first``.
+CAP = LIST_CAP
+After = Annotated[strawberry.ID | None, AFTER]
 
 
 @strawberry.type(description="Who owns what: closed ownerships keep `until` as history.")
@@ -96,15 +103,20 @@ def _ownership(owner: Any, asset: Any, rel: dict[str, Any]) -> Ownership:
                      until=rel.get("until"))
 
 
-async def _owners(info: Info, relation: str, asset: Any, include_history: bool
-                  ) -> list[Ownership]:
+async def _owners(info: Info, relation: str, asset: Any, include_history: bool,
+                  first: int, after: str | None) -> list[Ownership]:
     name = relation if include_history else relation.replace(".owners", ".currentOwners")
-    items = await _many(info, name, asset.key)
+    items = await _many(info, name, asset.key, first, after)
     return [_ownership(built(i), asset, i.rel) for i in items]
 
 
-async def _owns(info: Info, relation: str, owner: Any) -> list[Ownership]:
-    return [_ownership(owner, built(i), i.rel) for i in await _many(info, relation, owner.key)]
+async def _owns(info: Info, relation: str, owner: Any, first: int, after: str | None
+                ) -> list[Ownership]:
+    return [_ownership(owner, built(i), i.rel)
+            for i in await _many(info, relation, owner.key, first, after)]
+
+
+OWNERS = "Owners, newest first; `after` takes the id of an owner."
 
 
 @strawberry.type
@@ -124,22 +136,26 @@ class Person(Node):
         active = self.props.get("active")
         return (self.left_at is None) if active is None else bool(active)
 
-    @strawberry.field
-    async def teams(self, info: Info) -> list[Team]:
-        return await _list(info, "Person.teams", self.handle, None)
+    @strawberry.field(description="Teams, by name.")
+    async def teams(self, info: Info, first: Annotated[int, FIRST] = CAP,
+                    after: After = None) -> list[Team]:
+        return await _list(info, "Person.teams", self.handle, first, after)
 
     @strawberry.field(description="Runs this person trained, newest first.")
-    async def runs(self, info: Info, first: Annotated[int, FIRST] = 20) -> list[Run]:
-        return await _list(info, "Person.runs", self.handle, first)
+    async def runs(self, info: Info, first: Annotated[int, FIRST] = 20,
+                   after: After = None) -> list[Run]:
+        return await _list(info, "Person.runs", self.handle, first, after)
 
-    @strawberry.field
-    async def deployments(self, info: Info, first: Annotated[int, FIRST] = 20
-                          ) -> list[Deployment]:
-        return await _list(info, "Person.deployments", self.handle, first)
+    @strawberry.field(description="Deployments this person made, newest first.")
+    async def deployments(self, info: Info, first: Annotated[int, FIRST] = 20,
+                          after: After = None) -> list[Deployment]:
+        return await _list(info, "Person.deployments", self.handle, first, after)
 
-    @strawberry.field(description="What this person owns now.")
-    async def owns(self, info: Info) -> list[Ownership]:
-        return await _owns(info, "Person.owns", self)
+    @strawberry.field(description="What this person owns now, newest first; `after` takes "
+                      "the id of an asset.")
+    async def owns(self, info: Info, first: Annotated[int, FIRST] = CAP,
+                   after: After = None) -> list[Ownership]:
+        return await _owns(info, "Person.owns", self, first, after)
 
 
 @strawberry.type
@@ -152,13 +168,16 @@ class Team(Node):
     def key(self) -> str:
         return self.name
 
-    @strawberry.field
-    async def members(self, info: Info, first: Annotated[int, FIRST] = 100) -> list[Person]:
-        return await _list(info, "Team.members", self.name, first)
+    @strawberry.field(description="Members, by handle.")
+    async def members(self, info: Info, first: Annotated[int, FIRST] = CAP,
+                      after: After = None) -> list[Person]:
+        return await _list(info, "Team.members", self.name, first, after)
 
-    @strawberry.field(description="What this team owns now.")
-    async def owns(self, info: Info) -> list[Ownership]:
-        return await _owns(info, "Team.owns", self)
+    @strawberry.field(description="What this team owns now, newest first; `after` takes "
+                      "the id of an asset.")
+    async def owns(self, info: Info, first: Annotated[int, FIRST] = CAP,
+                   after: After = None) -> list[Ownership]:
+        return await _owns(info, "Team.owns", self, first, after)
 
 
 @strawberry.type
@@ -184,8 +203,9 @@ class Note(Node):
         return await _one(info, "Note.about", self.key)
 
 
-async def _notes(info: Info, label: Label, key: str, first: int) -> list[Note]:
-    return await _list(info, f"{label.value}.notes", key, first)
+async def _notes(info: Info, label: Label, key: str, first: int, after: str | None
+                 ) -> list[Note]:
+    return await _list(info, f"{label.value}.notes", key, first, after)
 
 
 @strawberry.type
@@ -207,17 +227,20 @@ class Dataset(Node):
         return key_values(self.props.get("datasheet"))
 
     @strawberry.field(description="Versions, newest first.")
-    async def versions(self, info: Info, first: Annotated[int, FIRST] = 20
-                       ) -> list[DatasetVersion]:
-        return await _list(info, "Dataset.versions", self.name, first)
+    async def versions(self, info: Info, first: Annotated[int, FIRST] = 20,
+                       after: After = None) -> list[DatasetVersion]:
+        return await _list(info, "Dataset.versions", self.name, first, after)
 
-    @strawberry.field
-    async def owners(self, info: Info, include_history: bool = False) -> list[Ownership]:
-        return await _owners(info, "Dataset.owners", self, include_history)
+    @strawberry.field(description=OWNERS)
+    async def owners(self, info: Info, include_history: bool = False,
+                     first: Annotated[int, FIRST] = CAP, after: After = None
+                     ) -> list[Ownership]:
+        return await _owners(info, "Dataset.owners", self, include_history, first, after)
 
-    @strawberry.field
-    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20) -> list[Note]:
-        return await _notes(info, Label.DATASET, self.name, first)
+    @strawberry.field(description="Notes about it, newest first.")
+    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20,
+                    after: After = None) -> list[Note]:
+        return await _notes(info, Label.DATASET, self.name, first, after)
 
 
 @strawberry.type
@@ -249,12 +272,14 @@ class DatasetVersion(Node):
         return await _one(info, "DatasetVersion.producedBy", self.key)
 
     @strawberry.field(description="Runs that read it, newest first.")
-    async def used_by(self, info: Info, first: Annotated[int, FIRST] = 20) -> list[Run]:
-        return await _list(info, "DatasetVersion.usedBy", self.key, first)
+    async def used_by(self, info: Info, first: Annotated[int, FIRST] = 20,
+                      after: After = None) -> list[Run]:
+        return await _list(info, "DatasetVersion.usedBy", self.key, first, after)
 
-    @strawberry.field
-    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20) -> list[Note]:
-        return await _notes(info, Label.DATASET_VERSION, self.key, first)
+    @strawberry.field(description="Notes about it, newest first.")
+    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20,
+                    after: After = None) -> list[Note]:
+        return await _notes(info, Label.DATASET_VERSION, self.key, first, after)
 
 
 @strawberry.type
@@ -267,13 +292,16 @@ class Experiment(Node):
     def key(self) -> str:
         return self.name
 
-    @strawberry.field
-    async def runs(self, info: Info, first: Annotated[int, FIRST] = 20) -> list[Run]:
-        return await _list(info, "Experiment.runs", self.name, first)
+    @strawberry.field(description="Runs in it, newest first.")
+    async def runs(self, info: Info, first: Annotated[int, FIRST] = 20,
+                   after: After = None) -> list[Run]:
+        return await _list(info, "Experiment.runs", self.name, first, after)
 
-    @strawberry.field
-    async def owners(self, info: Info, include_history: bool = False) -> list[Ownership]:
-        return await _owners(info, "Experiment.owners", self, include_history)
+    @strawberry.field(description=OWNERS)
+    async def owners(self, info: Info, include_history: bool = False,
+                     first: Annotated[int, FIRST] = CAP, after: After = None
+                     ) -> list[Ownership]:
+        return await _owners(info, "Experiment.owners", self, include_history, first, after)
 
 
 @strawberry.type
@@ -356,18 +384,22 @@ class Run(Node):
     async def experiment(self, info: Info) -> Experiment | None:
         return await _one(info, "Run.experiment", self.key)
 
-    @strawberry.field
-    async def inputs(self, info: Info) -> list[RunInput]:
-        items = await _many(info, "Run.inputs", self.key)
+    @strawberry.field(description="Dataset versions it read, by key; `after` takes the id "
+                      "of a dataset version.")
+    async def inputs(self, info: Info, first: Annotated[int, FIRST] = CAP,
+                     after: After = None) -> list[RunInput]:
+        items = await _many(info, "Run.inputs", self.key, first, after)
         return [RunInput(role=i.rel.get("role"), dataset_version=built(i)) for i in items]
 
-    @strawberry.field(description="Dataset versions it wrote.")
-    async def outputs(self, info: Info) -> list[DatasetVersion]:
-        return await _list(info, "Run.outputs", self.key, None)
+    @strawberry.field(description="Dataset versions it wrote, by key.")
+    async def outputs(self, info: Info, first: Annotated[int, FIRST] = CAP,
+                      after: After = None) -> list[DatasetVersion]:
+        return await _list(info, "Run.outputs", self.key, first, after)
 
-    @strawberry.field
-    async def model_versions(self, info: Info) -> list[ModelVersion]:
-        return await _list(info, "Run.modelVersions", self.key, None)
+    @strawberry.field(description="Model versions it produced, by key.")
+    async def model_versions(self, info: Info, first: Annotated[int, FIRST] = CAP,
+                             after: After = None) -> list[ModelVersion]:
+        return await _list(info, "Run.modelVersions", self.key, first, after)
 
     @strawberry.field
     async def code(self, info: Info) -> CodeVersion | None:
@@ -413,19 +445,23 @@ class Model(Node):
 
     @strawberry.field(description="Versions, newest first; `alias` keeps those with the alias.")
     async def versions(self, info: Info, first: Annotated[int, FIRST] = 20,
-                       alias: str | None = None) -> list[ModelVersion]:
-        items = await _many(info, "Model.versions", self.name)
+                       alias: str | None = None, after: After = None) -> list[ModelVersion]:
+        size = list_size(first)
+        items = await _many(info, "Model.versions", self.name, None, after)
         if alias is not None:
             items = [i for i in items if alias in (i.props.get("aliases") or [])]
-        return [built(i) for i in items[:first]]
+        return [built(i) for i in items[:size]]
 
-    @strawberry.field
-    async def owners(self, info: Info, include_history: bool = False) -> list[Ownership]:
-        return await _owners(info, "Model.owners", self, include_history)
+    @strawberry.field(description=OWNERS)
+    async def owners(self, info: Info, include_history: bool = False,
+                     first: Annotated[int, FIRST] = CAP, after: After = None
+                     ) -> list[Ownership]:
+        return await _owners(info, "Model.owners", self, include_history, first, after)
 
-    @strawberry.field
-    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20) -> list[Note]:
-        return await _notes(info, Label.MODEL, self.name, first)
+    @strawberry.field(description="Notes about it, newest first.")
+    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20,
+                    after: After = None) -> list[Note]:
+        return await _notes(info, Label.MODEL, self.name, first, after)
 
 
 @strawberry.type
@@ -456,15 +492,18 @@ class ModelVersion(Node):
 
     @strawberry.field
     async def deployments(self, info: Info, first: Annotated[int, FIRST] = 20,
-                          status: DeploymentStatus | None = None) -> list[Deployment]:
-        items = await _many(info, "ModelVersion.deployments", self.key)
+                          status: DeploymentStatus | None = None, after: After = None
+                          ) -> list[Deployment]:
+        size = list_size(first)
+        items = await _many(info, "ModelVersion.deployments", self.key, None, after)
         if status is not None:
             items = [i for i in items if i.props.get("status") == status.value]
-        return [built(i) for i in items[:first]]
+        return [built(i) for i in items[:size]]
 
-    @strawberry.field
-    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20) -> list[Note]:
-        return await _notes(info, Label.MODEL_VERSION, self.key, first)
+    @strawberry.field(description="Notes about it, newest first.")
+    async def notes(self, info: Info, first: Annotated[int, FIRST] = 20,
+                    after: After = None) -> list[Note]:
+        return await _notes(info, Label.MODEL_VERSION, self.key, first, after)
 
 
 @strawberry.type
@@ -492,9 +531,11 @@ class Deployment(Node):
     async def deployed_by(self, info: Info) -> Person | None:
         return await _one(info, "Deployment.deployedBy", self.key)
 
-    @strawberry.field
-    async def owners(self, info: Info, include_history: bool = False) -> list[Ownership]:
-        return await _owners(info, "Deployment.owners", self, include_history)
+    @strawberry.field(description=OWNERS)
+    async def owners(self, info: Info, include_history: bool = False,
+                     first: Annotated[int, FIRST] = CAP, after: After = None
+                     ) -> list[Ownership]:
+        return await _owners(info, "Deployment.owners", self, include_history, first, after)
 
 
 Owner = Annotated[Person | Team, strawberry.union("Owner")]

@@ -37,6 +37,10 @@ def serve(
     # Workers read their configuration from the environment: pass the choices on.
     os.environ["KB_API_HOST"] = host
     os.environ["KB_API_PORT"] = str(port)
+    # Workers stop when this process dies, however it dies (kb.api.parent_watch).
+    from kb.api.parent_watch import SUPERVISOR_ENV
+
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     with err_console.status("Connecting to Neo4j (starting the local one if needed)..."):
         conn = resolve(get_config(), start=True)
     shown = f"[{host}]" if ":" in host else host

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
 import logging
 import random
@@ -28,7 +29,7 @@ from neo4j import exceptions as neo_exc
 from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
 
-from kb.errors import Conflict, GraphUnavailable, KbError
+from kb.errors import Conflict, GraphUnavailable, KbError, TimeLimitExceeded
 
 from .bookmarks import Bookmarks
 
@@ -50,6 +51,48 @@ PING_SECONDS = 2.0
 #: which Neo4j tells drivers to think a silent connection stale. The async driver would
 #: otherwise time each socket read and write on its own (see ``_untimed``).
 READ_SECONDS = 120.0
+
+
+#: When the current request's units of work must end, and its budget in seconds; set by
+#: ``time_budget`` and seen by the threads and tasks the request starts (contextvars).
+_deadline: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "kb_graph_deadline", default=None)
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Every unit of work started inside the block gets what is left of ``seconds`` as
+    its Neo4j transaction timeout, so the server stops it when the budget runs out, and
+    none starts after that (``TimeLimitExceeded``)."""
+    token = _deadline.set((time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _time_left() -> float | None:
+    """The seconds left of the current budget (None: no budget); raises when none is."""
+    budget = _deadline.get()
+    if budget is None:
+        return None
+    left = budget[0] - time.monotonic()
+    if left < 0.001:  # Neo4j counts timeouts in whole milliseconds
+        raise TimeLimitExceeded(budget[1])
+    return left
+
+
+def _bounded(work: Callable[..., T]) -> Callable[..., T]:
+    """``work`` with the rest of the current budget as its transaction timeout."""
+    left = _time_left()
+    if left is None:
+        return work
+
+    @neo4j.unit_of_work(timeout=left)
+    def bounded(tx: ManagedTransaction, *args: Any, **kw: Any) -> T:
+        return work(tx, *args, **kw)
+
+    return bounded
 
 
 def plain(value: Any) -> Any:
@@ -133,6 +176,8 @@ class Graph:
 
     def _run(self, mode: str, work: Callable[..., T], *args: Any, **kw: Any) -> T:
         self.count_round_trip()
+        with _kb_errors():
+            work = _bounded(work)
         with (_kb_errors(), self._session() as session,
               _begin_with_first_statement(session)):
             if mode == "read":
@@ -235,8 +280,10 @@ class AsyncGraph:
         deadline, delay = None, RETRY_FIRST_DELAY
         while True:
             try:
+                left = _time_left()
+                query = statement if left is None else neo4j.Query(statement, timeout=left)
                 async with self._session(auto_commit=True) as session:
-                    result = await session.run(statement, params)
+                    result = await session.run(query, params)
                     _untimed(session)
                     keys = result.keys()
                     return [dict(zip(keys, record, strict=True)) async for record in result]
@@ -307,6 +354,9 @@ def _kb_errors() -> Iterator[None]:
 def _mapped(exc: Exception) -> KbError | None:
     """The kb error a driver failure means (the same for sync and async units of work),
     or None for anything that is not the database's doing."""
+    if isinstance(exc, neo_exc.ClientError) and "TransactionTimedOut" in (exc.code or ""):
+        budget = _deadline.get()
+        return TimeLimitExceeded(budget[1] if budget else None)
     if isinstance(exc, neo_exc.ConstraintError):
         return Conflict(f"the write conflicts with existing data: {exc.message}")
     if isinstance(exc, neo_exc.ServiceUnavailable | neo_exc.SessionExpired | OSError):

@@ -153,14 +153,44 @@ for _label in OWNABLE:
     RELATIONS[f"{_label.value}.currentOwners"] = Relation(_label, Rel.OWNS, False, _OWNERS,
                                                           "r.since DESC", True)
 
+def _relation_after(r: Relation) -> str:
+    """The page of neighbours that follows one of them (``$afterLabel``/``$afterKey``) in
+    the list's order; nothing when that one is not in the list."""
+    arrow = (f"-[r:{r.rel.value}]->" if r.outgoing else f"<-[r:{r.rel.value}]-")
+    where = "  WHERE r.until IS NULL\n" if r.open_only else ""
+    return (
+        "UNWIND $keys AS k\n"
+        f"MATCH (n:{r.source.value} {{{KEY_PROPERTY[r.source]}: k}})\n"
+        "CALL (n) {\n"
+        f"  MATCH (n){arrow}(m{_target(r.targets)})\n{where}"
+        f"  WITH r, m ORDER BY {r.order}, elementId(m)\n"
+        "  WITH collect([r, m]) AS rows\n"
+        "  WITH rows, [i IN range(0, size(rows) - 1) WHERE $afterLabel IN labels(rows[i][1])"
+        " AND rows[i][1][$afterProperty] = $afterKey] AS at\n"
+        "  WITH rows, coalesce(at[0] + 1, size(rows)) AS start\n"
+        "  UNWIND rows[start .. start + $limit] AS row\n"
+        "  RETURN row[0] AS r, row[1] AS m\n"
+        "}\n"
+        "RETURN k, labels(m) AS labels, properties(m) AS props, properties(r) AS rel"
+    )
+
+
 RELATED: dict[str, str] = {name: _relation(r) for name, r in RELATIONS.items()}
+RELATED_AFTER: dict[str, str] = {name: _relation_after(r) for name, r in RELATIONS.items()}
 
 
-def related(tx: ManagedTransaction, relation: str, keys: list[str], limit: int = LIST_CAP
-            ) -> dict[str, list[Linked]]:
-    """Neighbours per key along one named relation (``"Model.versions"``), capped per key."""
+def related(tx: ManagedTransaction, relation: str, keys: list[str], limit: int = LIST_CAP,
+            after: tuple[Label, str] | None = None) -> dict[str, list[Linked]]:
+    """Neighbours per key along one named relation (``"Model.versions"``), capped per key;
+    with ``after`` (a neighbour's label and key), those that follow it in the list."""
     out: dict[str, list[Linked]] = {k: [] for k in keys}
-    for row in tx.run(RELATED[relation], keys=list(keys), limit=limit):
+    if after is None:
+        rows = tx.run(RELATED[relation], keys=list(keys), limit=limit)
+    else:
+        rows = tx.run(RELATED_AFTER[relation], keys=list(keys), limit=limit,
+                      afterLabel=after[0].value, afterProperty=KEY_PROPERTY[after[0]],
+                      afterKey=after[1])
+    for row in rows:
         label = kb_label(row["labels"])
         if label is None:
             continue

@@ -66,7 +66,7 @@ class Api:
 
     async def _send(self, method: str, url: str, **kw: Any) -> httpx.Response:
         transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             return await c.request(method, url, **kw)
 
     def http(self, method: str, url: str, **kw: Any) -> httpx.Response:

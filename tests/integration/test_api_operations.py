@@ -77,7 +77,7 @@ def test_an_unreachable_database_is_reported_not_waited_for(lifespan):
 
     async def ask() -> tuple[httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kb") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             ready = await c.get("/readyz")
             down.retry_seconds = 0.2
             if app.state.aio is not None:

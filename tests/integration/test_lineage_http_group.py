@@ -44,7 +44,7 @@ def _params(value: str) -> dict:
 async def _post_all(app, token: str | list[str], bodies: list) -> list[httpx.Response]:
     tokens = [token] * len(bodies) if isinstance(token, str) else token
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://kb") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         return list(await asyncio.gather(*(client.post(
             "/api/v1/lineage" if isinstance(b, dict) else "/api/v1/lineage/batch",
             json=b, headers={"Authorization": f"Bearer {t}"} if t else {})

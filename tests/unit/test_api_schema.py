@@ -27,7 +27,7 @@ def test_schema_names_tools_rely_on():
     text = sdl()
     for name in ("person(", "team(", "dataset(", "model(", "modelVersion(", "run(", "node(",
                  "search(", "whoTrained(", "lineage(", "impact(", "deployments(",
-                 "handover(", "orphans:", "compareRuns(", "interface Node"):
+                 "handover(", "orphans(", "compareRuns(", "interface Node"):
         assert name in text, name
 
 
@@ -82,3 +82,16 @@ def test_cursors_round_trip_and_reject_garbage():
 def test_lucene_syntax_is_escaped():
     assert lucene_query("churn") == "(churn OR churn*)"
     assert lucene_query('a:b (c) "d" OR') == 'a\\:b \\(c\\) \\"d\\" (or OR or*)'
+
+
+def test_lists_without_first_count_at_their_bound():
+    """An ownership list takes first (100 by default) and every list multiplies the ones
+    below it, so a cycle through ownership is over the node budget in a few turns."""
+    est = _estimate('{ team(name: "t") { owns { asset { ... on Model { owners { role } } } } } }')
+    assert est.nodes == 100 + 100 * 100
+    turn = "owns { asset { ... on Model { owners { owner { ... on Team { %s } } } } } }"
+    cycle = _estimate('{ team(name: "t") { %s } }' % (turn % (turn % "name")))
+    assert "nodes" in {e.extensions["limit"] for e in cycle.errors}
+    # A connection's page is counted once, on the connection.
+    assert _estimate("{ models(first: 10) { nodes { name } edges { node { name } } } }"
+                     ).nodes == 10
