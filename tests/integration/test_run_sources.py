@@ -110,10 +110,13 @@ def test_a_run_named_only_as_a_parent_is_claimed_by_its_first_writer(client: Cli
         ingest_events(graph, [ol_event("dag-run", "START")], actor="airflow")
 
 
-def test_runs_older_than_sources_stay_open_to_every_source(client: Client,
-                                                          graph: Graph) -> None:
+def test_only_runs_that_record_their_source_refuse_other_sources(client: Client,
+                                                                graph: Graph) -> None:
     sdk_run(client, "old")
-    # A run as graphs written before kb recorded sources hold it.
+    with pytest.raises(Conflict):
+        ingest_events(graph, [ol_event("old")], actor="airflow")
+    # The same run as graphs written before kb recorded sources hold it: open to every
+    # source, as it always was.
     graph.write(lambda tx: tx.run("MATCH (r:Run {id: 'old'}) REMOVE r.source").consume())
     ingest_events(graph, [ol_event("old")], actor="airflow")
     run = run_of(graph, "old")
