@@ -8,12 +8,16 @@ and attached it to B as well.
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from kb.api.app import create_app
+from kb.cli import app as cli_app
 from kb.config import Config
 from kb.domain import Label, Ref
 from kb.errors import Conflict
@@ -98,6 +102,23 @@ def test_the_cli_and_the_sdk_are_sources_apart(client: Client, graph: Graph) -> 
     sdk_run(client, "r2", accept=["cli"])
     cli.log_run(id="r2", metrics={"auc": 0.9})
     assert run_of(graph, "r2")["metrics"] == {"auc": 0.9}
+
+
+def test_kb_run_log_writes_as_the_cli(kb_env: Path, client: Client, graph: Graph,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_USER", "dora")
+    runs = kb_env / "runs.json"
+    sdk_run(client)
+    runs.write_text(json.dumps([{"id": "r1", "metrics": {"auc": 0.9}}]))
+    result = CliRunner().invoke(cli_app, ["run", "log", str(runs)])
+    assert result.exit_code == 1
+    assert "created by sdk and does not accept writes from cli" in result.output
+    runs.write_text(json.dumps([{"id": "r-cli", "experiment": "A",
+                                 "accept": ["openlineage"]}]))
+    assert CliRunner().invoke(cli_app, ["run", "log", str(runs)]).exit_code == 0
+    ingest_events(graph, [ol_event("r-cli")], actor="airflow")
+    run = run_of(graph, "r-cli")
+    assert run["source"] == "cli" and run["status"] == "FAILED"
 
 
 def test_a_run_named_only_as_a_parent_is_claimed_by_its_first_writer(client: Client,
