@@ -44,7 +44,7 @@ def client() -> Iterator[Any]:
     graph = open_graph(config)
     actor = current_person(config.actor)
     try:
-        yield Client(graph, actor=actor, default_person=actor)
+        yield Client(graph, actor=actor, default_person=actor, source="cli")
     finally:
         graph.close()
 
@@ -184,8 +184,9 @@ def run_log(
     Each run has the fields id, name, experiment, person, status, started_at, ended_at,
     params, metrics, command, seed, tracker_url, error, parent, kind, inputs
     ([{"dataset", "version", "role"}] or ["name@version"]), outputs, code
-    ({repo, commit, branch, dirty}), environment, and optional
-    "models": [{"model": "churn", "version"?: ..., "aliases"?: [...]}].
+    ({repo, commit, branch, dirty}), environment, accept (the other sources, such as
+    ["openlineage"], whose writes to this run id merge into it; any other is refused),
+    and optional "models": [{"model": "churn", "version"?: ..., "aliases"?: [...]}].
     """
     with cli_errors():
         runs = _load_runs(file)

@@ -8,6 +8,7 @@ from .labels import (
     InputRole,
     Label,
     Rel,
+    RunSource,
     RunStatus,
 )
 from .records import (
@@ -54,6 +55,7 @@ __all__ = [
     "Rel",
     "RunInput",
     "RunRecord",
+    "RunSource",
     "RunStatus",
     "SchemaField",
     "TeamRecord",

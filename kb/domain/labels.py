@@ -81,3 +81,13 @@ class InputRole(StrEnum):
     VALIDATION = "validation"
     TEST = "test"
     OTHER = "other"
+
+
+class RunSource(StrEnum):
+    """Who wrote a run: each names runs by ids of its own making (kb.graph.run_sources)."""
+
+    SDK = "sdk"
+    CLI = "cli"
+    API = "api"
+    OPENLINEAGE = "openlineage"
+    MLFLOW = "mlflow"

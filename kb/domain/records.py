@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sized
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -24,23 +26,14 @@ from pydantic import (
 
 from kb.errors import InvalidInput
 
-from .keys import Ref, versioned_key
-from .labels import DeploymentStatus, InputRole, Label, RunStatus
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _clean_name(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("must not be empty")
-    if not value.isprintable() and _CONTROL.search(value):  # printable has no controls
-        raise ValueError("must not contain control characters")
-    return value
+from . import limits
+from .keys import Ref, split_versioned, versioned_key
+from .labels import DeploymentStatus, InputRole, Label, RunSource, RunStatus
+from .text import TooLong, clean_name, clean_text
 
 
 def _clean_version(value: str) -> str:
-    value = _clean_name(value)
+    value = clean_name(value)
     if "@" in value:
         raise ValueError("must not contain '@'")
     return value
@@ -50,8 +43,34 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-Name = Annotated[str, Field(max_length=300), AfterValidator(_clean_name)]
-Version = Annotated[str, Field(max_length=120), AfterValidator(_clean_version)]
+def _text(limit: int) -> AfterValidator:
+    return AfterValidator(lambda value: clean_text(value, limit))
+
+
+def _items(limit: int) -> BeforeValidator:
+    """At most ``limit`` items, checked before any item is validated."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, Sized) and not isinstance(value, str) and len(value) > limit:
+            raise TooLong(f"at most {limit:,} items, got {len(value):,}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _clean_ref(ref: Ref) -> Ref:
+    """A reference whose name (and version) obey the rules of names."""
+    if ref.version is None:
+        return Ref(ref.label, clean_name(ref.key))
+    name, version = split_versioned(ref.key)
+    return Ref(ref.label, versioned_key(clean_name(name), _clean_version(version)))
+
+
+#: Names and identifiers: NFC, nothing invisible, at most ``limits.NAME`` characters.
+Name = Annotated[str, AfterValidator(clean_name)]
+Version = Annotated[str, AfterValidator(_clean_version)]
+ShortText = Annotated[str, _text(limits.SHORT_TEXT)]
+LongText = Annotated[str, _text(limits.LONG_TEXT)]
 Timestamp = Annotated[datetime, AfterValidator(_aware)]
 Scalar = str | bool | int | float | None
 
@@ -72,11 +91,11 @@ class Record(BaseModel):
 
 class PersonRecord(Record):
     handle: Name
-    name: str | None = None
-    email: str | None = None
+    name: Name | None = None
+    email: ShortText | None = None
     active: bool | None = None
     left_at: Timestamp | None = None
-    teams: tuple[Name, ...] = ()
+    teams: Annotated[tuple[Name, ...], _items(limits.TEAMS)] = ()
 
     @field_validator("handle")
     @classmethod
@@ -95,15 +114,15 @@ class PersonRecord(Record):
 
 class TeamRecord(Record):
     name: Name
-    description: str | None = None
+    description: LongText | None = None
 
 
 class DatasetRecord(Record):
     name: Name
-    description: str | None = None
-    domain: str | None = None
-    license: str | None = None
-    datasheet: dict[str, str] = Field(default_factory=dict)
+    description: LongText | None = None
+    domain: ShortText | None = None
+    license: ShortText | None = None
+    datasheet: dict[str, LongText] = Field(default_factory=dict)
 
     @field_validator("datasheet")
     @classmethod
@@ -125,29 +144,30 @@ class DatasetVersionKey(Record):
 
 class SchemaField(Record):
     name: Name
-    type: str | None = None
-    description: str | None = None
+    type: ShortText | None = None
+    description: ShortText | None = None
 
 
 class DatasetVersionRecord(DatasetVersionKey):
-    uri: str | None = None
-    digest: str | None = None
+    uri: ShortText | None = None
+    digest: ShortText | None = None
     rows: int | None = Field(default=None, ge=0)
-    schema_fields: tuple[SchemaField, ...] | None = None
-    description: str | None = None
+    schema_fields: Annotated[tuple[SchemaField, ...] | None,
+                             _items(limits.SCHEMA_FIELDS)] = None
+    description: LongText | None = None
     created_at: Timestamp | None = None
-    derived_from: tuple[DatasetVersionKey, ...] = ()
+    derived_from: Annotated[tuple[DatasetVersionKey, ...], _items(limits.DATASET_LINKS)] = ()
 
 
 class ExperimentRecord(Record):
     name: Name
-    description: str | None = None
+    description: LongText | None = None
 
 
 class CodeVersionRecord(Record):
     repo: Name
     commit: Version
-    branch: str | None = None
+    branch: ShortText | None = None
     dirty: bool | None = None
 
     @property
@@ -157,10 +177,10 @@ class CodeVersionRecord(Record):
 
 class EnvironmentRecord(Record):
     digest: Name
-    python: str | None = None
-    platform: str | None = None
-    accelerator: str | None = None
-    packages: tuple[str, ...] = ()
+    python: ShortText | None = None
+    platform: ShortText | None = None
+    accelerator: ShortText | None = None
+    packages: Annotated[tuple[ShortText, ...], _items(limits.PACKAGES)] = ()
 
 
 class RunInput(DatasetVersionKey):
@@ -172,10 +192,10 @@ class RunInput(DatasetVersionKey):
 class ModelVersionRecord(Record):
     model: Name
     version: Version | None = None
-    uri: str | None = None
-    framework: str | None = None
-    aliases: tuple[Name, ...] = ()
-    description: str | None = None
+    uri: ShortText | None = None
+    framework: ShortText | None = None
+    aliases: Annotated[tuple[Name, ...], _items(limits.ALIASES)] = ()
+    description: LongText | None = None
     created_at: Timestamp | None = None
     run_id: Name | None = None
 
@@ -188,60 +208,81 @@ class ModelVersionRecord(Record):
 
 class RunRecord(Record):
     id: Name
-    name: str | None = None
+    name: Name | None = None
     # None: not given. A new run is then a COMPLETED training run (plan.DEFAULTS); a run
     # logged again keeps the kind and status it has, as it keeps unstated params.
-    kind: str | None = None
+    kind: Name | None = None
     experiment: Name | None = None
     person: Name | None = None
     status: RunStatus | None = None
     started_at: Timestamp | None = None
     ended_at: Timestamp | None = None
     # None: not given, so a re-logged run keeps what it had (``{}`` says "none at all").
-    params: dict[str, Scalar] | None = None
-    metrics: dict[str, float] | None = None
-    command: str | None = None
+    params: Annotated[dict[str, Scalar] | None, _items(limits.MAP_ENTRIES)] = None
+    metrics: Annotated[dict[str, float] | None, _items(limits.MAP_ENTRIES)] = None
+    command: Annotated[str, _text(limits.COMMAND)] | None = None
     seed: int | None = None
-    tracker_url: str | None = None
-    error: str | None = None
+    tracker_url: ShortText | None = None
+    error: ShortText | None = None
     parent: Name | None = None
-    inputs: tuple[RunInput, ...] = ()
-    dataset_outputs: tuple[DatasetVersionKey, ...] = ()
+    inputs: Annotated[tuple[RunInput, ...], _items(limits.DATASET_LINKS)] = ()
+    dataset_outputs: Annotated[tuple[DatasetVersionKey, ...], _items(limits.DATASET_LINKS)] = ()
     code: CodeVersionRecord | None = None
     environment: EnvironmentRecord | None = None
-    producer: str | None = None
+    producer: ShortText | None = None
     event_time: Timestamp | None = None
-    merge_state: str | None = None
+    merge_state: Annotated[str, _text(limits.MERGE_STATE)] | None = None
+    #: Who writes the run (kb.graph.run_sources): the first writer owns it, and
+    #: another source may write it only if the owner listed it in ``accept``.
+    source: RunSource = RunSource.SDK
+    accept: tuple[RunSource, ...] = ()
 
-    @field_validator("params", "metrics")
+    @field_validator("ended_at")
     @classmethod
-    def _keys(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        for key in v or ():
-            if not key.strip() or (not key.isprintable() and _CONTROL.search(key)):
-                raise ValueError(f"key {key!r} must be non-empty text")
+    def _ends_after_start(cls, v: datetime | None, info: ValidationInfo) -> datetime | None:
+        started = info.data.get("started_at")
+        if v is not None and started is not None and v < started:
+            raise ValueError(f"must not be before started_at ({started.isoformat()})")
         return v
 
     @field_validator("params", "metrics")
     @classmethod
-    def _finite(cls, v: dict[str, Any] | None, info: ValidationInfo
-                ) -> dict[str, Any] | None:
-        # Their JSON encoding (plan.encode_map) has no NaN or infinity to write.
-        for key, value in (v or {}).items():
+    def _entries(cls, v: dict[str, Any] | None, info: ValidationInfo
+                 ) -> dict[str, Any] | None:
+        if not v:
+            return v
+        what = "metric" if info.field_name == "metrics" else "param"
+        out: dict[str, Any] = {}
+        for key, value in v.items():
+            try:
+                name = clean_name(key, limits.MAP_KEY)
+            except TooLong as exc:
+                raise TooLong(f"{what} key {key[:40]!r}...: {exc}") from None
+            except ValueError as exc:
+                raise ValueError(f"{what} key {key!r} must be non-empty text: {exc}") from None
             if isinstance(value, float) and not math.isfinite(value):
-                what = ("metric", "a finite number") if info.field_name == "metrics" else (
-                    "param", "a finite number or text")
-                raise ValueError(f"{what[0]} {key!r} must be {what[1]}, not {value}")
-        return v
+                # Their JSON encoding (plan.encode_map) has no NaN or infinity to write.
+                kind = "a finite number" if what == "metric" else "a finite number or text"
+                raise ValueError(f"{what} {key!r} must be {kind}, not {value}")
+            if isinstance(value, str):
+                try:
+                    value = clean_text(value, limits.PARAM_VALUE)
+                except TooLong as exc:
+                    raise TooLong(f"{what} {name!r}: {exc}") from None
+                except ValueError as exc:
+                    raise ValueError(f"{what} {name!r} {exc}") from None
+            out[name] = value
+        return out
 
 
 class ModelRecord(Record):
     name: Name
-    description: str | None = None
-    task: str | None = None
-    intended_use: str | None = None
-    limitations: str | None = None
-    license: str | None = None
-    base_model: str | None = None
+    description: LongText | None = None
+    task: ShortText | None = None
+    intended_use: LongText | None = None
+    limitations: LongText | None = None
+    license: ShortText | None = None
+    base_model: ShortText | None = None
 
 
 class DeploymentRecord(Record):
@@ -250,7 +291,7 @@ class DeploymentRecord(Record):
     version: Version
     environment: Name
     status: DeploymentStatus = DeploymentStatus.ACTIVE
-    endpoint: str | None = None
+    endpoint: ShortText | None = None
     deployed_by: Name | None = None
     deployed_at: Timestamp | None = None
     retired_at: Timestamp | None = None
@@ -264,9 +305,14 @@ class DeploymentRecord(Record):
 class OwnershipRecord(Record):
     asset: Ref
     owner: Ref
-    role: str = "owner"
+    role: Name = "owner"
     since: Timestamp | None = None
     transfer_from: Ref | None = None
+
+    @field_validator("asset", "owner", "transfer_from")
+    @classmethod
+    def _names(cls, v: Ref | None) -> Ref | None:
+        return None if v is None else _clean_ref(v)
 
     @field_validator("owner", "transfer_from")
     @classmethod
@@ -280,8 +326,13 @@ class NoteRecord(Record):
     id: Name
     about: Ref
     author: Name | None = None
-    body: str = Field(min_length=1, max_length=100_000)
+    body: Annotated[str, Field(min_length=1), _text(limits.NOTE_BODY)]
     created_at: Timestamp | None = None
+
+    @field_validator("about")
+    @classmethod
+    def _about(cls, v: Ref) -> Ref:
+        return _clean_ref(v)
 
 
 class Batch(Record):
@@ -316,4 +367,6 @@ def validate(model: type[R], data: Any, *, prefix: str = "") -> R:
         path = ".".join(str(p) for p in first["loc"])
         field = f"{prefix}.{path}" if prefix and path else (prefix or path or model.__name__)
         message = first["msg"].removeprefix("Value error, ")
-        raise InvalidInput(field, message, first.get("input")) from None
+        # A size error says the size; echoing megabytes of the value would not help.
+        too_long = isinstance((first.get("ctx") or {}).get("error"), TooLong)
+        raise InvalidInput(field, message, None if too_long else first.get("input")) from None

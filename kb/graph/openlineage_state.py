@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from neo4j import ManagedTransaction
 
 from kb.domain import Batch, Label
 
 from .driver import Graph
+from .run_sources import SourceConflict, claim, refused
 from .statements import KEYED, lock
 from .tokens import TOKEN_MAP, Token, token_from_map
 from .write import WriteResult, write_batch
@@ -38,16 +39,21 @@ RUN_STATES = (
 # events. A run not yet in the graph is created here, so that a concurrent creator waits
 # on its key instead; it gets its ``createdAt`` as the Run upsert would (lineage runs have
 # no ``createdAt`` of their own), and the rest from that upsert, in the same transaction.
+# A new run is claimed for ``$source`` here too (``run_sources``), and each run's source
+# comes back, so that a run of another source refuses the write before anything else.
 def _locked_states(ids: str) -> str:
     return (
         f"UNWIND {ids} AS id\n"
         f"MERGE (r:{Label.RUN.value} {{id: id}})\n"
         "ON CREATE SET r.createdAt = datetime($now)\n"
         + lock("r")
+        + claim("r", "$source")
     )
 
 
-LOCKED_RUN_STATES = KEYED + _locked_states("$ids") + "RETURN r.id AS id, r.mergeState AS state"
+LOCKED_RUN_STATES = (KEYED + _locked_states("$ids") + "WITH r\n"
+                     "RETURN r.id AS id, r.mergeState AS state, r.source AS source,\n"
+                     "       r.acceptSources AS accepts")
 
 # The same, with the caller's token; an unknown token locks and creates nothing.
 TOKEN_AND_RUN_STATES = (
@@ -59,7 +65,8 @@ TOKEN_AND_RUN_STATES = (
     "CALL (token) {\n"
     + "".join(f"  {line}\n" for line in _locked_states(
         "CASE WHEN token IS NULL THEN [] ELSE $ids END").splitlines())
-    + "  RETURN collect([r.id, r.mergeState]) AS states\n"
+    + "  WITH r\n"
+    "  RETURN collect([r.id, r.mergeState, r.source, r.acceptSources]) AS states\n"
     "}\n"
     "RETURN token, states"
 )
@@ -79,22 +86,33 @@ def run_states(graph: Graph, ids: list[str]) -> dict[str, str | None]:
     return graph.read(_run_states, sorted(set(ids)))
 
 
+def _states(rows: list[list[Any]], source: str) -> dict[str, str | None]:
+    """``{run id: merge state}`` from rows ``[id, state, source, accepts]``; raises
+    ``SourceConflict`` for a run that ``source`` may not write."""
+    for run_id, _, owner, accepts in rows:
+        if refused(owner, accepts, source):
+            raise SourceConflict(run_id, owner, source)
+    return {run_id: state for run_id, state, _, _ in rows}
+
+
 def _merge_write(tx: ManagedTransaction, ids: list[str], build: BuildFromStates,
-                 now: datetime, actor: str) -> WriteResult:
-    rows = tx.run(LOCKED_RUN_STATES, ids=ids, now=now.isoformat())
-    return write_batch(tx, build({rec["id"]: rec["state"] for rec in rows}), now, actor)
+                 now: datetime, actor: str, source: str) -> WriteResult:
+    rows = tx.run(LOCKED_RUN_STATES, ids=ids, now=now.isoformat(), source=source)
+    states = _states([[r["id"], r["state"], r["source"], r["accepts"]] for r in rows], source)
+    return write_batch(tx, build(states), now, actor, claimed=True)
 
 
 def merge_write(graph: Graph, ids: list[str], build: BuildFromStates, *, actor: str,
-                now: datetime) -> WriteResult:
+                now: datetime, source: str) -> WriteResult:
     """Read the runs' states, build the merged batch and write it: one transaction.
 
     One round of BEGIN/COMMIT instead of two, and the states the batch merges are read,
     under the runs' write locks, by the transaction that writes it: a concurrent writer
     of the same runs waits for this commit and then reads what it wrote. ``build`` runs
-    again if the driver retries.
+    again if the driver retries. The runs are claimed for ``source``; one that another
+    source created and did not open to it refuses the write (``SourceConflict``).
     """
-    return graph.write(_merge_write, sorted(set(ids)), build, now, actor)
+    return graph.write(_merge_write, sorted(set(ids)), build, now, actor, source)
 
 
 class Caller(Protocol):
@@ -109,7 +127,7 @@ C = TypeVar("C", bound=Caller)
 
 def checked_merge_write(graph: Graph, token_hash: str, ids: list[str],
                         build: BuildFromStates, check: Callable[[Token | None], C], *,
-                        now: datetime) -> C:
+                        now: datetime, source: str) -> C:
     """``merge_write`` for a caller known by a token hash: one transaction, one read.
 
     The token and the runs' states come back from one statement; ``check`` turns the token
@@ -119,10 +137,11 @@ def checked_merge_write(graph: Graph, token_hash: str, ids: list[str],
     """
 
     def work(tx: ManagedTransaction) -> C:
-        row = tx.run(TOKEN_AND_RUN_STATES, hash=token_hash, ids=ids,
-                     now=now.isoformat()).single(strict=True)
+        row = tx.run(TOKEN_AND_RUN_STATES, hash=token_hash, ids=ids, now=now.isoformat(),
+                     source=source).single(strict=True)
         caller = check(None if row["token"] is None else token_from_map(row["token"]))
-        write_batch(tx, build(dict(row["states"])), now, caller.actor)
+        write_batch(tx, build(_states(row["states"], source)), now, caller.actor,
+                    claimed=True)
         return caller
 
     return graph.write(work)

@@ -272,6 +272,7 @@ def _run(plan: Plan, run: RunRecord) -> None:
             "producer": run.producer,
             "eventTime": run.event_time,
             "mergeState": run.merge_state,
+            "acceptSources": sorted(s.value for s in run.accept) or None,
         },
     )
     if run.experiment:
@@ -418,7 +419,7 @@ PROPERTIES: dict[Label, tuple[str, ...]] = {
                   "baseModel"),
     Label.RUN: ("name", "kind", "status", "startedAt", "endedAt", "params", "paramKeys",
                 "metrics", "metricKeys", "command", "seed", "trackerUrl", "error", "producer",
-                "eventTime", "mergeState"),
+                "eventTime", "mergeState", "acceptSources"),
     Label.MODEL_VERSION: ("model", "version", "uri", "framework", "description", "aliases"),
     Label.DEPLOYMENT: ("environment", "endpoint", "status", "deployedAt", "retiredAt"),
     Label.NOTE: ("body",),

@@ -15,6 +15,7 @@ from kb.errors import NotFound
 from . import deployments, models
 from .driver import Graph
 from .plan import NODE_ORDER, Plan, build_plan
+from .run_sources import claim_runs
 from .statements import (
     CLOSE_OWNERSHIP,
     LINK,
@@ -53,8 +54,14 @@ def prepare(batch: Batch) -> Plan | None:
 
 
 def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
-                plan: Plan | None = None) -> WriteResult:
+                plan: Plan | None = None, *, claimed: bool = False) -> WriteResult:
+    """Write ``batch`` in ``tx``; ``claimed``: the caller has already claimed the batch's
+    runs for their sources in this transaction (``run_sources``), as the OpenLineage
+    merge does with the states it reads."""
     stamp = now.isoformat()  # every statement takes the time as text: see statements.NOW
+    if not claimed:
+        # First, so that a run another source owns refuses the batch before any write.
+        claim_runs(tx, ((run.id, run.source.value) for run in batch.runs), stamp)
     versions = models.assign_versions(tx, batch.model_versions, stamp, actor)
     if plan is None or versions is not batch.model_versions:
         batch = batch.model_copy(update={"model_versions": versions})

@@ -28,11 +28,13 @@ from kb.domain import (
     PersonRecord,
     Ref,
     RunRecord,
+    RunSource,
     TeamRecord,
     parse_ref,
     validate,
     versioned_key,
 )
+from kb.domain.text import clean_name
 from kb.errors import InvalidInput, NotFound
 from kb.graph import Graph
 from kb.graph.deployments import find_active
@@ -71,10 +73,16 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class BatchBuilder:
-    """Accumulates records; ``batch()`` returns them as one immutable ``Batch``."""
+    """Accumulates records; ``batch()`` returns them as one immutable ``Batch``.
 
-    def __init__(self, graph: Graph | None = None) -> None:
+    ``source`` is the writer every run of the batch comes from (``kb.graph.run_sources``):
+    a run that another source created refuses the batch unless it accepts this one.
+    """
+
+    def __init__(self, graph: Graph | None = None, *,
+                 source: RunSource | str = RunSource.SDK) -> None:
         self._graph = graph
+        self.source = RunSource(source)
         self._lists: dict[str, list[Any]] = {name: [] for name in Batch.model_fields}
 
     def __len__(self) -> int:
@@ -82,6 +90,11 @@ class BatchBuilder:
 
     def batch(self) -> Batch:
         return Batch.model_construct(**{k: tuple(v) for k, v in self._lists.items()})
+
+    def extend(self, batch: Batch) -> None:
+        """Add the records of ``batch``, validated already."""
+        for name, items in self._lists.items():
+            items.extend(getattr(batch, name))
 
     def clear(self) -> None:
         for items in self._lists.values():
@@ -137,8 +150,16 @@ class BatchBuilder:
 
     def run(self, *, id: str | None = None, inputs: Iterable[DatasetRef] = (),
             outputs: Iterable[DatasetRef] = (), **fields: Any) -> RunRecord:
-        """A run as a fact; ``inputs`` accept ``(name, version[, role])`` tuples."""
-        data = _drop_none({"id": id or uuid.uuid4().hex, **fields})
+        """A run as a fact; ``inputs`` accept ``(name, version[, role])`` tuples.
+
+        ``accept`` lists the other sources that may write this run too (when this
+        writer creates it); the run's own source is the builder's, never a field.
+        """
+        if fields.get("source") is not None:
+            raise InvalidInput("run.source", f"is the writer's ({self.source.value}), "
+                               "not a field of the run; use accept to let others write it",
+                               fields["source"])
+        data = _drop_none({"id": id or uuid.uuid4().hex, **fields, "source": self.source})
         data["inputs"] = [dataset_key(d, f"run.inputs.{i}") for i, d in enumerate(inputs)]
         data["dataset_outputs"] = [dataset_key(d, f"run.outputs.{i}")
                                    for i, d in enumerate(outputs)]
@@ -175,9 +196,12 @@ class BatchBuilder:
         return rec
 
     def retire(self, deployment_id: str) -> None:
-        if not deployment_id or not deployment_id.strip():
+        if not isinstance(deployment_id, str):
             raise InvalidInput("deployment", "must be a deployment id", deployment_id)
-        self._lists["retirements"].append(deployment_id.strip())
+        try:
+            self._lists["retirements"].append(clean_name(deployment_id))
+        except ValueError as exc:
+            raise InvalidInput("deployment", str(exc), deployment_id) from None
 
     # -- collaboration --------------------------------------------------------------------
     def own(self, asset: str, *, owner: str, role: str = "owner",

@@ -18,7 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kb.domain import CodeVersionRecord, EnvironmentRecord
+from kb.domain import CodeVersionRecord, EnvironmentRecord, limits
+from kb.domain.text import escape_text
 
 log = logging.getLogger(__name__)
 
@@ -101,5 +102,6 @@ def environment() -> EnvironmentRecord:
 
 
 def command_line() -> str:
+    """The command that started this process, as a run's ``command`` can hold it."""
     argv = [os.path.basename(sys.executable), *sys.argv] if sys.argv and sys.argv[0] else []
-    return shlex.join(argv)
+    return escape_text(shlex.join(argv), limits.COMMAND)

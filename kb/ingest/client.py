@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from kb.domain import Batch, DeploymentRecord, ModelVersionRecord, NoteRecord, OwnershipRecord
+from kb.domain import (
+    Batch,
+    DeploymentRecord,
+    ModelVersionRecord,
+    NoteRecord,
+    OwnershipRecord,
+    RunSource,
+)
 from kb.graph import Graph, WriteResult, apply
 from kb.graph.plan import Plan
 
@@ -21,13 +28,18 @@ from .pipeline import Pipeline
 
 
 class Client:
-    def __init__(self, graph: Graph, *, actor: str, default_person: str | None = None) -> None:
+    """``source`` is where this client's runs come from (``kb.domain.RunSource``); a run
+    that another source created refuses its writes unless it accepts this one."""
+
+    def __init__(self, graph: Graph, *, actor: str, default_person: str | None = None,
+                 source: RunSource | str = RunSource.SDK) -> None:
         self.graph = graph
         self.actor = actor
         self.default_person = default_person
+        self.source = RunSource(source)
 
     def builder(self) -> BatchBuilder:
-        return BatchBuilder(self.graph)
+        return BatchBuilder(self.graph, source=self.source)
 
     def write(self, builder: BatchBuilder, *, now: datetime | None = None) -> WriteResult:
         return self.write_batch(builder.batch(), now=now)

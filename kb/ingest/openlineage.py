@@ -21,18 +21,35 @@ Mapping (documented in the README too):
   ``documentation`` -> the dataset's or experiment's description.
 * ``ownership`` facets (job or dataset) -> owners: ``user:alice`` -> person ``alice``,
   ``team:vision`` -> team ``vision``; other owner kinds are skipped.
-* ``errorMessage`` -> the run's error and a Note about the run.
+* ``errorMessage`` -> the run's error (cut to ``limits.SHORT_TEXT`` characters) and a
+  Note about the run (the message and up to ``MAX_STACK`` characters of the stack
+  trace); control characters in them are kept as ``\\uXXXX`` escapes, so that a
+  coloured log line does not cost the event.
 * ``executionParameters`` (and Spark's ``spark_properties``) -> the run's params.
 * job ``sourceCodeLocation`` (``repoUrl`` or ``url``, ``version``, ``branch``) -> commit.
 * ``parent`` -> the run is a child of the parent run; ``nominalTime`` -> start/end when
   no START/terminal event gave them.
 * producer URI and the time of the event that set the status are kept on the Run.
 
+Names (job and dataset namespaces and names, dataset versions, run ids) follow
+``kb.domain.text``: NFC-normalised, and an event whose name holds an invisible, control or
+bidirectional character, or is too long, is refused naming the event's field. Every other
+value meets the same record validation as the SDK's, checked on each event before
+anything is written. An event whose nominal end precedes its nominal start is refused.
+
+Sources: a run is created by one source (``kb.graph.run_sources``). Events whose
+``runId`` names a run that another source created (an SDK run) are refused with a
+``Conflict`` naming ``run.id`` and both sources, unless that run's creator accepted
+``openlineage``; then the events merge into it as into a run of their own.
+
 Merging: producers retry (duplicates) and send out of order, so every run keeps a merge
 state in which each fact is a max or min over the events seen -- status from the latest
 status event (ties: START < RUNNING < COMPLETE < ABORT < FAIL), start from the earliest
 START/RUNNING, end from the latest COMPLETE/ABORT/FAIL, each param from its latest event.
 Folding is commutative and idempotent, so the end state depends only on the set of events.
+Events from different clocks can put the latest end before the earliest start: the run is
+then taken to start when it ended (a run cannot end before it starts, and the order the
+events arrive in must not matter).
 Read-merge-write is serialised per run inside this process; run one API process per
 lineage endpoint, or accept that two processes racing on one run may drop a param.
 """
@@ -45,7 +62,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
@@ -55,7 +72,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from kb.domain import Batch, RunStatus
+from kb.domain import Batch, RunSource, RunStatus, limits
+from kb.domain.text import TooLong, clean_name, escape_text
 from kb.errors import InvalidInput
 from kb.graph import Graph
 from kb.graph.openlineage_state import C, checked_merge_write, merge_write
@@ -137,6 +155,47 @@ def _version(value: str) -> str:
     return value.strip().replace("@", "%40") or UNVERSIONED
 
 
+def _name(value: str, field: str) -> str:
+    """``value`` as a kb name (``kb.domain.text.clean_name``); ``InvalidInput`` names
+    the event's ``field``."""
+    try:
+        return clean_name(value)
+    except TooLong as exc:
+        raise InvalidInput(field, str(exc)) from None
+    except ValueError as exc:
+        raise InvalidInput(field, str(exc), value) from None
+
+
+def _qualified_name(item: dict[str, Any], field: str) -> str:
+    """The kb name of a job or dataset ``item``, its namespace and name checked apart."""
+    _name(item["namespace"], f"{field}.namespace")
+    _name(item["name"], f"{field}.name")
+    return _name(qualified(item["namespace"], item["name"]), f"{field}.name")
+
+
+def _check_names(raw: dict[str, Any], prefix: str) -> None:
+    """Refuse the event when a dataset's name or version is not a kb name."""
+    for side in ("inputs", "outputs"):
+        for i, item in enumerate(raw.get(side) or []):
+            where = f"{prefix}.{side}[{i}]"
+            _qualified_name(item, where)
+            version = ((item.get("facets") or {}).get("version") or {}).get("datasetVersion")
+            if version:
+                _name(_version(version), f"{where}.facets.version.datasetVersion")
+    parent = (raw["run"].get("facets") or {}).get("parent")
+    if parent:
+        _name(parent["run"]["runId"], f"{prefix}.run.facets.parent.run.runId")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The records one event makes besides its run, and the dataset versions it names."""
+
+    records: Batch
+    inputs: tuple[tuple[str, str], ...]
+    outputs: tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Event:
     """One validated run event, with its times parsed."""
@@ -149,6 +208,8 @@ class Event:
     producer: str
     nominal_start: datetime | None = None
     nominal_end: datetime | None = None
+    #: What the event says besides its run, validated by ``parse_event``.
+    facts: Facts | None = field(default=None, compare=False, repr=False)
 
     @property
     def run_facets(self) -> dict[str, Any]:
@@ -178,14 +239,30 @@ def parse_event(raw: Any, prefix: str = "event") -> Event:
         if nominal.get("nominalEndTime"):
             end = parse_time(nominal["nominalEndTime"],
                              f"{prefix}.run.facets.nominalTime.nominalEndTime")
-    job = raw["job"]
-    run_id = raw["run"]["runId"].strip()
-    if not run_id:
+            if end < start:
+                raise InvalidInput(f"{prefix}.run.facets.nominalTime.nominalEndTime",
+                                   "must not be before nominalStartTime "
+                                   f"({nominal['nominalStartTime']})", nominal["nominalEndTime"])
+    if not raw["run"]["runId"].strip():
         # A blank id would become a fresh random run on every delivery.
         raise InvalidInput(f"{prefix}.run.runId", "must not be blank", raw["run"]["runId"])
-    return Event(raw=raw, event_type=event_type, event_time=event_time, run_id=run_id,
-                 experiment=qualified(job["namespace"], job["name"]),
-                 producer=raw["producer"], nominal_start=start, nominal_end=end)
+    run_id = _name(raw["run"]["runId"], f"{prefix}.run.runId")
+    experiment = _qualified_name(raw["job"], f"{prefix}.job")
+    _check_names(raw, prefix)
+    event = Event(raw=raw, event_type=event_type, event_time=event_time, run_id=run_id,
+                  experiment=experiment, producer=raw["producer"], nominal_start=start,
+                  nominal_end=end)
+    try:
+        # Every record the event makes, validated now (a description too large refuses
+        # the event before any write) and kept for the write; the run alone is built
+        # again there, merged with the run's other events.
+        facts = event_facts(event)
+        BatchBuilder(None, source=RunSource.OPENLINEAGE).run(
+            inputs=facts.inputs, outputs=facts.outputs,
+            **run_fields(event.run_id, fold({}, event)))
+    except InvalidInput as exc:
+        raise InvalidInput(f"{prefix}: {exc.field}", exc.problem, exc.value) from None
+    return replace(event, facts=facts)
 
 
 def parse_events(raws: Sequence[Any], prefix: str = "events") -> list[Event]:
@@ -260,6 +337,9 @@ def run_fields(run_id: str, state: dict[str, Any]) -> dict[str, Any]:
     """The Run as the merge state says it is now."""
     status = state.get("status")
     start, end = state.get("start"), state.get("end")
+    started, ended = (start[1] if start else None), (end[1] if end else None)
+    if started is not None and ended is not None and ended < started:
+        started = ended  # see "Merging" above; the stamps sort as times
     code = state.get("code")
     fields: dict[str, Any] = {
         "id": run_id,
@@ -267,17 +347,21 @@ def run_fields(run_id: str, state: dict[str, Any]) -> dict[str, Any]:
         "experiment": state["experiment"][1],
         "status": status[2] if status else RunStatus.RUNNING.value,
         "event_time": _time(status[0]) if status else None,
-        "started_at": _time(start[1]) if start else None,
-        "ended_at": _time(end[1]) if end else None,
+        "started_at": _time(started),
+        "ended_at": _time(ended),
         "producer": state["producer"][1],
         "params": {k: json.loads(v[1]) for k, v in sorted(state.get("params", {}).items())},
-        "error": state["error"][1] if state.get("error") else None,
+        "error": _error(state["error"][1]) if state.get("error") else None,
         "parent": state["parent"][1] if state.get("parent") else None,
         "merge_state": json.dumps(state, sort_keys=True, separators=(",", ":")),
     }
     if code:
         fields["code"] = {"repo": code[1], "commit": _version(code[2]), "branch": code[3] or None}
     return fields
+
+
+def _error(message: str) -> str:
+    return escape_text(message, limits.SHORT_TEXT)
 
 
 # -- datasets, owners, notes ----------------------------------------------------------------
@@ -337,10 +421,10 @@ def _add_datasets(b: BatchBuilder, event: Event) -> tuple[list[tuple[str, str]],
 
 
 def _note_body(facet: dict[str, Any]) -> str:
-    body = f"**Run failed:** {facet['message']}"
+    body = f"**Run failed:** {escape_text(facet['message'], limits.LONG_TEXT)}"
     if facet.get("stackTrace"):
-        lang = (facet.get("programmingLanguage") or "").lower()
-        body += f"\n\n```{lang}\n{facet['stackTrace'][:MAX_STACK]}\n```"
+        lang = escape_text((facet.get("programmingLanguage") or "").lower(), 40)
+        body += f"\n\n```{lang}\n{escape_text(facet['stackTrace'], MAX_STACK)}\n```"
     return body
 
 
@@ -377,22 +461,29 @@ def build(b: BatchBuilder, events: Sequence[Event], existing: dict[str, str | No
     inputs: dict[str, dict[tuple[str, str], None]] = {r: {} for r in states}
     outputs: dict[str, dict[tuple[str, str], None]] = {r: {} for r in states}
     for event in events:
-        ins, outs = _add_datasets(b, event)
-        inputs[event.run_id].update(dict.fromkeys(ins))
-        outputs[event.run_id].update(dict.fromkeys(outs))
-        doc = (event.job_facets.get("documentation") or {}).get("description")
-        if doc:
-            b.experiment(event.experiment, description=doc)
-        _own(b, f"experiment:{event.experiment}", event.job_facets.get("ownership"),
-             event.event_time)
+        facts = event.facts or event_facts(event)
+        b.extend(facts.records)
+        inputs[event.run_id].update(dict.fromkeys(facts.inputs))
+        outputs[event.run_id].update(dict.fromkeys(facts.outputs))
     for run_id, state in states.items():
         b.run(inputs=list(inputs[run_id]), outputs=list(outputs[run_id]),
               **run_fields(run_id, state))
-    for event in events:
-        failure = event.run_facets.get("errorMessage")
-        if failure:
-            b.note(f"run:{event.run_id}", _note_body(failure), created_at=event.event_time)
     return list(states)
+
+
+def event_facts(event: Event) -> Facts:
+    """The datasets, experiment description, owners and failure note of one event."""
+    b = BatchBuilder(None, source=RunSource.OPENLINEAGE)
+    ins, outs = _add_datasets(b, event)
+    doc = (event.job_facets.get("documentation") or {}).get("description")
+    if doc:
+        b.experiment(event.experiment, description=doc)
+    _own(b, f"experiment:{event.experiment}", event.job_facets.get("ownership"),
+         event.event_time)
+    failure = event.run_facets.get("errorMessage")
+    if failure:
+        b.note(f"run:{event.run_id}", _note_body(failure), created_at=event.event_time)
+    return Facts(b.batch(), tuple(ins), tuple(outs))
 
 
 def _plain_experiments_first(b: BatchBuilder, events: Sequence[Event]) -> None:
@@ -404,7 +495,7 @@ def _plain_experiments_first(b: BatchBuilder, events: Sequence[Event]) -> None:
 
 def _batch_for(events: Sequence[Event]) -> Callable[[dict[str, str | None]], Batch]:
     def batch_for(existing: dict[str, str | None]) -> Batch:
-        b = BatchBuilder(None)
+        b = BatchBuilder(None, source=RunSource.OPENLINEAGE)
         _plain_experiments_first(b, events)
         build(b, events, existing)
         return b.batch()
@@ -419,7 +510,7 @@ def write_events(client: Client, events: Sequence[Event]) -> IngestResult:
     ids = list(dict.fromkeys(e.run_id for e in events))
     with _locked(ids):
         merge_write(client.graph, ids, _batch_for(events), actor=client.actor,
-                    now=datetime.now(UTC))
+                    now=datetime.now(UTC), source=RunSource.OPENLINEAGE.value)
     return IngestResult(events=len(events), runs=len(ids), run_ids=ids)
 
 
@@ -433,7 +524,8 @@ def write_events_checked(graph: Graph, events: Sequence[Event], token_hash: str,
     ids = list(dict.fromkeys(e.run_id for e in events))
     with _locked(ids):
         caller = checked_merge_write(graph, token_hash, sorted(ids), _batch_for(events),
-                                     check, now=datetime.now(UTC))
+                                     check, now=datetime.now(UTC),
+                                     source=RunSource.OPENLINEAGE.value)
     return IngestResult(events=len(events), runs=len(ids), run_ids=ids), caller
 
 

@@ -4,6 +4,9 @@ The run is written as RUNNING when the block starts (so it is visible at once), 
 completed with its metrics, outputs and model versions when the block ends. If the block
 raises, the run is recorded as FAILED with the error, no model version is registered, and
 the error propagates unchanged.
+
+A run id is the SDK's: another source (an OpenLineage producer, say) that sends events
+for the same id is refused, unless the run was opened to it with ``accept``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from kb.domain import RunStatus
+from kb.domain.text import escape_text
 from kb.errors import KbError
 
 from . import capture
@@ -45,7 +49,8 @@ class ActiveRun:
     def __init__(self, client: Client, *, experiment: str | None, person: str | None,
                  params: Mapping[str, Any] | None, inputs: Iterable[DatasetRef],
                  seed: int | None, name: str | None, id: str | None, capture_env: bool,
-                 tracker_url: str | None, parent: str | None) -> None:
+                 tracker_url: str | None, parent: str | None,
+                 accept: Iterable[str] = ()) -> None:
         self.client = client
         self.id = id or uuid.uuid4().hex
         self.experiment = experiment
@@ -59,6 +64,7 @@ class ActiveRun:
         self.name = name
         self.tracker_url = tracker_url
         self.parent = parent
+        self.accept = tuple(accept)
         self.started_at = datetime.now(UTC)
         self.command = capture.command_line()
         self.code = capture.code_version() if capture_env else None
@@ -98,7 +104,7 @@ class ActiveRun:
             "params": self.params, "metrics": self.metrics, "command": self.command,
             "seed": self.seed, "tracker_url": self.tracker_url, "parent": self.parent,
             "error": error, "code": self.code, "environment": self.environment,
-            "inputs": self.inputs, "outputs": self.outputs,
+            "inputs": self.inputs, "outputs": self.outputs, "accept": self.accept,
         }
 
     def __enter__(self) -> ActiveRun:
@@ -119,7 +125,9 @@ class ActiveRun:
         else:
             self.status = (RunStatus.ABORTED if isinstance(exc, KeyboardInterrupt)
                            else RunStatus.FAILED)
-            b.run(**self._record(error=f"{exc_type.__name__}: {exc}"[:2000]))
+            # The error's text is whatever the exception says: escaped, so that recording
+            # the failure cannot fail in its turn and hide the caller's error.
+            b.run(**self._record(error=escape_text(f"{exc_type.__name__}: {exc}", 2000)))
         result = self.client.write(b)
         assigned = iter(result.model_versions)
         for handle in self.models if exc is None else []:

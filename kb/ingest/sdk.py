@@ -98,11 +98,15 @@ def run(*, experiment: str | None = None, person: str | None = None,
         params: Mapping[str, Any] | None = None, inputs: Iterable[DatasetRef] = (),
         seed: int | None = None, name: str | None = None, id: str | None = None,
         capture_env: bool = True, tracker_url: str | None = None,
-        parent: str | None = None) -> ActiveRun:
-    """Record a run as it happens: ``with kb.run(...) as run: ...``."""
+        parent: str | None = None, accept: Iterable[str] = ()) -> ActiveRun:
+    """Record a run as it happens: ``with kb.run(...) as run: ...``.
+
+    ``accept`` names the other sources (``"openlineage"``, ``"cli"``, ``"api"``,
+    ``"mlflow"``) whose writes to this run id merge into it; any other is refused.
+    """
     return ActiveRun(client(), experiment=experiment, person=person, params=params,
                      inputs=inputs, seed=seed, name=name, id=id, capture_env=capture_env,
-                     tracker_url=tracker_url, parent=parent)
+                     tracker_url=tracker_url, parent=parent, accept=accept)
 
 
 def log_run(**fields: Any) -> tuple[str, list[ModelVersionRecord]]:

@@ -101,23 +101,41 @@ def test_concurrent_requests_are_grouped_and_merge_like_one_by_one(graph: Graph,
         assert show(graph, Ref(Label.RUN, str(uuid.UUID(int=run)))) == entity
 
 
+def _many_params(prefix: str) -> dict:
+    return {"parameters": [{"key": f"{prefix}{i}", "value": i} for i in range(600)]}
+
+
 def test_a_request_that_fails_in_its_group_fails_alone(graph: Graph, spied):
     app, token = _app(graph)
     good = [_event(run, "START", "2024-05-01T10:00:00Z") for run in range(20, 30)]
-    # Valid for the schema, refused when its records are built (a control character).
-    bad = _event(99, "START", "2024-05-01T10:00:00Z")
-    bad["run"]["runId"] = "run\u0000id"
+    # Each event is valid on its own, and refused only when its run is merged in the
+    # write: with the params run 99 has already, it would hold more than a run may.
+    (first,) = asyncio.run(_post_all(app, token, [_event(
+        99, "START", "2024-05-01T10:00:00Z", executionParameters=_many_params("a"))]))
+    assert first.status_code == 201, first.text
+    bad = _event(99, "RUNNING", "2024-05-01T10:01:00Z", executionParameters=_many_params("b"))
     bad_batch = [_event(40, "START", "2024-05-01T10:00:00Z"), bad]
     bodies = [*good[:5], bad, bad_batch, *good[5:]]
     responses = asyncio.run(_post_all(app, token, bodies))
     codes = [r.status_code for r in responses]
     assert codes == [201] * 5 + [400, 400] + [201] * 5, [r.text for r in responses]
-    assert "run.id" in responses[5].json()["message"]
+    assert "run.params: at most 1,000 items" in responses[5].json()["message"]
     assert max(spied) > 1, spied
     c = counts(graph)
-    assert c.get("Run", 0) == 10  # the good ones, and nothing of the bad batch
+    assert c.get("Run", 0) == 11  # the good ones and run 99, nothing of the bad batch
     for run in range(20, 30):
         assert show(graph, Ref(Label.RUN, str(uuid.UUID(int=run))))["status"] == "RUNNING"
+    assert len(show(graph, Ref(Label.RUN, str(uuid.UUID(int=99))))["params"]) == 600
+
+
+def test_a_run_id_with_a_control_character_is_refused_before_the_write(graph: Graph):
+    app, token = _app(graph)
+    bad = _event(99, "START", "2024-05-01T10:00:00Z")
+    bad["run"]["runId"] = "run\u0000id"
+    (resp,) = asyncio.run(_post_all(app, token, [bad]))
+    assert resp.status_code == 400
+    assert resp.json()["message"].startswith("event.run.runId: must not contain U+0000")
+    assert counts(graph).get("Run", 0) == 0
 
 
 def test_blank_run_id_is_refused(graph: Graph):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import unicodedata
 
 import pytest
 
@@ -166,3 +167,87 @@ def test_build_maps_facets_to_records():
     assert len(owners) == 2
     (note,) = batch.notes
     assert "table missing" in note.body and "Traceback" in note.body
+
+
+ZWSP, RLO = "\u200b", "\u202e"
+
+
+@pytest.mark.parametrize(("mutate", "field"), [
+    (lambda e: e["job"].update(name=f"clean{ZWSP}_customers"), "event.job.name"),
+    (lambda e: e["job"].update(namespace=f"etl{RLO}"), "event.job.namespace"),
+    (lambda e: e["run"].update(runId=f"{RUN}{ZWSP}"), "event.run.runId"),
+    (lambda e: e["inputs"][0].update(name=f"public.{RLO}customers"), "event.inputs[0].name"),
+    (lambda e: e.update(outputs=[{"namespace": "s3://b", "name": "out", "facets": {
+        "version": {"datasetVersion": f"v{ZWSP}1"}}}]),
+     "event.outputs[0].facets.version.datasetVersion"),
+    (lambda e: e["run"]["facets"].update(parent={
+        "run": {"runId": f"p{ZWSP}"}, "job": {"namespace": "etl", "name": "dag"}}),
+     "event.run.facets.parent.run.runId"),
+    (lambda e: e["job"].update(name="j" * 300), "event.job.name"),
+])
+def test_invisible_or_overlong_names_refuse_the_event_naming_its_field(mutate, field):
+    raw = event()
+    mutate(raw)
+    with pytest.raises(InvalidInput) as info:
+        parse_event(raw)
+    assert info.value.field == field
+
+
+def test_names_from_events_are_nfc():
+    nfd = unicodedata.normalize("NFD", "clean_café")
+    raw = event(job={"namespace": "etl", "name": nfd, "facets": {}},
+                inputs=[{"namespace": "pg", "name": unicodedata.normalize("NFD", "señal")}])
+    ev = parse_event(raw)
+    assert ev.experiment == "etl/clean_café"
+    b = BatchBuilder(None)
+    build(b, [ev], {})
+    (run,) = b.batch().runs
+    assert run.experiment == "etl/clean_café"
+    assert [i.dataset for i in run.inputs] == ["pg/señal"]
+
+
+def test_an_event_whose_nominal_end_precedes_its_start_is_refused():
+    nominal = {"nominalTime": {"nominalStartTime": "2024-05-01T10:00:00Z",
+                               "nominalEndTime": "2024-05-01T09:00:00Z"}}
+    with pytest.raises(InvalidInput) as info:
+        parse_event(event("OTHER", run={"runId": RUN, "facets": nominal}))
+    assert info.value.field == "event.run.facets.nominalTime.nominalEndTime"
+    assert "before nominalStartTime" in info.value.problem
+
+
+def test_events_whose_clocks_disagree_start_the_run_when_it_ended_in_any_order():
+    ends = parse_event(event("COMPLETE", "2024-05-01T10:00:00Z"))
+    starts_later = parse_event(event("START", "2024-05-01T10:07:00Z"))
+    for order in ([ends, starts_later], [starts_later, ends]):
+        state: dict = {}
+        for ev in order:
+            fold(state, ev)
+        fields = run_fields(RUN, state)
+        assert fields["started_at"] == fields["ended_at"]
+        assert fields["ended_at"].isoformat() == "2024-05-01T10:00:00+00:00"
+        b = BatchBuilder(None)
+        build(b, order, {})  # the run's record takes it
+        assert b.batch().runs[0].started_at == fields["started_at"]
+
+
+def test_values_a_record_refuses_refuse_the_event_before_any_write():
+    raw = event(inputs=[{"namespace": "pg", "name": "t", "facets": {
+        "documentation": {"description": "x" * 70_000}}}])
+    with pytest.raises(InvalidInput) as info:
+        parse_event(raw)
+    assert info.value.message == (
+        "event: dataset.description: at most 65,536 characters, got 70,000")
+
+
+def test_error_messages_keep_their_text_with_controls_escaped_and_a_short_summary():
+    message = "\x1b[31mboom\x1b[0m " + "x" * 5000
+    raw = event("FAIL", run={"runId": RUN, "facets": {"errorMessage": {
+        "message": message, "programmingLanguage": "python", "stackTrace": "at \x1b[1mx"}}})
+    b = BatchBuilder(None)
+    build(b, [parse_event(raw)], {})
+    batch = b.batch()
+    (run,) = batch.runs
+    assert run.error is not None and run.error.startswith("\\u001b[31mboom\\u001b[0m xx")
+    assert len(run.error) == 4096 and run.error.endswith("…")
+    (note,) = batch.notes
+    assert "x" * 5000 in note.body and "at \\u001b[1mx" in note.body

@@ -1,0 +1,83 @@
+"""Which source created each run, and which others its creator lets write it.
+
+Runs come from several sources (``kb.domain.RunSource``: the SDK, the CLI, the API,
+OpenLineage, MLflow), and each names runs by ids of its own making: an OpenLineage
+``runId`` that happens to equal an SDK run's id would otherwise rewrite that run (its
+status, its experiment). So a run keeps the source that created it (``source``, written
+once), and a write from another source is refused with ``SourceConflict``, nothing
+written, unless the creator listed that source in the run's ``acceptSources``
+(``kb.run(..., accept=["openlineage"])``); then the writes merge as they always did.
+
+A run without a source is either older than this rule (it has a ``kind``) and stays
+open to every source, as it always was; or a stub that another run named as its parent,
+which its first real writer claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from neo4j import ManagedTransaction
+
+from kb.domain import Label
+from kb.errors import Conflict
+
+from .statements import KEYED, lock
+
+
+class SourceConflict(Conflict):
+    """A write to a run that another source created and did not open to this one."""
+
+    field = "run.id"
+
+    def __init__(self, run_id: str, source: str, writer: str) -> None:
+        super().__init__(
+            f"run.id: run {run_id!r} was created by {source} and does not accept writes "
+            f"from {writer}; runs from different sources are kept apart unless the run's "
+            f"creator lists the other source in its accept field "
+            f"(kb.run(..., accept=[{writer!r}]))")
+        self.run_id = run_id
+        self.source = source
+        self.writer = writer
+
+
+def claim(node: str, source: str) -> str:
+    """Clauses that give the write-locked run ``node`` the source ``source`` when it is
+    new or a stub. ``node`` and ``source`` are kb's own variable and parameter names."""
+    return (
+        f"FOREACH (_ IN CASE WHEN {node}.source IS NULL AND {node}.kind IS NULL\n"
+        f"                   THEN [1] ELSE [] END | SET {node}.source = {source})\n"
+    )
+
+
+def refused(source: str | None, accepts: Iterable[str] | None, writer: str) -> bool:
+    """Whether ``writer`` may not write a run of ``source`` that accepts ``accepts``."""
+    return source is not None and source != writer and writer not in (accepts or ())
+
+
+# Rows are ``[id, source]``, sorted by id: concurrent writers lock runs in one order.
+CLAIM_RUNS = (
+    KEYED +
+    "UNWIND $rows AS row\n"
+    f"MERGE (r:{Label.RUN.value} {{id: row[0]}})\n"
+    "ON CREATE SET r.createdAt = datetime($now)\n"
+    + lock("r")
+    + claim("r", "row[1]") +
+    "WITH r, row\n"
+    "WHERE r.source IS NOT NULL AND r.source <> row[1]\n"
+    "  AND NOT row[1] IN coalesce(r.acceptSources, [])\n"
+    "RETURN r.id AS id, r.source AS source, row[1] AS writer\n"
+    "LIMIT 1"
+)
+
+
+def claim_runs(tx: ManagedTransaction, runs: Iterable[tuple[str, str]], now: str) -> None:
+    """Create or lock the runs ``(id, source)`` and claim the new ones for their source;
+    raises ``SourceConflict`` (the transaction then writes nothing) for a run that
+    another source created and did not open to this one."""
+    rows = sorted({(run_id, source) for run_id, source in runs})
+    if not rows:
+        return
+    found = tx.run(CLAIM_RUNS, rows=[list(r) for r in rows], now=now).single()
+    if found is not None:
+        raise SourceConflict(found["id"], found["source"], found["writer"])
