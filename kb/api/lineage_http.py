@@ -4,7 +4,8 @@ Answers the way Marquez does, because that is what Airflow, Spark, dbt and the
 ``openlineage-python`` HTTP transport already target: 201 when the event is taken,
 400 naming what is wrong with a malformed event, 413 for a body over the cap (checked on
 ``Content-Length`` and again on the bytes actually streamed, before and after gunzip),
-401/403 for a missing or read-only token. Every refusal happens before anything is
+401/403 for a missing or read-only token, 409 when an event's ``runId`` names a run that
+another source created and did not open to OpenLineage. Every refusal happens before anything is
 written; the batch endpoint writes its whole array in one transaction or not at all.
 
 Each request is validated on its own; the write is shared with the requests of the same
@@ -29,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kb.errors import Forbidden, GraphUnavailable, InvalidInput, KbError, Unauthorized
+from kb.errors import Conflict, Forbidden, GraphUnavailable, InvalidInput, KbError, Unauthorized
 from kb.ingest.openlineage import Event, parse_event, parse_events
 
 from .auth import bearer, principal_from_request
@@ -157,6 +158,8 @@ async def _handle(request: Request, *, batch: bool) -> Response:
         return _error(403, exc.code, exc.message)
     except InvalidInput as exc:
         return _error(400, exc.code, exc.message)
+    except Conflict as exc:
+        return _error(409, exc.code, exc.message)
     except GraphUnavailable as exc:
         log.warning("lineage event not stored: %s", exc.message)
         return _error(503, exc.code, "the graph is unavailable; retry later")

@@ -16,7 +16,7 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
-from kb.domain import Label, versioned_key
+from kb.domain import Label, RunSource, versioned_key
 from kb.errors import Conflict, InvalidInput, NotFound
 from kb.ingest import Client
 
@@ -43,7 +43,7 @@ async def _write(info: Info, work: Callable[[Client], Any]) -> tuple[Any, list[U
     principal = info.context.principal
     principal.require("write")
     client = Client(info.context.graph, actor=principal.actor,
-                    default_person=principal.actor)
+                    default_person=principal.actor, source=RunSource.API)
     try:
         return await run_in_threadpool(work, client), []
     except (InvalidInput, NotFound, Conflict) as exc:
@@ -132,6 +132,10 @@ class LogRunInput:
                                                  description="Dataset versions written.")
     models: list[RunModelInput] | None = None
     code: CodeInput | None = None
+    accept: list[str] | None = strawberry.field(
+        default=None, description="Other sources (sdk, cli, openlineage, mlflow) whose writes "
+        "may merge into this run; by default a run takes writes only from the source that "
+        "created it.")
 
 
 @strawberry.input
@@ -250,7 +254,7 @@ class Mutation:
             "experiment": input.experiment, "person": input.person, "status": input.status,
             "started_at": input.started_at, "ended_at": input.ended_at,
             "params": input.params, "metrics": input.metrics, "command": input.command,
-            "seed": input.seed, "tracker_url": input.tracker_url,
+            "seed": input.seed, "tracker_url": input.tracker_url, "accept": input.accept,
             "code": None if input.code is None else _drop_none({
                 "repo": input.code.repo, "commit": input.code.commit,
                 "branch": input.code.branch, "dirty": input.code.dirty})})

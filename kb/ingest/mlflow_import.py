@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from queue import Empty, Queue
 from typing import Any
 
+from kb.domain import RunSource
 from kb.errors import InvalidInput, NotFound
 from kb.graph import Graph
 from kb.graph.openlineage_state import run_states
@@ -309,7 +310,7 @@ def _import(graph: Graph, tracking_uri: str, *, actor: str, experiments: Iterabl
             since: datetime | None, registry_uri: str, base: str | None, batch_size: int,
             progress: Callable[[int, int | None], None] | None) -> ImportResult:
     client = mlflow_client(tracking_uri, registry_uri)
-    writer = Client(graph, actor=actor)
+    writer = Client(graph, actor=actor, source=RunSource.MLFLOW)
     result = ImportResult()
     exps = _experiments(client, experiments)
     names = {e.experiment_id: e.name for e in exps}

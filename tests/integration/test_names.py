@@ -98,7 +98,7 @@ def test_the_lineage_endpoint_refuses_an_oversized_value_naming_it(graph: Graph)
 
     async def post() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kb") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             return await http.post("/api/v1/lineage", json=raw,
                                    headers={"Authorization": f"Bearer {secret}"})
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from api_support import Api
 from typer.testing import CliRunner
 
 from kb.api.app import create_app
@@ -155,14 +156,34 @@ def test_the_lineage_endpoint_refuses_the_event_and_leaves_the_run(client: Clien
 
     async def post() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://kb") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
             return await http.post("/api/v1/lineage", json=ol_event("r1"),
                                    headers={"Authorization": f"Bearer {secret}"})
 
     response = asyncio.run(post())
-    assert response.status_code in (409, 422), response.text  # 409 where Conflict is mapped
+    assert response.status_code == 409, response.text
     body = response.json()
     assert body["error"] == "CONFLICT"
     assert "run 'r1' was created by sdk" in body["message"]
     assert "from openlineage" in body["message"]
     assert run_of(graph, "r1") == before
+
+
+def test_graphql_writes_are_their_own_source_and_can_accept_another(client: Client,
+                                                                     graph: Graph) -> None:
+    api = Api(graph)
+    token = api.token("write")
+    log = ("mutation($input: LogRunInput!) { logRun(input: $input) "
+           "{ run { id status } errors { field message } } }")
+    sdk_run(client)
+    refused = api.data(log, {"input": {"id": "r1", "status": "FAILED"}}, token=token)["logRun"]
+    assert refused["run"] is None
+    assert refused["errors"][0]["field"] == "run.id"
+    assert "created by sdk" in refused["errors"][0]["message"]
+    assert run_of(graph, "r1")["status"] == "COMPLETED"
+
+    opened = {"id": "r2", "experiment": "A", "status": "RUNNING", "accept": ["openlineage"]}
+    assert api.data(log, {"input": opened}, token=token)["logRun"]["run"]["status"] == "RUNNING"
+    assert run_of(graph, "r2")["source"] == "api"
+    ingest_events(graph, [ol_event("r2", job="A")], actor="airflow")
+    assert run_of(graph, "r2")["status"] == "FAILED"
