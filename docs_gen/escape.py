@@ -24,7 +24,9 @@ import nh3
 # C0 controls but tab and newline, and DEL: Python-Markdown uses STX/ETX as placeholders.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Python-Markdown's escapable characters plus the table pipe.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")
+# "~" is not escapable by backslash ("\~" would show the backslash) and "~~~" opens a fence
+_REFERENCES = str.maketrans({"&": "&amp;", "<": "&lt;", "~": "&#126;"})
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -44,7 +46,7 @@ def md(text: object) -> str:
 @lru_cache(maxsize=65536)
 def _md(text: str) -> str:
     line = " ".join(_text(text).splitlines())
-    return _MD_SPECIAL.sub(r"\\\1", line.replace("&", "&amp;").replace("<", "&lt;"))
+    return _MD_SPECIAL.sub(r"\\\1", line.translate(_REFERENCES))
 
 
 def cell(text: object) -> str:
@@ -54,8 +56,10 @@ def cell(text: object) -> str:
 
 def block(text: object) -> str:
     """Escaped multi-line text that keeps its line breaks (descriptions, datasheet sections)."""
-    lines = [_md(line) for line in _text(text or "").splitlines()]
-    return "  \n".join(lines)
+    # stripped: an indented line would start a code block (HTML drops the indent anyway)
+    lines = [_md(line.strip()) for line in _text(text or "").splitlines()]
+    # a line of "=" under a line of text would make it a heading
+    return "  \n".join("&#61;" + line[1:] if line.startswith("=") else line for line in lines)
 
 
 def code(text: object, lang: str = "text") -> str:

@@ -86,12 +86,12 @@ def _at(day: int) -> datetime:
 
 
 def _write_sdk(client: Client, j: int, previous: tuple[str, str] | None
-               ) -> tuple[str, str, str]:
-    """One of each entity kind, each text field from the corpus, in one batch; returns the
-    dataset, its version and the model."""
+               ) -> dict[str, str]:
+    """One of each entity kind, each text field from the corpus, in one batch; returns some
+    of the names written."""
     n, t = _values(NAMES, j), _values(HOSTILE, j)
     handle, run = f"p{j}", n()
-    team, dataset, version, experiment, model, mv = n(), n(), n(), n(), n(), n()
+    team, dataset, version, experiment, model, mv, task = n(), n(), n(), n(), n(), n(), n()
     with client.batch() as b:
         b.team(team, description=t())
         b.person(handle, name=n(), email=n().replace(" ", "/") + "@example.com", team=[team])
@@ -101,7 +101,7 @@ def _write_sdk(client: Client, j: int, previous: tuple[str, str] | None
                           schema=[{"name": n(), "type": n(), "description": t()}],
                           derived_from=[previous] if previous else [], created_at=_at(1))
         b.experiment(experiment, description=t())
-        b.model(model, description=t(), task=n(), intended_use=t(), limitations=t(),
+        b.model(model, description=t(), task=task, intended_use=t(), limitations=t(),
                 license=n(), base_model=n())
         b.run(id=run, name=n(), experiment=experiment, person=handle, started_at=_at(2 + j),
               ended_at=_at(2 + j), params={n(): t(), n(): 1}, metrics={n(): 0.5},
@@ -119,7 +119,7 @@ def _write_sdk(client: Client, j: int, previous: tuple[str, str] | None
         for about in (f"model:{model}", f"dataset:{dataset}", f"person:{handle}",
                       f"team:{team}", f"run:{run}"):
             b.note(about, t(), by=handle)
-    return dataset, version, model
+    return {"dataset": dataset, "version": version, "model": model, "team": team, "task": task}
 
 
 def _event(j: int) -> dict[str, Any]:
@@ -206,12 +206,12 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def hostile_site(graph: Graph, client: Client, tmp_path: Path
-                 ) -> Iterator[tuple[str, Path, list[str]]]:
-    previous, models = None, []
+                 ) -> Iterator[tuple[str, Path, list[dict[str, str]]]]:
+    previous, written = None, []
     for j in range(len(NAMES)):
-        dataset, version, model = _write_sdk(client, j, previous)
-        previous = (dataset, version)
-        models.append(model)
+        names = _write_sdk(client, j, previous)
+        previous = (names["dataset"], names["version"])
+        written.append(names)
     ingest_events(graph, [_event(j) for j in range(3)], actor="tester")
     site = tmp_path / "site"
     shutil.copytree(REPO / "site", site, ignore=shutil.ignore_patterns("generated", "build"))
@@ -222,7 +222,7 @@ def hostile_site(graph: Graph, client: Client, tmp_path: Path
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", result.out_dir, models
+        yield f"http://127.0.0.1:{server.server_address[1]}", result.out_dir, written
     finally:
         server.shutdown()
         server.server_close()
@@ -241,11 +241,11 @@ def _theme_scripts(inspect: Callable[[str], dict[str, Any]]) -> tuple[set[str], 
 
 
 def test_hostile_values_in_every_field_never_run_in_a_browser(
-        hostile_site: tuple[str, Path, list[str]]) -> None:
+        hostile_site: tuple[str, Path, list[dict[str, str]]]) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    base, out_dir, models = hostile_site
+    base, out_dir, written = hostile_site
     pages = _pages(out_dir)
     kinds = {p.split("/")[0] for p in pages}
     assert {"models", "datasets", "people", "teams", "production", "tags"} <= kinds, kinds
@@ -285,8 +285,20 @@ def test_hostile_values_in_every_field_never_run_in_a_browser(
                 problems += [f"{path}: foreign script {s}" for s in own if s not in srcs]
                 if len(scripts) - len(own) != inline:
                     problems.append(f"{path}: {len(scripts) - len(own)} inline scripts")
+            # hostile text is shown as the text it is: title, tags, search results
+            first = written[0]
+            inspect(f"models/{slug(first['model'])}/")
+            assert page.title() == f"{first['model']} - ML team knowledge base"
+            tags = page.locator("nav.md-tags").inner_text()
+            assert f"task: {first['task']}" in tags and f"team: {first['team']}" in tags
+            inspect("tags/")
+            assert f"task: {first['task']}" in page.locator("article").inner_text()
+            page.locator("input.md-search__input").fill("pwned")
+            page.wait_for_selector(".md-search-result__item", timeout=15_000)
+            found = page.evaluate(_INSPECT)
+            assert not (found["pwned"] or found["handlers"] or found["urls"]), found
             if shots:
-                model = f"models/{slug(models[0])}/"
+                model = f"models/{slug(first['model'])}/"
                 for width in (1400, 400):
                     page.set_viewport_size({"width": width, "height": 1000})
                     page.goto(f"{base}/{model}", wait_until="load")

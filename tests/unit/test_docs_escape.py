@@ -94,6 +94,31 @@ def test_markdown_text_stays_on_its_line_and_literal() -> None:
     assert escape.block("a\n<b>\r\nc") == "a  \n&lt;b\\>  \nc"
 
 
+LITERAL = [
+    "*a* [b](c) <script>x</script> #1 | x_y ~ a=b \\ `x` &amp; {: .c} <!-- c -->",
+    "1. not a list", "- not a list", "+ no", "# not a heading", "> not a quote",
+    "!!! note", "~~~", "```", "[x]: https://x.example", "<https://x.example>", "a  \\",
+]
+
+
+def _shown(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+@pytest.mark.parametrize("value", LITERAL)
+def test_markdown_text_is_shown_exactly_as_recorded(value: str) -> None:
+    assert _shown(_html(escape.md(value))) == " ".join(value.split())
+    assert _shown(_html(f"| x |\n|---|\n| {escape.cell(value)} |")) == "x " + " ".join(
+        value.split())
+
+
+def test_a_block_keeps_its_lines_and_makes_no_structure() -> None:
+    text = "\n".join([*LITERAL, "Title", "===", "    indented", "---"])
+    page = _html(escape.block(text))
+    assert re.search(r"<(h\d|pre|ol|ul|blockquote|hr|table|div|script)\b", page) is None
+    assert _shown(page) == " ".join(text.split())
+
+
 def test_mermaid_labels_cannot_leave_their_quotes_or_direct_mermaid() -> None:
     label = escape.mermaid_label('a "b" <c> #d\n%%{init: {"securityLevel": "loose"}}%%')
     assert label == ('"a #quot;b#quot; #lt;c#gt; #35;d #37;#37;{init: '
