@@ -19,6 +19,7 @@ from typing import Any
 from kb.graph import Graph
 from kb.graph import pages as reads
 
+from . import reproduce
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path
 from .slugs import mermaid_id
 
@@ -171,8 +172,9 @@ def _lineage(model: str, versions: list[dict[str, Any]], parents: dict[str, list
 
 def _front_matter(model: dict[str, Any], latest: dict[str, Any] | None, tags: list[str]
                   ) -> dict[str, Any]:
-    """Hugging Face model-card metadata, so the card can be reused outside the site."""
-    meta: dict[str, Any] = {"tags": tags}
+    """Hugging Face model-card metadata, so the card can be reused outside the site, and
+    the page title (the theme's; ``render.front_matter`` escapes it and the tags)."""
+    meta: dict[str, Any] = {"title": model["name"], "tags": tags}
     if model.get("license"):
         meta["license"] = model["license"]
     if model.get("baseModel"):
@@ -222,6 +224,7 @@ def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = Non
         latest = versions[0] if versions else None
         if latest:
             latest["params"] = sorted(_decode(latest["_params"]).items())
+            latest["reproduce"] = reproduce.snippet(latest["code"], latest["command"])
         teams = sorted(set(row["teams"]))
         tags = [f"team: {t}" for t in teams] + ([f"task: {m['task']}"] if m.get("task") else [])
         history = sorted(
@@ -280,7 +283,8 @@ def dataset_pages(data: dict[str, Any]) -> list[Page]:
             "owners": _owners(row["owners"]),
             "versions": versions,
             "notes": _notes(row["notes"]),
-            "front_matter": {"tags": [f"domain: {d['domain']}"] if d.get("domain") else []},
+            "front_matter": {"title": name,
+                             "tags": [f"domain: {d['domain']}"] if d.get("domain") else []},
             "updated": when(_latest(d.get("updatedAt"), *(v["_updated"] for v in versions))),
         }
         out.append(Page(entity_path("Dataset", name), "dataset.md.j2", context, "Dataset", name))
@@ -309,7 +313,8 @@ def person_pages(rows: list[dict[str, Any]]) -> list[Page]:
             "recent_runs": [{**r, "startedAt": when(r["startedAt"]),
                              "produced": sorted(r["produced"])} for r in row["recentRuns"]],
             "deployed": [{**d, "deployedAt": when(d["deployedAt"])} for d in row["deployed"]],
-            "front_matter": {"tags": [f"team: {t}" for t in sorted(row["teams"])]},
+            "front_matter": {"title": p.get("name") or p["handle"],
+                             "tags": [f"team: {t}" for t in sorted(row["teams"])]},
             "updated": when(p.get("updatedAt")),
         }
         out.append(Page(entity_path("Person", p["handle"]), "person.md.j2", context, "Person",
@@ -327,7 +332,7 @@ def team_pages(rows: list[dict[str, Any]], model_index: list[dict[str, Any]]) ->
             "members": sorted(row["members"], key=lambda m: m["handle"]),
             "owned": sorted(row["owned"], key=lambda o: (o["kind"], o["key"], o["role"] or "")),
             "models": [{"name": n, "latest": latest.get(n)} for n in sorted(set(row["models"]))],
-            "front_matter": {"tags": [f"team: {t['name']}"]},
+            "front_matter": {"title": f"Team {t['name']}", "tags": [f"team: {t['name']}"]},
             "updated": when(t.get("updatedAt")),
         }
         out.append(Page(entity_path("Team", t["name"]), "team.md.j2", context, "Team",

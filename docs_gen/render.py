@@ -12,7 +12,7 @@ import yaml
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader
 from jinja2.bccache import Bucket
 
-from . import slugs
+from . import escape
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path, relative
 
 #: libyaml's emitter when PyYAML was built with it: the pure-Python one took a third of
@@ -23,9 +23,19 @@ log = logging.getLogger(__name__)
 
 
 def front_matter(meta: dict[str, Any]) -> str:
-    """YAML front matter (valid YAML whatever the names hold), or nothing."""
+    """YAML front matter (valid YAML whatever the names hold), or nothing.
+
+    ``title`` and ``tags`` are the keys the theme shows, and it writes them into the HTML
+    unescaped, so they are escaped here; the other keys are data for other tools.
+    """
     if not meta:
         return ""
+    if "title" in meta or "tags" in meta:
+        meta = dict(meta)
+        if "title" in meta:
+            meta["title"] = escape.title(meta["title"])
+        if "tags" in meta:
+            meta["tags"] = [escape.tag(t) for t in meta["tags"]]
     text = yaml.dump(meta, Dumper=_DUMPER, sort_keys=True, allow_unicode=True,
                      default_flow_style=False, width=1000)
     return f"---\n{text}---\n\n"
@@ -58,8 +68,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,  # packaged templates: no stat of each file on every page
     )
-    env.filters.update(md=slugs.md, cell=slugs.cell, block=slugs.block,
-                       mermaid_label=slugs.mermaid_label)
+    env.filters.update(md=escape.md, cell=escape.cell, block=escape.block, code=escape.code,
+                       url=escape.url, note=escape.note, mermaid_label=escape.mermaid_label)
     env.globals.update(FOLDERS=FOLDERS, HOME=HOME, PRODUCTION=PRODUCTION, INDEXES=INDEXES,
                        NOT_RECORDED="*Not recorded.*")
     return env
@@ -87,7 +97,7 @@ def _link(folder: str, kind: str, key: str, text: str | None) -> str:
     """A Markdown link from a page in ``folder`` to an entity's page; pages in one folder
     link the same few entities many times."""
     target = posixpath.relpath(entity_path(kind, key), folder)
-    return f"[{slugs.md(text if text is not None else key)}]({target})"
+    return f"[{escape.md(text if text is not None else key)}]({target})"
 
 
 def render(page: Page) -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 import yaml
 
 from docs_gen.collect import model_pages
+from docs_gen.escape import cell, md, mermaid_label
 from docs_gen.render import render
-from docs_gen.slugs import cell, md, mermaid_label, slug
+from docs_gen.slugs import slug
 
 GOLDEN = Path(__file__).parent / "golden"
 
