@@ -6,12 +6,14 @@
     ├── Conflict          the write contradicts what the graph already holds
     ├── Unauthorized      no token, or an unknown or revoked one
     ├── Forbidden         a valid token without the scope the action needs
-    ├── GraphUnavailable  Neo4j cannot be reached or refused the credentials
+    ├── GraphUnavailable  Neo4j cannot be reached, refused the credentials, or stays busy
+    ├── GraphError        Neo4j or its driver failed in a way kb does not expect
     ├── TimeLimitExceeded a request ran past its time budget and was stopped
     └── LocalDbError      the local Neo4j could not be provisioned or started
 
 Lower-layer errors (neo4j, pydantic, subprocess) are mapped once, at the boundary
-that meets them, with ``raise KbError(...) from exc``.
+that meets them, with ``raise KbError(...) from exc``; the Neo4j driver's are mapped by
+the table in ``kb.graph.errors``.
 """
 
 from __future__ import annotations
@@ -73,6 +75,18 @@ class GraphUnavailable(KbError):
     """Raised by kb.graph when Neo4j is down, unreachable or refuses the credentials."""
 
     code = "GRAPH_UNAVAILABLE"
+
+
+class GraphError(KbError):
+    """Raised by kb.graph when Neo4j or its driver fails a unit of work in a way kb does not
+    expect (a statement the server refuses, a database error). It carries the server's code
+    (or the driver exception's name) but never the statement, which may hold caller data."""
+
+    code = "INTERNAL"
+
+    def __init__(self, message: str, *, server_code: str) -> None:
+        super().__init__(message)
+        self.server_code = server_code
 
 
 class TimeLimitExceeded(KbError):

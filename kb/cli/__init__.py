@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
-from kb.errors import InvalidInput, KbError
-
-# Each module registers its commands on ``app``; they import their work lazily.
+# Each module registers its commands on ``app``; they import their work lazily. Their
+# errors all leave through ``app.KbGroup``.
 from . import ask, db, demo, docs, importers, serve, tokens, write  # noqa: F401
-from .app import app, error_line
+from .app import app
 
 
 def main() -> None:
-    try:
-        app()
-    except KbError as exc:
-        error_line(exc.message)
-        sys.exit(2 if isinstance(exc, InvalidInput) else 1)
+    app()
 
 
 __all__ = ["app", "main"]

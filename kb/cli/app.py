@@ -13,21 +13,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from kb.config import Config
 from kb.errors import InvalidInput, KbError
 
-app = typer.Typer(
-    name="kb",
-    help="kb: the ML team's knowledge graph. Who trained what, on which data, and where it runs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 # C0 and C1 controls but newline and tab, and the bidi controls that reorder what is shown.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -70,6 +65,24 @@ def cli_errors() -> Iterator[None]:
         error_line(exc.message)
         raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
+
+class KbGroup(TyperGroup):
+    """The ``kb`` command group: every command, sub-commands included, runs inside
+    ``cli_errors``, so a known error is one line and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with cli_errors():
+            return super().invoke(ctx)
+
+
+app = typer.Typer(
+    cls=KbGroup,
+    name="kb",
+    help="kb: the ML team's knowledge graph. Who trained what, on which data, and where it runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 

@@ -13,7 +13,7 @@ import typer
 
 from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, cli_errors, console, emit, open_graph, table
+from .app import JSON_OPTION, app, console, emit, open_graph, table
 
 #: The entity naming scheme, repeated in the help of every command that takes an entity.
 ENTITY_HELP = (
@@ -54,16 +54,15 @@ def who_trained_cmd(
     from kb.domain import split_versioned
     from kb.graph import who_trained
 
-    with cli_errors():
-        if model.startswith("model:"):
-            model = model.removeprefix("model:")
-        if version is None and "@" in model:
-            model, version = split_versioned(model)
-        graph = open_graph()
-        try:
-            facts = who_trained(graph, model, version)
-        finally:
-            graph.close()
+    if model.startswith("model:"):
+        model = model.removeprefix("model:")
+    if version is None and "@" in model:
+        model, version = split_versioned(model)
+    graph = open_graph()
+    try:
+        facts = who_trained(graph, model, version)
+    finally:
+        graph.close()
 
     def render(_: Any) -> None:
         table(f"who trained {model}", ["version", "person", "run", "status", "started",
@@ -90,16 +89,15 @@ def lineage_cmd(
     from kb.domain import parse_ref
     from kb.graph import lineage
 
-    with cli_errors():
-        if up and down:
-            raise InvalidInput("--up/--down", "give one of them, or neither for both")
-        direction = "UPSTREAM" if up else "DOWNSTREAM" if down else "BOTH"
-        ref = parse_ref(entity, default="model")
-        graph = open_graph()
-        try:
-            answer = lineage(graph, ref, direction=direction, depth=depth, per_hop_limit=limit)
-        finally:
-            graph.close()
+    if up and down:
+        raise InvalidInput("--up/--down", "give one of them, or neither for both")
+    direction = "UPSTREAM" if up else "DOWNSTREAM" if down else "BOTH"
+    ref = parse_ref(entity, default="model")
+    graph = open_graph()
+    try:
+        answer = lineage(graph, ref, direction=direction, depth=depth, per_hop_limit=limit)
+    finally:
+        graph.close()
 
     def render(_: Any) -> None:
         names = {n.id: f"{n.label}:{n.name}" for n in answer.nodes}
@@ -121,18 +119,17 @@ def impact_cmd(
     """Every model version and active deployment that depends on DATASET, at any depth."""
     from kb.graph import impact
 
-    with cli_errors():
-        name = dataset.removeprefix("dataset:")
-        version = None
-        if "@" in name:
-            name, _, version = name.rpartition("@")
-            if not name or not version:
-                raise InvalidInput("dataset", "expected DATASET or DATASET@VERSION", dataset)
-        graph = open_graph()
-        try:
-            items = impact(graph, name, version)
-        finally:
-            graph.close()
+    name = dataset.removeprefix("dataset:")
+    version = None
+    if "@" in name:
+        name, _, version = name.rpartition("@")
+        if not name or not version:
+            raise InvalidInput("dataset", "expected DATASET or DATASET@VERSION", dataset)
+    graph = open_graph()
+    try:
+        items = impact(graph, name, version)
+    finally:
+        graph.close()
 
     def render(_: Any) -> None:
         table(f"downstream of {dataset}", ["kind", "model version", "environment", "since",
@@ -154,13 +151,12 @@ def prod_cmd(
     """What runs where: active deployments, since when, deployed and trained by whom."""
     from kb.graph import deployments
 
-    with cli_errors():
-        graph = open_graph()
-        try:
-            facts = deployments(graph, environment=environment, model=model,
-                                status=None if all_ else "ACTIVE")
-        finally:
-            graph.close()
+    graph = open_graph()
+    try:
+        facts = deployments(graph, environment=environment, model=model,
+                            status=None if all_ else "ACTIVE")
+    finally:
+        graph.close()
 
     def render(_: Any) -> None:
         table("deployments", ["model version", "environment", "status", "since", "deployed by",
@@ -187,13 +183,12 @@ def show_cmd(
     from kb.domain import parse_ref
     from kb.graph import show
 
-    with cli_errors():
-        ref = parse_ref(entity, default="model")
-        graph = open_graph()
-        try:
-            data = show(graph, ref)
-        finally:
-            graph.close()
+    ref = parse_ref(entity, default="model")
+    graph = open_graph()
+    try:
+        data = show(graph, ref)
+    finally:
+        graph.close()
 
     def render(_: Any) -> None:
         props = {k: v for k, v in data.items() if k not in ("links", "ref", "label")}

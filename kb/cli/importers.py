@@ -15,7 +15,7 @@ import typer
 
 from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, cli_errors, console, emit, get_config, open_graph
+from .app import JSON_OPTION, app, console, emit, get_config, open_graph
 
 import_app = typer.Typer(help="Import what other tools recorded: OpenLineage events, MLflow.",
                          no_args_is_help=True)
@@ -56,16 +56,15 @@ def import_openlineage(
     from kb.ingest.capture import current_person
     from kb.ingest.openlineage import ingest_file
 
-    with cli_errors():
-        config = get_config()
-        graph = open_graph(config)
-        try:
-            with _progress() as bar:
-                task = bar.add_task("events", total=None)
-                result = ingest_file(graph, file, actor=current_person(config.actor),
-                                     progress=lambda n: bar.advance(task, n))
-        finally:
-            graph.close()
+    config = get_config()
+    graph = open_graph(config)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("events", total=None)
+            result = ingest_file(graph, file, actor=current_person(config.actor),
+                                 progress=lambda n: bar.advance(task, n))
+    finally:
+        graph.close()
     emit({"events": result.events, "runs": result.runs}, as_json, lambda d: console.print(
         f"Imported {d['events']} events into {d['runs']} runs from {file}.", highlight=False))
 
@@ -96,30 +95,29 @@ def import_mlflow(
     from kb.ingest.mlflow_import import MISSING_EXTRA
     from kb.ingest.mlflow_import import import_mlflow as run_import
 
-    with cli_errors():
-        try:
-            import mlflow  # noqa: F401
-        except ImportError:
-            raise InvalidInput("mlflow", MISSING_EXTRA) from None
-        if tracking_uri.startswith("file:") or "://" not in tracking_uri:
-            # kb only reads (a copy of) the store; MLflow 3 refuses file stores unless told.
-            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        when = _since(since)
-        config = get_config()
-        graph = open_graph(config)
-        try:
-            with _progress() as bar:
-                task = bar.add_task("runs", total=None)
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        raise InvalidInput("mlflow", MISSING_EXTRA) from None
+    if tracking_uri.startswith("file:") or "://" not in tracking_uri:
+        # kb only reads (a copy of) the store; MLflow 3 refuses file stores unless told.
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    when = _since(since)
+    config = get_config()
+    graph = open_graph(config)
+    try:
+        with _progress() as bar:
+            task = bar.add_task("runs", total=None)
 
-                def progress(done: int, total: int | None) -> None:
-                    bar.update(task, completed=done, total=total)
+            def progress(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
 
-                result = run_import(graph, tracking_uri, actor=current_person(config.actor),
-                                    experiments=experiment or (), since=when,
-                                    registry_uri=registry_uri, ui_url=ui_url,
-                                    progress=progress)
-        finally:
-            graph.close()
+            result = run_import(graph, tracking_uri, actor=current_person(config.actor),
+                                experiments=experiment or (), since=when,
+                                registry_uri=registry_uri, ui_url=ui_url,
+                                progress=progress)
+    finally:
+        graph.close()
     data = {"experiments": result.experiments, "runs": result.runs,
             "model_versions": result.model_versions, "skipped": result.skipped}
 

@@ -19,7 +19,7 @@ import typer
 from kb.errors import InvalidInput
 
 from .app import JSON_OPTION, app, console, emit, get_config, open_graph
-from .ask import ENTITY_HELP, cli_errors
+from .ask import ENTITY_HELP
 
 person_app = typer.Typer(help="People: who they are, which team, when they left.",
                          no_args_is_help=True)
@@ -71,7 +71,7 @@ def person_add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record a person (again: only what changed is written)."""
-    with cli_errors(), client() as c:
+    with client() as c:
         c.person(handle, name=name, email=email, team=team or None)
     _done({"person": handle, "teams": team or []}, as_json, f"recorded person:{handle}")
 
@@ -89,7 +89,7 @@ def person_leave(
     from kb.graph import exists
 
     left = at or datetime.now(UTC)
-    with cli_errors(), client() as c:
+    with client() as c:
         if not exists(c.graph, Ref(Label.PERSON, handle)):
             raise NotFound("person", handle)
         c.person(handle, active=False, left_at=left)
@@ -103,7 +103,7 @@ def team_add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record a team."""
-    with cli_errors(), client() as c:
+    with client() as c:
         c.team(name, description=description)
     _done({"team": name}, as_json, f"recorded team:{name}")
 
@@ -125,16 +125,15 @@ def dataset_add(
     """Record a dataset version, where it lives, its digest and what it was derived from."""
     from kb.ingest import content_digest
 
-    with cli_errors():
-        name, version = _split(ref, "dataset")
-        if digest_of is not None:
-            if digest is not None:
-                raise InvalidInput("--digest-of", "give --digest or --digest-of, not both")
-            digest = content_digest(digest_of)
-        sources = [_split(s, f"--derived-from.{i}") for i, s in enumerate(derived_from or [])]
-        with client() as c:
-            c.dataset_version(name, version, uri=uri, digest=digest, rows=rows,
-                              derived_from=sources)
+    name, version = _split(ref, "dataset")
+    if digest_of is not None:
+        if digest is not None:
+            raise InvalidInput("--digest-of", "give --digest or --digest-of, not both")
+        digest = content_digest(digest_of)
+    sources = [_split(s, f"--derived-from.{i}") for i, s in enumerate(derived_from or [])]
+    with client() as c:
+        c.dataset_version(name, version, uri=uri, digest=digest, rows=rows,
+                          derived_from=sources)
     _done({"dataset": name, "version": version, "digest": digest,
            "derived_from": [f"{n}@{v}" for n, v in sources]}, as_json,
           f"recorded dataset:{name}@{version}" + (f" ({digest})" if digest else ""))
@@ -188,35 +187,34 @@ def run_log(
     ["openlineage"], whose writes to this run id merge into it; any other is refused),
     and optional "models": [{"model": "churn", "version"?: ..., "aliases"?: [...]}].
     """
-    with cli_errors():
-        runs = _load_runs(file)
-        with client() as c:
-            b = c.builder()
-            for i, spec in enumerate(runs):
-                spec = dict(spec)
-                where = f"runs[{i}]"
-                models = spec.pop("models", None) or []
-                if not isinstance(models, list):
-                    raise InvalidInput(f"{where}.models", "must be a list", models)
-                spec["inputs"] = _inputs(spec.get("inputs"), f"{where}.inputs")
-                spec["outputs"] = _inputs(spec.get("outputs"), f"{where}.outputs")
-                spec.setdefault("person", c.default_person)
+    runs = _load_runs(file)
+    with client() as c:
+        b = c.builder()
+        for i, spec in enumerate(runs):
+            spec = dict(spec)
+            where = f"runs[{i}]"
+            models = spec.pop("models", None) or []
+            if not isinstance(models, list):
+                raise InvalidInput(f"{where}.models", "must be a list", models)
+            spec["inputs"] = _inputs(spec.get("inputs"), f"{where}.inputs")
+            spec["outputs"] = _inputs(spec.get("outputs"), f"{where}.outputs")
+            spec.setdefault("person", c.default_person)
+            try:
+                rec = b.run(**spec)
+            except InvalidInput as exc:
+                raise _renamed(exc, where, "run.") from None
+            except TypeError as exc:
+                raise InvalidInput(where, str(exc)) from None
+            for j, model in enumerate(models):
+                if not isinstance(model, dict) or "model" not in model:
+                    raise InvalidInput(f"{where}.models[{j}].model", "is required", model)
+                model = dict(model)
                 try:
-                    rec = b.run(**spec)
+                    b.model_version(model.pop("model"), run_id=rec.id, **model)
                 except InvalidInput as exc:
-                    raise _renamed(exc, where, "run.") from None
-                except TypeError as exc:
-                    raise InvalidInput(where, str(exc)) from None
-                for j, model in enumerate(models):
-                    if not isinstance(model, dict) or "model" not in model:
-                        raise InvalidInput(f"{where}.models[{j}].model", "is required", model)
-                    model = dict(model)
-                    try:
-                        b.model_version(model.pop("model"), run_id=rec.id, **model)
-                    except InvalidInput as exc:
-                        raise _renamed(exc, f"{where}.models[{j}]", "model_version.") from None
-            ids = [r.id for r in b.batch().runs]
-            result = c.write(b)
+                    raise _renamed(exc, f"{where}.models[{j}]", "model_version.") from None
+        ids = [r.id for r in b.batch().runs]
+        result = c.write(b)
     versions = [{"model": m, "version": v, "run": r} for m, v, r in result.model_versions]
     _done({"runs": ids, "model_versions": versions}, as_json,
           f"recorded {len(ids)} run(s)" + "".join(
@@ -235,7 +233,7 @@ def model_register(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Register a version of MODEL, numbered 1, 2, 3... unless --version is given."""
-    with cli_errors(), client() as c:
+    with client() as c:
         rec = c.register_model(model, version=version, run_id=run, aliases=alias or [],
                                uri=uri)
     _done({"model": rec.model, "version": rec.version, "run": rec.run_id}, as_json,
@@ -252,11 +250,10 @@ def deploy_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record a deployment; the version it replaces in that environment is retired."""
-    with cli_errors():
-        model, version = _split(ref.removeprefix("model:"), "model")
-        with client() as c:
-            rec = c.deploy(model, version, environment=env, by=by or c.default_person,
-                           endpoint=endpoint)
+    model, version = _split(ref.removeprefix("model:"), "model")
+    with client() as c:
+        rec = c.deploy(model, version, environment=env, by=by or c.default_person,
+                       endpoint=endpoint)
     _done({"id": rec.id, "model": rec.model, "version": rec.version,
            "environment": rec.environment, "deployed_by": rec.deployed_by}, as_json,
           f"deployed {rec.model}@{rec.version} to {rec.environment} (deployment:{rec.id})")
@@ -268,7 +265,7 @@ def retire_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Retire a deployment; it stays in the history."""
-    with cli_errors(), client() as c:
+    with client() as c:
         c.retire(deployment.removeprefix("deployment:"))
     _done({"retired": deployment}, as_json, f"retired deployment:{deployment}")
 
@@ -282,7 +279,7 @@ def own_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Give ASSET an owner (a bare name is the model, else dataset, experiment, deployment)."""
-    with cli_errors(), client() as c:
+    with client() as c:
         rec = c.own(asset, owner=owner, role=role)
     _done({"asset": str(rec.asset), "owner": str(rec.owner), "role": rec.role}, as_json,
           f"{rec.owner} owns {rec.asset} ({rec.role})")
@@ -297,7 +294,7 @@ def transfer_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Hand ASSET over: the old ownership is closed (kept as history), the new one opened."""
-    with cli_errors(), client() as c:
+    with client() as c:
         rec = c.transfer(asset, to=to, from_=from_, role=role)
     _done({"asset": str(rec.asset), "from": str(rec.transfer_from), "to": str(rec.owner),
            "role": rec.role}, as_json, f"{rec.asset} passed from {rec.transfer_from} to "
@@ -312,7 +309,7 @@ def note_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Attach a note (caveat, incident, decision) to any entity."""
-    with cli_errors(), client() as c:
+    with client() as c:
         rec = c.note(entity, text, by=by)
     _done({"id": rec.id, "about": str(rec.about), "by": rec.author}, as_json,
           f"noted on {rec.about} (note:{rec.id})")

@@ -29,9 +29,10 @@ from neo4j import exceptions as neo_exc
 from neo4j.time import Date as NeoDate
 from neo4j.time import DateTime as NeoDateTime
 
-from kb.errors import Conflict, GraphUnavailable, KbError, TimeLimitExceeded
+from kb.errors import GraphUnavailable, KbError, TimeLimitExceeded
 
 from .bookmarks import Bookmarks
+from .errors import mapped
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +139,12 @@ class Graph:
                 initial_retry_delay=RETRY_FIRST_DELAY,
             )
             driver.verify_connectivity()
-        except neo_exc.AuthError as exc:
-            raise GraphUnavailable(
-                f"Neo4j at {uri} refused the credentials for user {user!r}; "
-                "check KB_NEO4J_USER/KB_NEO4J_PASSWORD"
-            ) from exc
-        except (neo_exc.ServiceUnavailable, neo_exc.DriverError, OSError, ValueError) as exc:
+        except ValueError as exc:  # a URI the driver cannot parse
             raise GraphUnavailable(
                 f"cannot reach Neo4j at {uri}: {exc}; run `kb up` or check KB_NEO4J_URI"
             ) from exc
+        except (neo_exc.Neo4jError, neo_exc.DriverError, OSError) as exc:
+            raise mapped(exc, neo4j=f"Neo4j at {uri}") or GraphUnavailable(str(exc)) from exc
         graph = cls(driver, database, retry_seconds)
         graph.connection = (uri, (user, password))
         return graph
@@ -353,17 +351,9 @@ def _kb_errors() -> Iterator[None]:
 
 def _mapped(exc: Exception) -> KbError | None:
     """The kb error a driver failure means (the same for sync and async units of work),
-    or None for anything that is not the database's doing."""
-    if isinstance(exc, neo_exc.ClientError) and "TransactionTimedOut" in (exc.code or ""):
-        budget = _deadline.get()
-        return TimeLimitExceeded(budget[1] if budget else None)
-    if isinstance(exc, neo_exc.ConstraintError):
-        return Conflict(f"the write conflicts with existing data: {exc.message}")
-    if isinstance(exc, neo_exc.ServiceUnavailable | neo_exc.SessionExpired | OSError):
-        return GraphUnavailable(f"Neo4j became unreachable: {exc}")
-    if isinstance(exc, neo_exc.AuthError):
-        return GraphUnavailable("Neo4j refused the credentials")
-    return None
+    or None for anything that is not the database's doing (see ``errors.TABLE``)."""
+    budget = _deadline.get()
+    return mapped(exc, budget=budget[1] if budget else None)
 
 
 def _begin_with_first_statement(session: neo4j.Session | neo4j.AsyncSession

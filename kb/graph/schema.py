@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from neo4j import ManagedTransaction
-from neo4j.exceptions import ClientError
 
 from kb.domain import KEY_PROPERTY, Label
+from kb.errors import GraphError
 
 if TYPE_CHECKING:
     from .driver import Graph
@@ -96,8 +96,8 @@ def create_missing(graph: Graph, statements: Iterable[str]) -> None:
     for statement in statements:
         try:
             graph.write(_run_each, [statement])
-        except ClientError as exc:
-            if exc.code not in _CREATED_BY_ANOTHER:
+        except GraphError as exc:
+            if exc.server_code not in _CREATED_BY_ANOTHER:
                 raise
             log.debug("created concurrently: %s", statement)
 

@@ -183,3 +183,15 @@ def test_help_documents_the_naming_scheme(kb) -> None:
     result = kb("lineage", "--help")
     assert result.exit_code == 0
     assert "model:churn@7" in result.stdout
+
+
+def test_a_database_error_is_one_line_without_a_traceback(
+        kb, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server answers, but not as kb hoped: here it has no database of that name."""
+    monkeypatch.setenv("KB_NEO4J_DATABASE", "nosuchdb")
+    result = kb("who-trained", "churn")
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "KB_NEO4J_DATABASE" in result.stderr
+    assert "Traceback" not in result.output
