@@ -1,15 +1,22 @@
-"""The mkdocs build: full, or only the pages a sync re-rendered.
+"""The mkdocs build, full or partial, through mkdocs' public API: ``load_config``, ``build``
+and a plugin of our own (``SitePlugin``).
 
-A full build is mkdocs' own ``build``. The partial build walks the same steps with mkdocs'
-own functions, but converts and writes only the named pages; every other page is read
-(front matter and Markdown, cheap) so the tags plugin sees all tags, and takes its title
-from the record the previous build left in the output folder. The search index is merged:
-the rebuilt pages' entries replace theirs in the previous index, in the order a full build
-writes them. Warnings still fail the build (strict); only what a partial build cannot
-check (anchors inside pages it did not convert) goes unchecked until the next full build.
+A full build is mkdocs' strict ``build``. A partial build is mkdocs' dirty build
+(``build(config, dirty=True)``: only pages whose output is older than their Markdown are
+converted), made to equal a full build by the plugin:
 
-mkdocs' ``--dirty`` is not used: it skips unmodified pages entirely, so the tags page and
-the search index would hold only the rebuilt pages, and it warns, which strict mode fails.
+- the outputs of the pages a sync rewrote, and of pages that list every page's tags, are
+  removed first, so mkdocs converts exactly those (and any page it has no output for);
+- every other page's Markdown is still read, so the tags plugin lists all tags; each
+  entity page carries its title in its front matter, so its entry reads as in a full build;
+- the search index mkdocs writes holds the converted pages only: their entries replace
+  theirs in the previous index, in page order, as a full build writes them;
+- strict mode still fails the build on any warning but the one notice that a dirty build
+  is being performed. Anchors inside pages that were not converted go unchecked until the
+  next full build.
+
+What a partial build cannot follow (no record of the last build, another config, theme or
+version, pages that vanished, plugins it does not know) is built in full.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemBytecodeCache
-from mkdocs.plugins import BasePlugin
+from mkdocs.plugins import BasePlugin, event_priority
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,9 @@ GENERATED_CACHE = Path("docs/generated/.kb-jinja")
 KNOWN_PLUGINS = {"material/search", "material/tags", "search", "tags"}
 #: A page holding this renders a listing of every page's tags.
 LISTING_MARK = "<!-- material/tags"
+SEARCH_INDEX = Path("search/search_index.json")
+#: The logger of mkdocs' build command, which announces a dirty build as a warning.
+BUILD_LOGGER = "mkdocs.commands.build"
 
 
 def fingerprint(site_dir: Path) -> str:
@@ -50,70 +60,112 @@ def fingerprint(site_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def _load_config(site_dir: Path, out_dir: Path | None):
+def _load_config(site_dir: Path, out_dir: Path | None) -> Any:
     from mkdocs.config import load_config
 
     overrides = {"site_dir": str(out_dir.resolve())} if out_dir else {}
     return load_config(config_file=str(site_dir / "mkdocs.yml"), strict=True, **overrides)
 
 
-class _Recorder(BasePlugin):
-    """An extra plugin: notes each built page's title, writes the record after the build."""
+class SitePlugin(BasePlugin):
+    """kb's part of every build: a cache for compiled theme templates and the record of the
+    build; in a partial build also what makes it equal a full one (see the module)."""
 
-    def __init__(self, fingerprint: str, titles: dict[str, str] | None = None) -> None:
+    def __init__(self, site_dir: Path, *, changed: set[str] | None = None,
+                 previous_index: str | None = None) -> None:
         super().__init__()
-        self.fingerprint = fingerprint
-        self.titles: dict[str, str] = dict(titles or {})
+        self.fingerprint = fingerprint(site_dir)
+        self.cache = site_dir / GENERATED_CACHE
+        self.changed = changed  # None: a full build
+        self.previous_index = previous_index
+        self.gathering = False  # mkdocs has begun gathering the files
+        self.pages: list[Any] = []  # documentation files, in mkdocs' order
+        self.converted: set[str] = set()  # urls of the pages converted in this build
 
-    def on_page_context(self, context: Any, *, page: Any, **_: Any) -> Any:
-        self.titles[page.file.src_uri] = page.title
-        return context
+    def quiet_start(self, record: logging.LogRecord) -> bool:
+        """A logging filter: drops mkdocs' warning that a dirty build is being performed,
+        the one warning the build logs before it gathers the files."""
+        return self.gathering or record.levelno < logging.WARNING
 
-    def on_post_build(self, *, config: Any) -> None:
-        data = {"fingerprint": self.fingerprint, "titles": dict(sorted(self.titles.items()))}
-        (Path(config.site_dir) / RECORD).write_text(json.dumps(data, indent=0) + "\n")
+    def on_files(self, files: Any, *, config: Any) -> Any:
+        self.gathering = True
+        if self.changed is None:
+            return files
+        for file in files.documentation_pages():
+            if file.src_uri in self.changed or LISTING_MARK in file.content_string:
+                Path(file.abs_dest_path).unlink(missing_ok=True)
+        return files
 
+    def on_nav(self, nav: Any, *, config: Any, files: Any) -> Any:
+        from mkdocs.structure.files import InclusionLevel
+        from mkdocs.structure.pages import Page
 
-def _cache_templates(cfg: Any, site_dir: Path) -> None:
-    """Keep the theme's compiled templates between builds (a third of a one-page rebuild).
+        self.pages = list(files.documentation_pages(inclusion=InclusionLevel.is_included))
+        if self.changed is None:
+            return nav
+        # a dirty build reads only the pages it converts; the tags plugin needs them all,
+        # in page order as a full build reads them (it lists tied titles in that order)
+        for file in self.pages:
+            if file.page is None:
+                Page(None, file, config)
+            if LISTING_MARK in file.content_string:
+                continue  # converted, hence read, by mkdocs
+            page = config.plugins.on_pre_page(file.page, config=config, files=files)
+            page.read_source(config)
+            page.markdown = config.plugins.on_page_markdown(page.markdown, page=page,
+                                                            config=config, files=files)
+        return nav
 
-    The cache is keyed by each template's source, so a changed theme compiles again.
-    """
-    cache = site_dir / GENERATED_CACHE
-    cache.mkdir(parents=True, exist_ok=True)
-    get_env = cfg.theme.get_env
-
-    def cached_env() -> Any:
-        env = get_env()
-        env.bytecode_cache = FileSystemBytecodeCache(str(cache))
+    @event_priority(200)  # before any plugin renders with the environment
+    def on_env(self, env: Any, *, config: Any, files: Any) -> Any:
+        """Keep the theme's compiled templates between builds (a large part of a one-page
+        rebuild); the cache is keyed by each template's source."""
+        self.cache.mkdir(parents=True, exist_ok=True)
+        env.bytecode_cache = FileSystemBytecodeCache(str(self.cache))
         return env
 
-    cfg.theme.get_env = cached_env
+    def on_page_context(self, context: Any, *, page: Any, **_: Any) -> Any:
+        self.converted.add(page.url)
+        return context
+
+    @event_priority(-100)  # after the search plugin wrote its index
+    def on_post_build(self, *, config: Any) -> None:
+        site = Path(config.site_dir)
+        if self.changed is not None and self.previous_index is not None:
+            _merge_search_index(site / SEARCH_INDEX, self.previous_index,
+                                [file.page.url for file in self.pages], self.converted)
+        data = {"fingerprint": self.fingerprint,
+                "pages": sorted(file.src_uri for file in self.pages)}
+        (site / RECORD).write_text(json.dumps(data, indent=0) + "\n")
 
 
-def _attach(cfg: Any, recorder: _Recorder) -> None:
-    cfg.plugins["kb/record"] = recorder
+def _run(cfg: Any, plugin: SitePlugin, *, dirty: bool) -> None:
+    """mkdocs' build with ``plugin``, its startup and shutdown events as ``mkdocs build``
+    sends them."""
+    from mkdocs.commands.build import build
+
+    cfg.plugins["kb/site"] = plugin
+    quiet = logging.getLogger(BUILD_LOGGER)
+    quiet.addFilter(plugin.quiet_start)
+    cfg.plugins.on_startup(command="build", dirty=dirty)
+    try:
+        build(cfg, dirty=dirty)
+    finally:
+        cfg.plugins.on_shutdown()
+        quiet.removeFilter(plugin.quiet_start)
 
 
 def full(site_dir: Path, out_dir: Path | None = None) -> Path:
     """mkdocs' strict full build; returns the output folder."""
-    from mkdocs.commands.build import build
-
     cfg = _load_config(site_dir, out_dir)
-    _cache_templates(cfg, site_dir)
-    _attach(cfg, _Recorder(fingerprint(site_dir)))
-    cfg.plugins.on_startup(command="build", dirty=False)
-    try:
-        build(cfg)
-    finally:
-        cfg.plugins.on_shutdown()
+    _run(cfg, SitePlugin(site_dir), dirty=False)
     return Path(cfg.site_dir)
 
 
-def previous(site_dir: Path, out_dir: Path) -> dict[str, str] | None:
-    """The titles the last build recorded, or None when a partial build cannot follow it."""
+def previous(site_dir: Path, out_dir: Path) -> list[str] | None:
+    """The pages the last build recorded, or None when a partial build cannot follow it."""
     path = out_dir / RECORD
-    if not (path.is_file() and (out_dir / "search" / "search_index.json").is_file()):
+    if not (path.is_file() and (out_dir / SEARCH_INDEX).is_file()):
         return None
     try:
         data = json.loads(path.read_text())
@@ -121,7 +173,7 @@ def previous(site_dir: Path, out_dir: Path) -> dict[str, str] | None:
         return None
     if data.get("fingerprint") != fingerprint(site_dir):
         return None
-    return dict(data.get("titles") or {})
+    return list(data.get("pages") or [])
 
 
 def partial(site_dir: Path, out_dir: Path | None, changed: set[str]) -> Path | None:
@@ -130,123 +182,48 @@ def partial(site_dir: Path, out_dir: Path | None, changed: set[str]) -> Path | N
     Returns the output folder, or None when only a full build is correct: no record of
     the previous build, another config or theme, pages that vanished, unknown plugins.
     """
-    from mkdocs import utils
-    from mkdocs.commands.build import (
-        _build_extra_template,
-        _build_page,
-        _build_theme_template,
-        _populate_page,
-    )
-    from mkdocs.exceptions import Abort
-    from mkdocs.structure.files import InclusionLevel, get_files, set_exclusions
-    from mkdocs.structure.nav import get_navigation
-    from mkdocs.structure.pages import Page
+    from mkdocs.structure.files import InclusionLevel, get_files
 
     cfg = _load_config(site_dir, out_dir)
-    _cache_templates(cfg, site_dir)
     target = Path(cfg.site_dir)
-    titles = previous(site_dir, target)
-    if titles is None:
+    pages = previous(site_dir, target)
+    if pages is None:
         return None
     if not set(cfg.plugins) <= KNOWN_PLUGINS:
         log.info("partial build: unknown plugins %s", sorted(set(cfg.plugins) - KNOWN_PLUGINS))
         return None
-    recorder = _Recorder(fingerprint(site_dir), titles)
-    _attach(cfg, recorder)
-    logger = logging.getLogger("mkdocs")
-    counter = utils.CountHandler()
-    counter.setLevel(logging.WARNING)
-    logger.addHandler(counter)
-    cfg.plugins.on_startup(command="build", dirty=False)
+    now = {f.src_uri for f in get_files(cfg).documentation_pages(
+        inclusion=InclusionLevel.is_included)}
+    if set(pages) - now:
+        log.info("partial build: pages gone since the last build; building in full")
+        return None
+    plugin = SitePlugin(site_dir, changed=changed,
+                        previous_index=(target / SEARCH_INDEX).read_text())
     try:
-        cfg = cfg.plugins.on_config(cfg)
-        cfg.plugins.on_pre_build(config=cfg)
-        files = get_files(cfg)
-        env = cfg.theme.get_env()
-        files.add_files_from_theme(env, cfg)
-        files = cfg.plugins.on_files(files, config=cfg)
-        set_exclusions(files, cfg)
-        nav = get_navigation(files, cfg)
-        nav = cfg.plugins.on_nav(nav, config=cfg, files=files)
-        docs = files.documentation_pages(inclusion=InclusionLevel.is_included)
-        uris = {f.src_uri for f in docs}
-        if set(titles) - uris:
-            log.info("partial build: pages gone since the last build; building in full")
-            return None
-        rebuild = {u for u in uris if u in changed or u not in titles}
-        for file in docs:
-            if file.page is None:
-                Page(None, file, cfg)
-            page = file.page
-            if file.src_uri in rebuild:
-                _populate_page(page, cfg, files)
-                continue
-            if LISTING_MARK in file.content_string:
-                rebuild.add(file.src_uri)
-                _populate_page(page, cfg, files)
-                continue
-            _read(page, cfg, files)
-            if "title" not in page.meta:
-                page._title_from_render = titles[file.src_uri]
-        env = cfg.plugins.on_env(env, config=cfg, files=files)
-        files.copy_static_files(dirty=True, inclusion=InclusionLevel.is_included)
-        for name in cfg.theme.static_templates:
-            _build_theme_template(name, env, files, cfg, nav)
-        for name in cfg.extra_templates:
-            _build_extra_template(name, files, cfg, nav)
-        built = [f for f in docs if f.src_uri in rebuild]
-        for file in built:
-            _build_page(file.page, cfg, docs, nav, env)
-        for file in built:
-            file.page.validate_anchor_links(files=files,
-                                            log_level=cfg.validation.links.anchors)
-        _merge_search_index(cfg, target, docs, rebuild)
-        cfg.plugins.on_post_build(config=cfg)
-        if counts := counter.get_counts():
-            msg = ", ".join(f"{v} {k.lower()}s" for k, v in counts)
-            raise Abort(f"Aborted with {msg} in strict mode!")
-        log.info("partial build: %d of %d pages rebuilt", len(built), len(docs))
-    except Exception as exc:
+        _run(cfg, plugin, dirty=True)
+    except BaseException:
         # half-written output: without the record the next sync builds in full
         (target / RECORD).unlink(missing_ok=True)
-        cfg.plugins.on_build_error(error=exc)
         raise
-    finally:
-        logger.removeHandler(counter)
-        cfg.plugins.on_shutdown()
+    log.info("partial build: %d of %d pages rebuilt", len(plugin.converted), len(plugin.pages))
     return target
-
-
-def _read(page: Any, cfg: Any, files: Any) -> None:
-    """The first half of mkdocs' page population: source, meta, markdown events; no HTML."""
-    cfg._current_page = page
-    try:
-        page = cfg.plugins.on_pre_page(page, config=cfg, files=files)
-        page.read_source(cfg)
-        page.markdown = cfg.plugins.on_page_markdown(page.markdown, page=page, config=cfg,
-                                                     files=files)
-    finally:
-        cfg._current_page = None
 
 
 def _page_of(location: str) -> str:
     return location.split("#", 1)[0]
 
 
-def _merge_search_index(cfg: Any, target: Path, docs: Any, rebuild: set[str]) -> None:
-    """Give the search plugin every page's entries, in page order, as a full build would."""
-    plugin = next((p for p in cfg.plugins.values() if hasattr(p, "search_index")), None)
-    if plugin is None or not plugin.config.enabled:
-        return
-    old: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    raw = json.loads((target / "search" / "search_index.json").read_text())
-    for entry in raw.get("docs", []):
-        old[_page_of(entry["location"])].append(entry)
-    new: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for entry in plugin.search_index.entries:
-        new[_page_of(entry["location"])].append(entry)
-    merged: list[dict[str, Any]] = []
-    for file in docs:
-        source = new if file.src_uri in rebuild else old
-        merged.extend(source.get(file.page.url, []))
-    plugin.search_index.entries = merged
+def _merge_search_index(path: Path, previous: str, urls: list[str], converted: set[str]
+                        ) -> None:
+    """Every page's search entries, in page order: the converted pages' from the index
+    this build wrote, the others' from the previous one, written as the search plugin
+    writes its index."""
+    new = json.loads(path.read_text())
+    by_page: dict[bool, dict[str, list[Any]]] = {True: defaultdict(list),
+                                                  False: defaultdict(list)}
+    for entry in new["docs"]:
+        by_page[True][_page_of(entry["location"])].append(entry)
+    for entry in json.loads(previous)["docs"]:
+        by_page[False][_page_of(entry["location"])].append(entry)
+    new["docs"] = [entry for url in urls for entry in by_page[url in converted].get(url, [])]
+    path.write_text(json.dumps(new, separators=(",", ":"), default=str), encoding="utf-8")

@@ -140,6 +140,8 @@ def test_sync_rewrites_exactly_the_affected_pages(
     _build(graph, site)
     assert _sync(graph, site).written == []
 
+    untouched = site / "build/datasets/customers/index.html"
+    before = untouched.stat().st_mtime_ns
     log_run(client, "run-3", "alice", 0.9, _at(25))
     result = _sync(graph, site)
     assert result.written == sorted([
@@ -155,6 +157,7 @@ def test_sync_rewrites_exactly_the_affected_pages(
     card = (docs_dir(site) / "models/churn.md").read_text()
     assert "| 3 | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" in card
     assert "auc=0.9" in (result.out_dir / "models/churn/index.html").read_text()
+    assert untouched.stat().st_mtime_ns == before  # a page nobody changed is not rebuilt
 
     again = _sync(graph, site)
     assert again.written == [] and again.built == "none"
