@@ -19,7 +19,6 @@ FOLDERS = {"Model": "models", "Dataset": "datasets", "Person": "people", "Team":
 HOME = "index.md"
 PRODUCTION = "production.md"
 INDEXES = {kind: f"{folder}/index.md" for kind, folder in FOLDERS.items()}
-TAGS = "tags.md"
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,6 @@ def error_code(error: GraphQLError) -> str:
     return "INTERNAL"
 
 
-def is_client_error(error: GraphQLError) -> bool:
-    return error_code(error) in CLIENT_CODES
-
-
 def shaped(error: GraphQLError, request_id: str | None, suggestions: bool = True
            ) -> GraphQLError:
     """A copy of ``error`` safe to send: code and request id added, internals masked, and

@@ -199,7 +199,6 @@ def related(tx: ManagedTransaction, relation: str, keys: list[str], limit: int =
 
 
 # -- pages of root lists ------------------------------------------------------------------
-_ACTIVE = "coalesce(q.active, q.leftAt IS NULL)"
 _OWNED_BY = ("($owner IS NULL OR EXISTS { MATCH (:Person {handle: $owner})-[o:OWNS]->(n) "
              "WHERE o.until IS NULL })")
 _OWNED_BY_TEAM = (
@@ -224,8 +223,6 @@ PAGES: dict[str, tuple[str, str]] = {
              " AND ($experiment IS NULL OR EXISTS { MATCH (n)-[:PART_OF]->"
              "(:Experiment {name: $experiment}) })", "n.startedAt DESC, n.id"),
 }
-PAGE_LABEL = {"models": L.MODEL, "datasets": L.DATASET, "experiments": L.EXPERIMENT,
-              "people": L.PERSON, "teams": L.TEAM, "runs": L.RUN}
 PAGE_PARAMS = {"models": ("owner", "team"), "datasets": ("owner", "team"),
                "experiments": ("owner", "team"), "people": ("team", "active"), "teams": (),
                "runs": ("since", "status", "person", "experiment")}

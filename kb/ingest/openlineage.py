@@ -88,7 +88,6 @@ SCHEMA_FILE = "openlineage-run-event.json"
 DEFAULT_NAMESPACE = "default"
 UNVERSIONED = "unversioned"
 RUN_KIND = "pipeline"
-EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 _STATUS = {
     "START": (0, RunStatus.RUNNING),
     "RUNNING": (1, RunStatus.RUNNING),
@@ -527,13 +526,6 @@ def write_events_checked(graph: Graph, events: Sequence[Event], token_hash: str,
                                      check, now=datetime.now(UTC),
                                      source=RunSource.OPENLINEAGE.value)
     return IngestResult(events=len(events), runs=len(ids), run_ids=ids), caller
-
-
-def ingest_events(graph: Graph, raws: Sequence[Any], *, actor: str, batch: bool = True
-                  ) -> IngestResult:
-    """Validate every event, then write them all in one transaction (or nothing)."""
-    events = parse_events(raws) if batch else [parse_event(raw) for raw in raws]
-    return write_events(Client(graph, actor=actor), events)
 
 
 def read_jsonl(path: Path) -> list[Event]:

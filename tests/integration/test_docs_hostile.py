@@ -27,7 +27,7 @@ from docs_gen import build_site
 from docs_gen.slugs import slug
 from kb.graph import Graph
 from kb.ingest import Client
-from kb.ingest.openlineage import ingest_events
+from kb.ingest.openlineage import parse_events, write_events
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -212,7 +212,7 @@ def hostile_site(graph: Graph, client: Client, tmp_path: Path
         names = _write_sdk(client, j, previous)
         previous = (names["dataset"], names["version"])
         written.append(names)
-    ingest_events(graph, [_event(j) for j in range(3)], actor="tester")
+    write_events(Client(graph, actor="tester"), parse_events([_event(j) for j in range(3)]))
     site = tmp_path / "site"
     shutil.copytree(REPO / "site", site, ignore=shutil.ignore_patterns("generated", "build"))
     mermaid = os.environ.get("KB_MERMAID_JS")

@@ -21,7 +21,7 @@ from kb.graph import Graph, show
 from kb.graph.stats import counts
 from kb.graph.tokens import create_token
 from kb.ingest import Client
-from kb.ingest.openlineage import ingest_events
+from kb.ingest.openlineage import parse_events, write_events
 
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.54.0/client/python"
 NFC = "données-clients"
@@ -74,14 +74,14 @@ def test_the_sdk_writes_a_name_in_two_unicode_forms_as_one_node(client: Client,
 def test_an_event_with_an_invisible_character_in_a_name_is_refused(graph: Graph, raw,
                                                                    field) -> None:
     with pytest.raises(InvalidInput) as err:
-        ingest_events(graph, [raw], actor="airflow")
+        write_events(Client(graph, actor="airflow"), parse_events([raw]))
     assert err.value.field == field
     assert counts(graph) == {}
 
 
 def test_events_and_the_sdk_name_one_dataset_in_two_unicode_forms(client: Client,
                                                                   graph: Graph) -> None:
-    ingest_events(graph, [ol_event(job=NFD, dataset=NFD)], actor="airflow")
+    write_events(Client(graph, actor="airflow"), parse_events([ol_event(job=NFD, dataset=NFD)]))
     client.dataset(NFC, description="from the SDK")
     client.experiment(NFC, description="from the SDK")
     c = counts(graph)

@@ -26,7 +26,7 @@ from kb.graph import Graph, show
 from kb.graph.stats import counts
 from kb.graph.tokens import create_token
 from kb.ingest import Client
-from kb.ingest.openlineage import ingest_events
+from kb.ingest.openlineage import parse_events, write_events
 from kb.ingest.run import ActiveRun
 
 T0 = datetime(2024, 5, 1, 9, tzinfo=UTC)
@@ -58,7 +58,7 @@ def test_an_openlineage_event_cannot_rewrite_an_sdk_run(client: Client, graph: G
     sdk_run(client)
     before, nodes = run_of(graph, "r1"), counts(graph)
     with pytest.raises(Conflict) as err:
-        ingest_events(graph, [ol_event("r1")], actor="airflow")
+        write_events(Client(graph, actor="airflow"), parse_events([ol_event("r1")]))
     assert err.value.field == "run.id"
     assert err.value.message.startswith(
         "run.id: run 'r1' was created by sdk and does not accept writes from openlineage")
@@ -73,7 +73,7 @@ def test_with_the_creator_s_consent_the_events_merge(client: Client, graph: Grap
                    seed=None, name=None, id="r1", capture_env=False, tracker_url=None,
                    parent=None, accept=("openlineage",)):
         pass
-    ingest_events(graph, [ol_event("r1")], actor="airflow")
+    write_events(Client(graph, actor="airflow"), parse_events([ol_event("r1")]))
     run = run_of(graph, "r1")
     assert run["status"] == "FAILED" and run["error"] == "boom"
     assert sorted(run["links"]["PART_OF->"]["refs"]) == ["experiment:A", "experiment:B"]
@@ -81,7 +81,7 @@ def test_with_the_creator_s_consent_the_events_merge(client: Client, graph: Grap
 
 
 def test_an_sdk_write_cannot_rewrite_an_openlineage_run(client: Client, graph: Graph) -> None:
-    ingest_events(graph, [ol_event("ol-1", "START")], actor="airflow")
+    write_events(Client(graph, actor="airflow"), parse_events([ol_event("ol-1", "START")]))
     before = run_of(graph, "ol-1")
     assert before["source"] == "openlineage"
     with pytest.raises(Conflict) as err:
@@ -89,8 +89,8 @@ def test_an_sdk_write_cannot_rewrite_an_openlineage_run(client: Client, graph: G
     assert "created by openlineage and does not accept writes from sdk" in err.value.message
     assert run_of(graph, "ol-1") == before
     # Its own source goes on merging, duplicates included.
-    ingest_events(graph, [ol_event("ol-1", "COMPLETE", time="2024-05-01T10:05:00Z")] * 2,
-                  actor="airflow")
+    complete = ol_event("ol-1", "COMPLETE", time="2024-05-01T10:05:00Z")
+    write_events(Client(graph, actor="airflow"), parse_events([complete] * 2))
     assert run_of(graph, "ol-1")["status"] == "COMPLETED"
 
 
@@ -117,30 +117,31 @@ def test_kb_run_log_writes_as_the_cli(kb_env: Path, client: Client, graph: Graph
     runs.write_text(json.dumps([{"id": "r-cli", "experiment": "A",
                                  "accept": ["openlineage"]}]))
     assert CliRunner().invoke(cli_app, ["run", "log", str(runs)]).exit_code == 0
-    ingest_events(graph, [ol_event("r-cli")], actor="airflow")
+    write_events(Client(graph, actor="airflow"), parse_events([ol_event("r-cli")]))
     run = run_of(graph, "r-cli")
     assert run["source"] == "cli" and run["status"] == "FAILED"
 
 
 def test_a_run_named_only_as_a_parent_is_claimed_by_its_first_writer(client: Client,
                                                                      graph: Graph) -> None:
-    ingest_events(graph, [ol_event("child", "START", parent="dag-run")], actor="airflow")
+    child = ol_event("child", "START", parent="dag-run")
+    write_events(Client(graph, actor="airflow"), parse_events([child]))
     assert "source" not in run_of(graph, "dag-run")  # a stub: nobody wrote it yet
     sdk_run(client, "dag-run")
     assert run_of(graph, "dag-run")["source"] == "sdk"
     with pytest.raises(Conflict):
-        ingest_events(graph, [ol_event("dag-run", "START")], actor="airflow")
+        write_events(Client(graph, actor="airflow"), parse_events([ol_event("dag-run", "START")]))
 
 
 def test_only_runs_that_record_their_source_refuse_other_sources(client: Client,
                                                                 graph: Graph) -> None:
     sdk_run(client, "old")
     with pytest.raises(Conflict):
-        ingest_events(graph, [ol_event("old")], actor="airflow")
+        write_events(Client(graph, actor="airflow"), parse_events([ol_event("old")]))
     # The same run as graphs written before kb recorded sources hold it: open to every
     # source, as it always was.
     graph.write(lambda tx: tx.run("MATCH (r:Run {id: 'old'}) REMOVE r.source").consume())
-    ingest_events(graph, [ol_event("old")], actor="airflow")
+    write_events(Client(graph, actor="airflow"), parse_events([ol_event("old")]))
     run = run_of(graph, "old")
     assert run["status"] == "FAILED" and "source" not in run
     sdk_run(client, "old")
@@ -185,5 +186,5 @@ def test_graphql_writes_are_their_own_source_and_can_accept_another(client: Clie
     opened = {"id": "r2", "experiment": "A", "status": "RUNNING", "accept": ["openlineage"]}
     assert api.data(log, {"input": opened}, token=token)["logRun"]["run"]["status"] == "RUNNING"
     assert run_of(graph, "r2")["source"] == "api"
-    ingest_events(graph, [ol_event("r2", job="A")], actor="airflow")
+    write_events(Client(graph, actor="airflow"), parse_events([ol_event("r2", job="A")]))
     assert run_of(graph, "r2")["status"] == "FAILED"
