@@ -30,7 +30,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from kb.errors import Conflict, Forbidden, GraphUnavailable, InvalidInput, KbError, Unauthorized
+from kb.errors import (
+    Conflict,
+    Forbidden,
+    GraphError,
+    GraphUnavailable,
+    InvalidInput,
+    KbError,
+    Unauthorized,
+)
 from kb.ingest.openlineage import Event, parse_event, parse_events
 
 from .auth import bearer, principal_from_request
@@ -163,6 +171,9 @@ async def _handle(request: Request, *, batch: bool) -> Response:
     except GraphUnavailable as exc:
         log.warning("lineage event not stored: %s", exc.message)
         return _error(503, exc.code, "the graph is unavailable; retry later")
+    except GraphError:
+        log.exception("lineage event not stored")
+        return _error(500, GraphError.code, "internal error; the server logged it")
     except KbError as exc:
         return _error(422, exc.code, exc.message)
     return JSONResponse({"accepted": result.events, "runs": result.runs}, status_code=201)
