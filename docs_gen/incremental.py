@@ -141,18 +141,21 @@ class SitePlugin(BasePlugin):
 
 def _run(cfg: Any, plugin: SitePlugin, *, dirty: bool) -> None:
     """mkdocs' build with ``plugin``, its startup and shutdown events as ``mkdocs build``
-    sends them."""
+    sends them; a dirty build without its warning that it is one (strict mode would fail
+    on it)."""
     from mkdocs.commands.build import build
 
     cfg.plugins["kb/site"] = plugin
-    quiet = logging.getLogger(BUILD_LOGGER)
-    quiet.addFilter(plugin.quiet_start)
+    quiet = logging.getLogger(BUILD_LOGGER) if dirty else None
+    if quiet is not None:
+        quiet.addFilter(plugin.quiet_start)
     cfg.plugins.on_startup(command="build", dirty=dirty)
     try:
         build(cfg, dirty=dirty)
     finally:
         cfg.plugins.on_shutdown()
-        quiet.removeFilter(plugin.quiet_start)
+        if quiet is not None:
+            quiet.removeFilter(plugin.quiet_start)
 
 
 def full(site_dir: Path, out_dir: Path | None = None) -> Path:

@@ -43,7 +43,7 @@ _STOPPED = "{neo4j} stopped the transaction before it ended ({code})" + _TRY_AGA
 
 TABLE: tuple[Row, ...] = (
     # -- the server refused or stopped a transaction -------------------------------------
-    Row(neo.ClientError, TimeLimitExceeded, "",
+    Row(neo.ClientError, TimeLimitExceeded, "",  # it words its own message, with the budget
         code="Neo.ClientError.Transaction.TransactionTimedOut*"),
     Row(neo.ConstraintError, Conflict, "the write conflicts with existing data: {detail}"),
     Row(neo.AuthError, GraphUnavailable,

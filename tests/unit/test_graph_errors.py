@@ -130,3 +130,19 @@ def test_subclasses_come_before_their_bases() -> None:
         for earlier in TABLE[:i]:
             shadows = issubclass(row.kind, earlier.kind) and earlier.code is None
             assert not shadows, f"{earlier} hides {row}"
+
+
+@pytest.mark.parametrize(("error", "code", "shown"), [
+    (GraphError("Neo4j refused a statement (X)", server_code="X"), "INTERNAL", False),
+    (GraphUnavailable("cannot reach Neo4j"), "GRAPH_UNAVAILABLE", False),
+    (Conflict("the write conflicts"), "CONFLICT", True),
+    (TimeLimitExceeded(2.0), "LIMIT_EXCEEDED", True),
+])
+def test_the_api_gives_each_mapped_error_its_code(error: KbError, code: str, shown: bool
+                                                  ) -> None:
+    from graphql import GraphQLError
+    from kb.api.errors import shaped
+
+    sent = shaped(GraphQLError(error.message, original_error=error), "rid-1")
+    assert sent.extensions["code"] == code
+    assert (sent.message == error.message) is shown  # server faults are masked
