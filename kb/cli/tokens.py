@@ -22,19 +22,19 @@ def _row(token: Any) -> dict[str, Any]:
 def create(
     name: str = typer.Option(..., "--name", help="A name to find the token by."),
     scope: str = typer.Option(..., "--scope", help="read, write or admin."),
-    actor: str = typer.Option(None, "--actor", help="Who writes are stamped with "
-                              "(default KB_USER)."),
+    actor: str = typer.Option(None, "--actor", help="The person the token acts as, whose "
+                              "name every write made with it carries (default: you, as "
+                              "kb.run finds you: KB_USER, else git's user.name, else the "
+                              "login name)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a token; its secret is printed once and only its hash is kept."""
     from kb.config import Config
-    from kb.errors import InvalidInput
     from kb.graph.tokens import create_token
+    from kb.ingest.capture import current_person
 
     config = Config.from_env()
-    actor = actor or config.actor
-    if not actor:
-        raise InvalidInput("--actor", "name the person the token acts as (or set KB_USER)")
+    actor = actor or current_person(config.actor)
     with open_graph(config) as graph:
         token, secret = create_token(graph, name=name, scope=scope, actor=actor)
     data = _row(token) | {"secret": secret}
