@@ -15,8 +15,8 @@ from jinja2.bccache import Bucket
 from . import escape
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path, relative
 
-#: libyaml's emitter when PyYAML was built with it: the pure-Python one took a third of
-#: a model card's render time. Both emit the same text for these plain values.
+#: libyaml's emitter when PyYAML was built with it, because the pure-Python one is a large
+#: part of a model card's render time. Both emit the same text for these plain values.
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 log = logging.getLogger(__name__)

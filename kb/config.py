@@ -86,8 +86,8 @@ class Config:
     neo4j_password: Secret | None = None
     neo4j_database: str = "neo4j"
     neo4j_port: int = 7687
-    # 1g: at 512m, G1's young pauses stopped a bulk write for ~100 us per run (jstat);
-    # at 1g for ~35 us. Page cache: the 100,000-run bench graph's store is 133 MB.
+    # A smaller heap lets G1's young pauses stall bulk writes; the page cache holds a
+    # graph of a hundred thousand runs.
     neo4j_heap: str = "1g"
     neo4j_pagecache: str = "256m"
     neo4j_java_opts: tuple[str, ...] = ()

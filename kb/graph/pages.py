@@ -372,9 +372,9 @@ def _rows(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, A
     return [plain(record.data()) for record in tx.run(query, **params)]
 
 
-# The driver spends ~0.4 ms building each temporal value, which made the model reads take
-# most of a site build; the bulk reads return the stamps as ISO text (``toString``) and
-# these keys are turned back into the same ``datetime`` (offset kept, nanoseconds cut to
+# The driver builds temporal values slowly enough to dominate a site build, so the bulk
+# reads return the stamps as ISO text (``toString``) and these keys are turned back into
+# the same ``datetime`` (offset kept, nanoseconds cut to
 # microseconds, as ``plain`` does).
 _STAMPS = frozenset({"createdAt", "updatedAt", "startedAt", "endedAt", "deployedAt",
                      "retiredAt", "at", "since", "until", "leftAt"})

@@ -77,8 +77,8 @@ class Plan:
 
     def lay_out(self) -> Plan:
         """Build every statement's rows now, for ``node_rows`` and ``loose_link_rows`` to
-        hand out, so a pipelined writer thread only sends them: Neo4j idles while rows are
-        built (about 20 ms for 1,000 runs, more while the caller's thread holds the GIL).
+        hand out, so a pipelined writer thread only sends them: Neo4j would idle while rows
+        are built (longer while the caller's thread holds the GIL).
         """
         shaped = not self.small
         self._laid_out = ({label: self._node_rows(label, shaped) for label in self.nodes},
@@ -90,7 +90,7 @@ class Plan:
         """Whether the rows hold every column of their label (the full shape): for
         batches this small (one-record writes, lineage groups), whose shapes vary, a
         statement text per combination of labels, not per shape too, spares Neo4j
-        compiling new statements (100 ms or more apiece) for work that the columns
+        compiling new statements (each costly) for work that the columns
         barely change."""
         return sum(map(len, self.nodes.values())) <= SMALL_BATCH_ROWS
 
@@ -147,8 +147,8 @@ class Plan:
         ``small`` batch, whose rows hold every column. Lists instead of maps keep the
         parameters small, and properties named in the statement (not ``+=`` maps) spare
         the server the eager buffering that writes to unknown properties force. UTC
-        timestamps travel as ISO text: the driver builds a Bolt DateTime in pure Python
-        (about 0.1 ms apiece), while Cypher's ``datetime(text)`` stores the very same
+        timestamps travel as ISO text: the driver builds a Bolt DateTime in pure Python,
+        slowly, while Cypher's ``datetime(text)`` stores the very same
         value.
         """
         if self._laid_out is not None:

@@ -25,8 +25,8 @@ from .plan import (
 )
 
 # These statements find every node through its uniqueness constraint, so their plan never
-# depends on how much data there is. Without this, Neo4j re-plans each of them (100 ms or
-# more apiece for the larger upserts) whenever the counts have moved enough, which a
+# depends on how much data there is. Without this, Neo4j re-plans each of them (costly
+# for the larger upserts) whenever the counts have moved enough, which a
 # growing graph does all the time.
 KEYED = "CYPHER replan=skip\n"
 # The write's time arrives as ISO text (``$now``) and is parsed once per statement: the
@@ -90,7 +90,7 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
     (``plan.DEFAULTS``) only where the node has no value; the stamps move only when one
     of them changes what is stored. Columns no row of a batch holds are
     left out of the statement, which would otherwise compare each of them, and run each
-    link's subquery, for every row (about 5% of the server's time for a batch of runs).
+    link's subquery, for every row.
     """
     embedded, names = EMBEDDED[label], PROPERTIES[label]
     links, props = shape

@@ -13,9 +13,9 @@ def collector_paused() -> Iterator[None]:
 
     Building a batch or reading a page allocates tens of thousands of short-lived objects
     that reference counting frees; their allocation alone keeps triggering collections
-    that traverse the whole heap (measured: about 30% of building a 1,000-run batch and
-    half of MLflow's read CPU). The few cycles such work leaves are collected as usual
-    once it ends. A collector that was already off is left off.
+    that traverse the whole heap, a large share of building a batch and of reading MLflow.
+    The few cycles such work leaves are collected as usual once it ends. A collector that
+    was already off is left off.
     """
     if not gc.isenabled():
         yield
@@ -32,10 +32,9 @@ class CollectorPause:
 
     Pausing per batch is not enough when a batch outlives its building: the batch is still
     queued when collection resumes, so the first allocation after it traverses the whole
-    batch (measured: 20-70 us per run of a 1,000-run batch, a sixth to a third of the
-    SDK's CPU). Paused for the run instead, a young collection runs by hand every
-    ``every`` batches, so cycles made meanwhile are still found, and ``close`` restores
-    the collector as it was.
+    batch, a large share of the SDK's CPU. Paused for the run instead, a young collection
+    runs by hand every ``every`` batches, so cycles made meanwhile are still found, and
+    ``close`` restores the collector as it was.
     """
 
     def __init__(self, every: int = 16) -> None:
