@@ -6,8 +6,8 @@ execution stops at ``api_request_seconds`` (Neo4j stops its transactions at the 
 moment), and an answer above ``api_max_response_bytes`` is replaced by an error. Only
 the configured host names are served (DNS rebinding); the probes answer any host.
 
-The lifespan owns the Graph when none is passed in, and always an ``AsyncGraph`` twin of
-it for the reads the resolvers await on the event loop. Every response carries
+The lifespan owns the Graph when none is passed in; resolvers read it in worker threads,
+which see the request's time budget (starlette copies the context into them). Every response carries
 ``X-Request-Id``; the same id is in error extensions and in the server's log lines.
 Responses follow GraphQL-over-HTTP: ``application/graphql-response+json`` when the client
 asks for it (with 4xx for requests that never executed), ``application/json`` otherwise.
@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 from kb.config import Config
 from kb.errors import KbError, TimeLimitExceeded
 from kb.graph import Graph
-from kb.graph.driver import AsyncGraph, time_budget
+from kb.graph.driver import PING_SECONDS, time_budget
 
 from .auth import LOOPBACK, Principal, principal_from_request
 from .context import Context
@@ -165,17 +165,6 @@ class KbGraphQL(GraphQL):
                     await error_response(request, exc, status)(scope, receive, send)
                     return
                 scope["state"]["principal"] = principal
-            app = scope["app"]
-            if app.state.aio is None and app.state.graph is not None:
-                # No lifespan ran (an app driven without one, as in-process clients do):
-                # this request gets its own async driver, bound to its own event loop.
-                aio = AsyncGraph.twin(app.state.graph)
-                scope["state"]["aio"] = aio
-                try:
-                    await super().__call__(scope, receive, send)
-                finally:
-                    await aio.close()
-                return
         await super().__call__(scope, receive, send)
 
     async def _bounded_body(self, request: Request, scope: Scope, receive: Receive,
@@ -235,8 +224,7 @@ class KbGraphQL(GraphQL):
         # Only a GraphiQL page request gets here without a principal; it runs nothing.
         principal: Principal = getattr(request.state, "principal", None) or Principal(
             "anonymous", frozenset(), authenticated=False)
-        aio = getattr(request.state, "aio", None) or app.state.aio
-        return Context(request=request, response=response, graph=app.state.graph, aio=aio,
+        return Context(request=request, response=response, graph=app.state.graph,
                        config=self.config, principal=principal,
                        request_id=request.state.request_id,
                        loaders=Loaders(app.state.graph))
@@ -308,11 +296,13 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     graph: Graph | None = getattr(request.app.state, "graph", None)
-    aio: AsyncGraph | None = getattr(request.app.state, "aio", None)
-    if aio is not None:
-        ok = await aio.ping()
-    else:
-        ok = graph is not None and await run_in_threadpool(graph.ping)
+    try:
+        # The probe's own deadline: a database that accepts connections but does not
+        # answer would otherwise hold the probe as long as the driver waits.
+        async with asyncio.timeout(PING_SECONDS):
+            ok = graph is not None and await run_in_threadpool(graph.ping)
+    except TimeoutError:
+        ok = False
     return JSONResponse({"status": "ready" if ok else "unavailable",
                          "neo4j": "reachable" if ok else "unreachable"},
                         status_code=200 if ok else 503)
@@ -352,8 +342,6 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         owned = app.state.graph is None
         if owned:
             app.state.graph = await run_in_threadpool(_open_graph, config)
-        # The API's question reads await this twin on the loop; it lives as long as the loop.
-        app.state.aio = AsyncGraph.twin(app.state.graph)
         # Everything imported and built so far lives as long as the process: keep it out
         # of the collector's full passes, which otherwise walk it on every request burst.
         gc.collect()
@@ -361,8 +349,6 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         try:
             yield
         finally:
-            await app.state.aio.close()
-            app.state.aio = None
             if owned and app.state.graph is not None:
                 app.state.graph.close()
                 app.state.graph = None
@@ -378,7 +364,6 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
     app.add_middleware(RequestIdMiddleware)
     app.state.config = config
     app.state.graph = graph
-    app.state.aio = None
     return app
 
 

@@ -11,7 +11,6 @@ from strawberry.types import Info as _Info
 
 from kb.config import Config
 from kb.graph import Graph
-from kb.graph.driver import AsyncGraph
 
 from .auth import Principal
 from .loaders import Loaders
@@ -22,7 +21,6 @@ class Context:
     request: Request
     response: Response
     graph: Graph
-    aio: AsyncGraph  # the same database for reads awaited on the event loop
     config: Config
     principal: Principal
     request_id: str

@@ -1,9 +1,7 @@
 """The root ``Query``: entities by key, ``node(id:)``, the root lists and the questions.
 
-Every question calls its one function in kb.graph (shared with the CLI) without blocking
-the event loop: whoTrained and impact, one statement each, await the async driver (an
-auto-commit read: one round trip, no worker thread); the others run their function in a
-worker thread.
+Every question calls its one function in kb.graph (shared with the CLI and the site) in a
+worker thread, so the blocking driver never holds the event loop.
 """
 
 from __future__ import annotations
@@ -20,12 +18,12 @@ from kb.graph import deployments as graph_deployments
 from kb.graph import lineage as graph_lineage
 from kb.graph.compare import compare_runs
 from kb.graph.entities import kind_name
-from kb.graph.lineage import impact_async
+from kb.graph.lineage import impact as graph_impact
 from kb.graph.nodes import page
 from kb.graph.ownership import handover as graph_handover
 from kb.graph.ownership import orphans as graph_orphans
 from kb.graph.search import search as graph_search
-from kb.graph.training import who_trained_async
+from kb.graph.training import who_trained as graph_who_trained
 
 from .answers import (
     DeploymentFact,
@@ -215,7 +213,7 @@ class Query:
     async def who_trained(self, info: Info, model: str, version: str | None = None,
                           first: First = ANSWERS, after: After = None) -> list[Training]:
         list_size(first)
-        facts = await who_trained_async(info.context.aio, model, version)
+        facts = await _call(graph_who_trained, info.context.graph, model, version)
         page = _answers(facts, first, after, lambda f: (
             Label.MODEL_VERSION, versioned_key(f.model, f.version)))
         return [training(f) for f in page]
@@ -233,7 +231,7 @@ class Query:
     async def impact(self, info: Info, dataset: str, version: str | None = None,
                      first: First = ANSWERS, after: After = None) -> list[ImpactItem]:
         list_size(first)
-        items = await impact_async(info.context.aio, dataset, version)
+        items = await _call(graph_impact, info.context.graph, dataset, version)
         page = _answers(items, first, after, lambda i: (
             Label.DEPLOYMENT if i.kind == "DEPLOYMENT" else Label.MODEL_VERSION, i.key))
         return [impact_item(i) for i in page]

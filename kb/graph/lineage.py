@@ -16,11 +16,10 @@ rebuild the drawable graph in one pass. Impact is one statement of its own (``IM
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, LiteralString
+from typing import Any
 
 from neo4j import ManagedTransaction
 
@@ -37,7 +36,7 @@ from kb.domain import (
 from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
 from kb.errors import InvalidInput, NotFound
 
-from .driver import AsyncGraph, Graph, plain
+from .driver import Graph, plain
 
 log = logging.getLogger(__name__)
 
@@ -398,21 +397,6 @@ def _impact_items(rows: list[list[Any]] | None, ref: Ref) -> list[ImpactItem]:
     return items
 
 
-def _impact_read(dataset: str, version: str | None, max_depth: int
-                 ) -> tuple[Ref, LiteralString, dict[str, Any]]:
-    """The start, and impact's statement and parameters, once the arguments are checked."""
-    if not dataset or not dataset.strip():
-        raise InvalidInput("dataset", "must be a dataset name", dataset)
-    if not 1 <= max_depth <= IMPACT_MAX_DEPTH:
-        raise InvalidInput("max_depth", f"must be between 1 and {IMPACT_MAX_DEPTH}",
-                           max_depth)
-    ref = (Ref(Label.DATASET, dataset) if version is None
-           else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
-    return ref, IMPACT[(ref.label, max_depth)], {
-        "key": ref.key, "maxDepth": max_depth, "cap1": IMPACT_CAP + 1,
-        "active": DeploymentStatus.ACTIVE.value}
-
-
 def impact(graph: Graph, dataset: str, version: str | None = None, *,
            max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
     """Every model version and active deployment downstream of the dataset (version).
@@ -420,27 +404,13 @@ def impact(graph: Graph, dataset: str, version: str | None = None, *,
     Without ``version`` every version of the dataset is a start; each item carries one
     shortest path from a start to it.
     """
-    ref, statement, params = _impact_read(dataset, version, max_depth)
-
-    def work(tx: ManagedTransaction) -> list[list[Any]] | None:
-        row = tx.run(statement, params).single()
-        return None if row is None else row[0]
-
-    return _impact_items(graph.read(work), ref)
-
-
-#: Impact answers of more model versions than this are shaped in a worker thread: about
-#: 20 microseconds a row, which a large answer would hold the event loop (and every other
-#: request of the worker) for.
-SHAPE_ON_LOOP_ROWS = 200
-
-
-async def impact_async(graph: AsyncGraph, dataset: str, version: str | None = None, *,
-                       max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
-    """``impact`` for the event loop (the API): the same statement as one auto-commit read."""
-    ref, statement, params = _impact_read(dataset, version, max_depth)
-    found = await graph.read_one(statement, **params)
-    rows = found[0]["items"] if found else None
-    if rows is not None and len(rows) > SHAPE_ON_LOOP_ROWS:
-        return await asyncio.to_thread(_impact_items, rows, ref)
-    return _impact_items(rows, ref)
+    if not dataset or not dataset.strip():
+        raise InvalidInput("dataset", "must be a dataset name", dataset)
+    if not 1 <= max_depth <= IMPACT_MAX_DEPTH:
+        raise InvalidInput("max_depth", f"must be between 1 and {IMPACT_MAX_DEPTH}",
+                           max_depth)
+    ref = (Ref(Label.DATASET, dataset) if version is None
+           else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
+    found = graph.query(IMPACT[(ref.label, max_depth)], key=ref.key, maxDepth=max_depth,
+                        cap1=IMPACT_CAP + 1, active=DeploymentStatus.ACTIVE.value)
+    return _impact_items(found[0]["items"] if found else None, ref)

@@ -7,13 +7,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from neo4j import ManagedTransaction
-
 from kb.domain import versioned_key
 from kb.domain.answers import DatasetVersionFact, TrainingFact
 from kb.errors import NotFound
 
-from .driver import AsyncGraph, Graph
+from .driver import Graph
 
 log = logging.getLogger(__name__)
 
@@ -86,35 +84,16 @@ def newest_first(version: str, created_at: datetime | None) -> tuple:
     return (1, stamp, version)
 
 
-def _rows(result: Any) -> list[dict[str, Any]]:
-    """The records as dicts. The statements return only plain values (no nodes, paths or
-    temporal types), so the records' own values are what ``Result.data`` would give,
-    without its recursive per-value conversion (a tenth of an API request's CPU)."""
-    keys = result.keys()
-    return [dict(zip(keys, record, strict=True)) for record in result]
-
-
-def _who_trained(tx: ManagedTransaction, model: str, version: str | None
+def _who_trained(graph: Graph, model: str, version: str | None
                  ) -> list[TrainingFact] | None:
+    """The facts, or None when the model does not exist. Each statement is a read of its
+    own, one round trip each; the existence check runs only for an empty answer, and a
+    model created between the two reads is simply reported as found."""
     if version is not None:
-        rows = _rows(tx.run(ONE_VERSION, key=versioned_key(model, version)))
+        rows = graph.query(ONE_VERSION, key=versioned_key(model, version))
     else:
-        rows = _rows(tx.run(ALL_VERSIONS, model=model))
-    if not rows and not tx.run(MODEL_EXISTS, model=model).single(strict=True)["found"]:
-        return None
-    return [_fact(r) for r in rows]
-
-
-async def _who_trained_async(graph: AsyncGraph, model: str, version: str | None
-                             ) -> list[TrainingFact] | None:
-    """``_who_trained`` over the async driver: the same statements and rows, each statement
-    an auto-commit read (one round trip; the existence check runs only for an empty
-    answer, and a model created between the two reads is simply reported as found)."""
-    if version is not None:
-        rows = await graph.read_one(ONE_VERSION, key=versioned_key(model, version))
-    else:
-        rows = await graph.read_one(ALL_VERSIONS, model=model)
-    if not rows and not (await graph.read_one(MODEL_EXISTS, model=model))[0]["found"]:
+        rows = graph.query(ALL_VERSIONS, model=model)
+    if not rows and not graph.query(MODEL_EXISTS, model=model)[0]["found"]:
         return None
     return [_fact(r) for r in rows]
 
@@ -130,10 +109,4 @@ def _answer(facts: list[TrainingFact] | None, model: str, version: str | None
 
 def who_trained(graph: Graph, model: str, version: str | None = None) -> list[TrainingFact]:
     """Every version of ``model`` newest first, or only ``version``."""
-    return _answer(graph.read(_who_trained, model, version), model, version)
-
-
-async def who_trained_async(graph: AsyncGraph, model: str, version: str | None = None
-                            ) -> list[TrainingFact]:
-    """``who_trained`` for the event loop (the API)."""
-    return _answer(await _who_trained_async(graph, model, version), model, version)
+    return _answer(_who_trained(graph, model, version), model, version)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from api_support import Api, codes, seed_history
 
@@ -71,10 +69,7 @@ def test_lineage_depth_above_ten_is_refused(api):
     assert "depth" in body["errors"][0]["message"]
 
 
-@pytest.mark.parametrize("shaped", ["on the event loop", "in a worker thread"])
-def test_impact_lists_versions_and_active_deployments_with_paths(api, shaped, monkeypatch):
-    if shaped == "in a worker thread":  # as a large answer is
-        monkeypatch.setattr(sys.modules["kb.graph.lineage"], "SHAPE_ON_LOOP_ROWS", 0)
+def test_impact_lists_versions_and_active_deployments_with_paths(api):
     data = api.data("""{ impact(dataset: "customers", version: "2024-05") {
         kind key hops environment path { key } } }""")
     assert data["impact"] == [

@@ -1,37 +1,23 @@
-"""A Graph's sessions and its async twin's share bookmarks (causal reads on a cluster)."""
+"""Every session and query of a Graph shares one bookmark manager (causal reads on a
+cluster): each starts from the writes committed before it."""
 
 from __future__ import annotations
 
-import asyncio
-
-import pytest
-
 from kb.graph import Graph
-from kb.graph.bookmarks import Bookmarks
-from kb.graph.driver import AsyncGraph
 
 
-def test_bookmarks_keep_what_supersedes_the_previous_ones() -> None:
-    marks = Bookmarks()
-    marks.update([], ["a"])
-    marks.update(["a"], ["b"])  # began after a, committed as b
-    marks.update([], ["c"])  # began before b committed
-    marks.update(["c"], [])  # a read that returned nothing new changes nothing
-    assert marks.get() == {"b", "c"}
-
-
-def test_every_session_starts_from_the_writes_before_it(graph: Graph,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_read_starts_from_the_writes_before_it(graph: Graph) -> None:
+    manager = graph.bookmarks
     given: list[frozenset[str]] = []
-    get = Bookmarks.get
+    get = manager.get_bookmarks
 
-    def spy(self: Bookmarks) -> frozenset[str]:
-        given.append(get(self))
+    def spy() -> frozenset[str]:
+        given.append(frozenset(get()))
         return given[-1]
 
-    monkeypatch.setattr(Bookmarks, "get", spy)
+    manager.get_bookmarks = spy  # type: ignore[method-assign]
     graph.write(lambda tx: tx.run("CREATE (:Person {handle: 'bm'})").consume())
-    written = graph.bookmarks.get()
+    written = frozenset(get())
     assert written and written != given[0]  # the write left its own bookmark
 
     given.clear()
@@ -39,14 +25,7 @@ def test_every_session_starts_from_the_writes_before_it(graph: Graph,
         "MATCH (p:Person {handle: 'bm'}) RETURN count(p) AS n").single()["n"]) == 1
     assert given and given[0] == written
 
-    async def read_async() -> list[dict]:
-        aio = AsyncGraph.twin(graph)
-        try:
-            return await aio.read_one("MATCH (p:Person {handle: 'bm'}) RETURN p.handle AS h")
-        finally:
-            await aio.close()
-
-    current = get(graph.bookmarks)
     given.clear()
-    assert asyncio.run(read_async()) == [{"h": "bm"}]
-    assert current and given and given[0] == current  # the async twin shares them
+    assert graph.query("MATCH (p:Person {handle: 'bm'}) RETURN p.handle AS h") == [
+        {"h": "bm"}]
+    assert given and given[0] == written  # a single-statement read shares them
