@@ -17,6 +17,7 @@ import pytest
 from neo4j import GraphDatabase
 
 from kb.config import Config
+from kb.graph import Graph
 from kb.localdb import Connection, cache_dir, start, stop
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
@@ -74,16 +75,44 @@ def neo4j_conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]
         stop(config)
 
 
-@pytest.fixture
-def clean_db(neo4j_conn: Connection) -> Iterator[Connection]:
-    """The session's Neo4j with every node deleted first."""
+#: Every node but the schema's version record: the constraints, indexes and that record
+#: are applied once per session (``session_graph``) and stay.
+WIPE = ("MATCH (n) WHERE NOT n:KbMeta "
+        "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+
+
+@pytest.fixture(scope="session")
+def session_graph(neo4j_conn: Connection) -> Iterator[Graph]:
+    """One ``Graph`` for the session, with the schema applied once."""
+    graph = Graph.connect(neo4j_conn.uri, neo4j_conn.user, str(neo4j_conn.password),
+                          database=neo4j_conn.database)
+    try:
+        graph.ensure_schema()
+        yield graph
+    finally:
+        graph.close()
+
+
+@pytest.fixture(scope="session")
+def _wiper(neo4j_conn: Connection, session_graph: Graph) -> Iterator[Callable[[], None]]:
+    """Empties the session's database; ``CALL ... IN TRANSACTIONS`` needs an auto-commit
+    session, which ``Graph`` does not offer."""
     with GraphDatabase.driver(
         neo4j_conn.uri, auth=(neo4j_conn.user, str(neo4j_conn.password))
-    ) as driver, driver.session(database=neo4j_conn.database) as session:
-        session.run(
-            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        ).consume()
-    yield neo4j_conn
+    ) as driver:
+
+        def wipe() -> None:
+            with driver.session(database=neo4j_conn.database) as session:
+                session.run(WIPE).consume()
+
+        yield wipe
+
+
+@pytest.fixture
+def clean_db(neo4j_conn: Connection, _wiper: Callable[[], None]) -> Connection:
+    """The session's Neo4j with every node deleted first; the schema stays applied."""
+    _wiper()
+    return neo4j_conn
 
 
 @pytest.fixture
