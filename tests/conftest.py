@@ -20,14 +20,35 @@ from kb.config import Config
 from kb.graph import Graph
 from kb.localdb import Connection, cache_dir, start, stop
 
-INTEGRATION_DIR = Path(__file__).parent / "integration"
+TESTS_DIR = Path(__file__).parent
+INTEGRATION_DIR = TESTS_DIR / "integration"
 SHARED_CACHE = Path.home() / ".kb" / "cache"
 
 
+#: Files whose every test is ``slow`` (left out of ``scripts/test.sh --fast``), and why;
+#: a single slow test elsewhere carries ``@pytest.mark.slow`` itself.
+SLOW_FILES = {
+    "integration/test_api_conformance.py": "runs kb serve and the npm audit",
+    "integration/test_api_serve_workers.py": "runs kb serve with workers",
+    "integration/test_docs_hostile.py": "builds a site and drives a browser",
+    "integration/test_docs_site.py": "builds sites with mkdocs",
+    "integration/test_localdb.py": "starts and stops Neo4j servers of its own",
+    "integration/test_mlflow.py": "writes MLflow stores and imports them",
+    "integration/test_mlflow_read_only.py": "writes stores with a second MLflow venv",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gone = sorted(name for name in SLOW_FILES if not (TESTS_DIR / name).is_file())
+    if gone:  # a renamed file would silently join the fast lane
+        raise pytest.UsageError(f"tests/conftest.py SLOW_FILES names missing files: {gone}")
+    slow = {TESTS_DIR / name for name in SLOW_FILES}
     for item in items:
-        if INTEGRATION_DIR in Path(item.path).parents:
+        path = Path(item.path)
+        if INTEGRATION_DIR in path.parents:
             item.add_marker(pytest.mark.integration)
+        if path in slow:
+            item.add_marker(pytest.mark.slow)
 
 
 def free_port() -> int:
