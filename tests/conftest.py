@@ -35,6 +35,7 @@ SLOW_FILES = {
     "integration/test_localdb.py": "starts and stops Neo4j servers of its own",
     "integration/test_mlflow.py": "writes MLflow stores and imports them",
     "integration/test_mlflow_read_only.py": "writes stores with a second MLflow venv",
+    "integration/test_openlineage.py": "serves the API on uvicorn, and replays files by CLI",
 }
 
 
