@@ -17,16 +17,39 @@ import pytest
 from neo4j import GraphDatabase
 
 from kb.config import Config
+from kb.graph import Graph
 from kb.localdb import Connection, cache_dir, start, stop
 
-INTEGRATION_DIR = Path(__file__).parent / "integration"
+TESTS_DIR = Path(__file__).parent
+INTEGRATION_DIR = TESTS_DIR / "integration"
 SHARED_CACHE = Path.home() / ".kb" / "cache"
 
 
+#: Files whose every test is ``slow`` (left out of ``scripts/test.sh --fast``), and why;
+#: a single slow test elsewhere carries ``@pytest.mark.slow`` itself.
+SLOW_FILES = {
+    "integration/test_api_conformance.py": "runs kb serve and the npm audit",
+    "integration/test_api_serve_workers.py": "runs kb serve with workers",
+    "integration/test_docs_hostile.py": "builds a site and drives a browser",
+    "integration/test_docs_site.py": "builds sites with mkdocs",
+    "integration/test_localdb.py": "starts and stops Neo4j servers of its own",
+    "integration/test_mlflow.py": "writes MLflow stores and imports them",
+    "integration/test_mlflow_read_only.py": "writes stores with a second MLflow venv",
+    "integration/test_openlineage.py": "serves the API on uvicorn, and replays files by CLI",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gone = sorted(name for name in SLOW_FILES if not (TESTS_DIR / name).is_file())
+    if gone:  # a renamed file would silently join the fast lane
+        raise pytest.UsageError(f"tests/conftest.py SLOW_FILES names missing files: {gone}")
+    slow = {TESTS_DIR / name for name in SLOW_FILES}
     for item in items:
-        if INTEGRATION_DIR in Path(item.path).parents:
+        path = Path(item.path)
+        if INTEGRATION_DIR in path.parents:
             item.add_marker(pytest.mark.integration)
+        if path in slow:
+            item.add_marker(pytest.mark.slow)
 
 
 def free_port() -> int:
@@ -74,16 +97,44 @@ def neo4j_conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Connection]
         stop(config)
 
 
-@pytest.fixture
-def clean_db(neo4j_conn: Connection) -> Iterator[Connection]:
-    """The session's Neo4j with every node deleted first."""
+#: Every node but the schema's version record: the constraints, indexes and that record
+#: are applied once per session (``session_graph``) and stay.
+WIPE = ("MATCH (n) WHERE NOT n:KbMeta "
+        "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+
+
+@pytest.fixture(scope="session")
+def session_graph(neo4j_conn: Connection) -> Iterator[Graph]:
+    """One ``Graph`` for the session, with the schema applied once."""
+    graph = Graph.connect(neo4j_conn.uri, neo4j_conn.user, str(neo4j_conn.password),
+                          database=neo4j_conn.database)
+    try:
+        graph.ensure_schema()
+        yield graph
+    finally:
+        graph.close()
+
+
+@pytest.fixture(scope="session")
+def _wiper(neo4j_conn: Connection, session_graph: Graph) -> Iterator[Callable[[], None]]:
+    """Empties the session's database; ``CALL ... IN TRANSACTIONS`` needs an auto-commit
+    session, which ``Graph`` does not offer."""
     with GraphDatabase.driver(
         neo4j_conn.uri, auth=(neo4j_conn.user, str(neo4j_conn.password))
-    ) as driver, driver.session(database=neo4j_conn.database) as session:
-        session.run(
-            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
-        ).consume()
-    yield neo4j_conn
+    ) as driver:
+
+        def wipe() -> None:
+            with driver.session(database=neo4j_conn.database) as session:
+                session.run(WIPE).consume()
+
+        yield wipe
+
+
+@pytest.fixture
+def clean_db(neo4j_conn: Connection, _wiper: Callable[[], None]) -> Connection:
+    """The session's Neo4j with every node deleted first; the schema stays applied."""
+    _wiper()
+    return neo4j_conn
 
 
 @pytest.fixture

@@ -19,38 +19,37 @@ T0 = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def seed_history(client: Client) -> None:
-    """A small team history whose answers the tests spell out."""
-    client.team("vision", description="Computer vision")
-    client.person("alice", name="Alice Liddell", team="vision")
-    client.person("bob", name="Bob Stone", team="vision", left_at=datetime(2024, 9, 1,
-                                                                           tzinfo=UTC))
-    client.person("carol", name="Carol Danvers")
-    client.dataset("customers", description="Customer table snapshots")
-    client.dataset_version("customers", "2024-05", digest="sha256:c05", rows=1000)
-    client.dataset_version("customers", "2024-06", digest="sha256:c06", rows=1100)
-    client.dataset_version("features", "v1", derived_from=["customers@2024-05"])
-    client.log_run(
-        id="r1", person="bob", experiment="churn-exp", started_at=T0,
-        inputs=[("features", "v1", "train")], params={"lr": 0.1, "depth": 6},
-        metrics={"auc": 0.81}, command="python train.py", seed=7,
-        code={"repo": "git@example.com:ml/churn", "commit": "abc123", "branch": "main"},
-        models=[{"model": "churn", "version": "1"}])
-    client.log_run(
-        id="r2", person="alice", experiment="churn-exp",
-        started_at=datetime(2024, 7, 1, tzinfo=UTC),
-        inputs=[("customers", "2024-06", "train")], params={"lr": 0.05, "depth": 6},
-        metrics={"auc": 0.84},
-        code={"repo": "git@example.com:ml/churn", "commit": "def456", "branch": "main"},
-        models=[{"model": "churn", "version": "2", "aliases": ["production"]}])
-    client.deploy("churn", "2", environment="prod", by="carol", id="dep-prod",
-                  deployed_at=datetime(2024, 7, 2, tzinfo=UTC))
-    client.deploy("churn", "1", environment="staging", by="bob", id="dep-staging",
-                  deployed_at=datetime(2024, 6, 2, tzinfo=UTC))
-    client.own("model:churn", owner="bob")
-    client.own("dataset:customers", owner="alice")
-    client.own("dataset:features", owner="team:vision")
-    client.own("experiment:churn-exp", owner="bob")
-    client.note("model:churn", "AUC drops on new customers; retrain monthly", by="alice")
+    """A small team history whose answers the tests spell out, in one transaction."""
+    with client.batch() as b:
+        b.team("vision", description="Computer vision")
+        b.person("alice", name="Alice Liddell", team="vision")
+        b.person("bob", name="Bob Stone", team="vision",
+                 left_at=datetime(2024, 9, 1, tzinfo=UTC))
+        b.person("carol", name="Carol Danvers")
+        b.dataset("customers", description="Customer table snapshots")
+        b.dataset_version("customers", "2024-05", digest="sha256:c05", rows=1000)
+        b.dataset_version("customers", "2024-06", digest="sha256:c06", rows=1100)
+        b.dataset_version("features", "v1", derived_from=["customers@2024-05"])
+        b.run(id="r1", person="bob", experiment="churn-exp", started_at=T0,
+              inputs=[("features", "v1", "train")], params={"lr": 0.1, "depth": 6},
+              metrics={"auc": 0.81}, command="python train.py", seed=7,
+              code={"repo": "git@example.com:ml/churn", "commit": "abc123", "branch": "main"})
+        b.model_version("churn", version="1", run_id="r1")
+        b.run(id="r2", person="alice", experiment="churn-exp",
+              started_at=datetime(2024, 7, 1, tzinfo=UTC),
+              inputs=[("customers", "2024-06", "train")], params={"lr": 0.05, "depth": 6},
+              metrics={"auc": 0.84},
+              code={"repo": "git@example.com:ml/churn", "commit": "def456", "branch": "main"})
+        b.model_version("churn", version="2", run_id="r2", aliases=["production"])
+        b.deploy("churn", "2", environment="prod", by="carol", id="dep-prod",
+                 deployed_at=datetime(2024, 7, 2, tzinfo=UTC))
+        b.deploy("churn", "1", environment="staging", by="bob", id="dep-staging",
+                 deployed_at=datetime(2024, 6, 2, tzinfo=UTC))
+        b.own("model:churn", owner="bob")
+        b.own("dataset:customers", owner="alice")
+        b.own("dataset:features", owner="team:vision")
+        b.own("experiment:churn-exp", owner="bob")
+        b.note("model:churn", "AUC drops on new customers; retrain monthly", by="alice")
 
 
 def api_config(**overrides: Any) -> Config:

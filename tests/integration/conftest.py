@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kb.graph import Graph
@@ -11,13 +9,9 @@ from kb.ingest import Client
 
 
 @pytest.fixture
-def graph(clean_db) -> Iterator[Graph]:
-    """A ``Graph`` on an emptied database, with the schema applied."""
-    g = Graph.connect(clean_db.uri, clean_db.user, clean_db.password,
-                      database=clean_db.database)
-    g.ensure_schema()
-    yield g
-    g.close()
+def graph(clean_db, session_graph: Graph) -> Graph:
+    """The session's ``Graph`` (schema applied once) on an emptied database."""
+    return session_graph
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ def api(graph, client) -> Api:
     return Api(graph, api_config(anonymous_reads=False))
 
 
+@pytest.mark.slow  # forty cases, each on a history of its own
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 @pytest.mark.parametrize("scope", [None, "read", "write", "admin"])
 def test_every_mutation_needs_the_write_scope(api, graph, name, scope):

@@ -133,6 +133,7 @@ def _running_handovers(graph: Graph) -> list[str]:
     return [r["status"] for r in rows if MARKER in (r["query"] or "")]
 
 
+@pytest.mark.slow  # fills a graph big enough to outlast the budget
 @pytest.mark.timeout(300)
 def test_a_request_over_its_time_budget_is_stopped_here_and_in_neo4j(graph):
     graph.write(lambda tx: tx.run(HOARD, models=2000).consume())

@@ -62,6 +62,7 @@ def write_history(kb, tmp_path: Path) -> None:
     assert kb("deploy", "churn@2", "--env", "Staging").exit_code == 0
 
 
+@pytest.mark.slow  # a few dozen commands, each opening the graph
 def test_questions_after_writes(kb, tmp_path: Path) -> None:
     write_history(kb, tmp_path)
     assert kb("person", "leave", "alice", "--at", "2026-02-01").exit_code == 0
@@ -106,6 +107,7 @@ def test_questions_after_writes(kb, tmp_path: Path) -> None:
     assert kb("show", "run:run-1").exit_code == 0
 
 
+@pytest.mark.slow  # a dozen commands, each opening the graph
 def test_ownership_notes_and_retirement(kb, tmp_path: Path) -> None:
     write_history(kb, tmp_path)
     assert ok_json(kb("own", "churn", "--owner", "alice", "--json")) == {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from kb.graph import Graph
@@ -56,6 +57,7 @@ def _rows(graph: Graph, query: str) -> list[dict]:
     return graph.read(work)
 
 
+@pytest.mark.slow  # loads the whole demo, twice
 def test_demo_loads_its_promises_and_a_second_load_changes_nothing(graph: Graph) -> None:
     first = load_demo(graph)
     before = fingerprint(graph)
@@ -116,6 +118,7 @@ def test_demo_is_the_same_for_the_same_seed_and_differs_for_another() -> None:
     assert [r.id for r in other] != [r.id for r in same]
 
 
+@pytest.mark.slow  # loads the whole demo through the CLI
 def test_kb_demo_json(kb_env, clean_db) -> None:
     from kb.cli import app
 

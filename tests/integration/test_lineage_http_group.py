@@ -163,6 +163,7 @@ def test_tokens_looked_up_together_are_judged_one_by_one(graph: Graph):
     assert show(graph, Ref(Label.RUN, str(uuid.UUID(int=50))))["updatedBy"] == "airflow"
 
 
+@pytest.mark.slow  # each writer waits (up to seconds) for the other to read
 @pytest.mark.parametrize("first", ["START", "COMPLETE"])
 def test_two_server_processes_merging_one_run_lose_no_event(graph: Graph, monkeypatch,
                                                             first: str):

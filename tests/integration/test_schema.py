@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from together import run_together
 
 from kb.graph import Graph
@@ -13,7 +14,10 @@ def _indexes(graph: Graph) -> set[str]:
         return {r["name"] for r in session.run("SHOW INDEXES YIELD name")}
 
 
-def test_processes_applying_the_schema_at_once_all_succeed(graph: Graph) -> None:
+def test_processes_applying_the_schema_at_once_all_succeed(
+        graph: Graph, request: pytest.FixtureRequest) -> None:
+    # The schema is applied once per session: whatever happens here, later tests get it back.
+    request.addfinalizer(lambda: apply_schema(graph))
     with graph._driver.session(database=graph.database) as session:
         session.run(f"DROP INDEX {FULLTEXT_INDEX}").consume()
     assert FULLTEXT_INDEX not in _indexes(graph)

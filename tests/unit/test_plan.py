@@ -1,14 +1,6 @@
 from kb.domain import Batch, Label, Rel, validate
 from kb.graph import prepare
-from kb.graph.plan import (
-    DEFAULTS,
-    EMBEDDED,
-    PROPERTIES,
-    SMALL_BATCH_ROWS,
-    build_plan,
-    encode_map,
-    full_shape,
-)
+from kb.graph.plan import SMALL_BATCH_ROWS, build_plan, encode_map
 
 
 def test_params_encode_canonically():
@@ -38,47 +30,40 @@ def test_referenced_entities_become_deduplicated_stubs():
     assert {(r["a"], r["props"]["role"]) for r in used} == {("r1", "train"), ("r2", "test")}
 
 
-def test_rows_hold_only_the_columns_some_row_knows():
+def test_a_batch_over_the_small_size_is_not_small():
     people = [{"handle": f"p{i}"} for i in range(SMALL_BATCH_ROWS)]
+    assert build_plan(validate(Batch, {"people": people})).small
     batch = validate(Batch, {"people": [*people, {"handle": "bob", "email": "bob@example.com"}]})
     plan = build_plan(batch)
-    assert not plan.small
-    (links, props), rows = plan.node_rows(Label.PERSON)
-    assert links == () and props == (PROPERTIES[Label.PERSON].index("email"),)
-    assert rows[0] == ["p0", None, None] and rows[-1] == ["bob", None, "bob@example.com"]
+    assert not plan.small  # what its rows then write: tests/integration/test_upserts.py
+    assert plan.nodes[Label.PERSON]["bob"] == {"email": "bob@example.com"}
+    assert plan.nodes[Label.PERSON]["p0"] == {}
 
 
-def test_small_batches_hold_every_column_with_unknown_values_as_null():
+def test_unknown_values_are_left_out_and_only_records_take_defaults():
     batch = validate(Batch, {"runs": [{"id": "r1", "person": "alice", "parent": "r0"}]})
     plan = build_plan(batch)
-    assert plan.small  # one statement text per set of labels
-    shape, rows = plan.node_rows(Label.RUN)
-    assert shape == full_shape(Label.RUN)
-    first = 2 + len(EMBEDDED[Label.RUN])
-    last = first + len(PROPERTIES[Label.RUN])
-    row = {r[0]: r for r in rows}
-    values = dict(zip(PROPERTIES[Label.RUN], row["r1"][first:last], strict=True))
-    assert values["command"] is None and values["seed"] is None  # unknown: left as stored
-    assert values["status"] is None and values["kind"] is None
-    # What a run without them takes; the parent, a stub, states nothing.
-    assert row["r1"][last:] == ["training", "COMPLETED"] == list(DEFAULTS[Label.RUN].values())
-    assert row["r0"][last:] == [None, None]
+    r1 = plan.nodes[Label.RUN]["r1"]
+    assert not {"command", "seed", "status", "kind"} & r1.keys()  # unknown: left as stored
+    # r1, a record, takes the defaults of what it does not state; its parent, a stub, none.
+    assert plan.records[Label.RUN] == {"r1"}
+    assert plan.nodes[Label.RUN]["r0"] == {}
 
 
-def test_links_ride_with_the_later_written_end():
+def test_each_link_is_written_once():
     batch = validate(Batch, {
         "runs": [{"id": "r1", "person": "alice", "experiment": "churn",
                   "inputs": [{"dataset": "customers", "version": "1", "role": "train"}]}],
         "model_versions": [{"model": "churn", "version": "1", "run_id": "r1"}],
     })
     plan = build_plan(batch)
-    _, (run,) = plan.node_rows(Label.RUN)
-    links = dict(zip(EMBEDDED[Label.RUN], run[2:], strict=False))
-    assert links[(Label.PERSON, Rel.TRAINED, Label.RUN)] == ["alice"]
-    assert links[(Label.RUN, Rel.USED, Label.DATASET_VERSION)] == [["customers@1", "train"]]
-    _, (mv,) = plan.node_rows(Label.MODEL_VERSION)
-    produced = EMBEDDED[Label.MODEL_VERSION].index((Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION))
-    assert mv[2 + produced] == ["r1"]
+    assert plan.link_rows((Label.PERSON, Rel.TRAINED, Label.RUN)) == [
+        {"a": "alice", "b": "r1", "props": {}}]
+    assert plan.link_rows((Label.RUN, Rel.USED, Label.DATASET_VERSION)) == [
+        {"a": "r1", "b": "customers@1", "props": {"role": "train"}}]
+    assert plan.link_rows((Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION)) == [
+        {"a": "r1", "b": "churn@1", "props": {}}]
+    # Each rides with the node rows of its later-written end, none in a statement of its own.
     assert plan.loose_link_rows() == {}
 
 
