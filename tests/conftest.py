@@ -23,9 +23,6 @@ from kb.localdb import Connection, cache_dir, start, stop
 TESTS_DIR = Path(__file__).parent
 INTEGRATION_DIR = TESTS_DIR / "integration"
 SHARED_CACHE = Path.home() / ".kb" / "cache"
-#: A test session's server lives for minutes, too short for the JIT's optimising tier to
-#: pay back the CPU it spends compiling.
-TEST_JAVA_OPTS = ("-XX:TieredStopAtLevel=1",)
 
 
 #: Files whose every test is ``slow`` (left out of ``scripts/test.sh --fast``), and why;
@@ -68,8 +65,7 @@ def local_config(home: Path, **overrides: object) -> Config:
     """
     home.mkdir(parents=True, exist_ok=True)
     SHARED_CACHE.mkdir(parents=True, exist_ok=True)
-    config = Config(home=home, neo4j_port=free_port(), neo4j_start_timeout=300,
-                    neo4j_java_opts=TEST_JAVA_OPTS)
+    config = Config(home=home, neo4j_port=free_port(), neo4j_start_timeout=300)
     link = cache_dir(config)
     if not link.exists():
         link.symlink_to(SHARED_CACHE, target_is_directory=True)
