@@ -92,7 +92,9 @@ def _target(targets: tuple[Label, ...]) -> str:
     return ":" + "|".join(t.value for t in targets) if targets else ""
 
 
-def _relation(r: Relation) -> str:
+def _neighbours(r: Relation) -> str:
+    """The opening both relation statements share: each key's node and its neighbours
+    along ``r``, up to the clause that orders them."""
     arrow = (f"-[r:{r.rel.value}]->" if r.outgoing else f"<-[r:{r.rel.value}]-")
     where = "  WHERE r.until IS NULL\n" if r.open_only else ""
     return (
@@ -100,6 +102,12 @@ def _relation(r: Relation) -> str:
         f"MATCH (n:{r.source.value} {{{KEY_PROPERTY[r.source]}: k}})\n"
         "CALL (n) {\n"
         f"  MATCH (n){arrow}(m{_target(r.targets)})\n{where}"
+    )
+
+
+def _relation(r: Relation) -> str:
+    return (
+        _neighbours(r) +
         f"  RETURN r, m ORDER BY {r.order}, elementId(m) LIMIT $limit\n"
         "}\n"
         "RETURN k, labels(m) AS labels, properties(m) AS props, properties(r) AS rel"
@@ -156,13 +164,8 @@ for _label in OWNABLE:
 def _relation_after(r: Relation) -> str:
     """The page of neighbours that follows one of them (``$afterLabel``/``$afterKey``) in
     the list's order; nothing when that one is not in the list."""
-    arrow = (f"-[r:{r.rel.value}]->" if r.outgoing else f"<-[r:{r.rel.value}]-")
-    where = "  WHERE r.until IS NULL\n" if r.open_only else ""
     return (
-        "UNWIND $keys AS k\n"
-        f"MATCH (n:{r.source.value} {{{KEY_PROPERTY[r.source]}: k}})\n"
-        "CALL (n) {\n"
-        f"  MATCH (n){arrow}(m{_target(r.targets)})\n{where}"
+        _neighbours(r) +
         f"  WITH r, m ORDER BY {r.order}, elementId(m)\n"
         "  WITH collect([r, m]) AS rows\n"
         "  WITH rows, [i IN range(0, size(rows) - 1) WHERE $afterLabel IN labels(rows[i][1])"
