@@ -2,8 +2,8 @@
 
 Every unit of work goes through ``Graph.read`` or ``Graph.write`` (the driver's
 ``execute_read``/``execute_write``: retried on transient faults, so units of work must be
-idempotent), or, for a read that is one statement, ``Graph.query`` (the driver's
-``execute_query``, retried the same way). Results are consumed inside the transaction and
+idempotent), or, for a read that is one statement, ``Graph.query`` (an auto-commit
+read, retried the same way by ``retried``). Results are consumed inside the transaction and
 returned as plain data. Every session and query of a ``Graph`` shares one bookmark
 manager, so a read sees the writes this process committed before it, on a cluster too.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -118,6 +119,7 @@ class Graph:
         self.database = database
         self._schema_ready = False
         self._lock = threading.Lock()
+        self.retry_seconds = RETRY_SECONDS
         self.round_trips = 0  # units of work run; tests use it to spot N+1 access
         # Each committed transaction leaves its bookmark here and each later session
         # waits for it, so a mutation's answer, or a question asked right after an
@@ -142,7 +144,9 @@ class Graph:
             ) from exc
         except (neo_exc.Neo4jError, neo_exc.DriverError, OSError) as exc:
             raise mapped(exc, neo4j=f"Neo4j at {uri}") or GraphUnavailable(str(exc)) from exc
-        return cls(driver, database)
+        graph = cls(driver, database)
+        graph.retry_seconds = retry_seconds
+        return graph
 
     def count_round_trip(self) -> None:
         with self._lock:
@@ -179,17 +183,24 @@ class Graph:
     def query(self, statement: LiteralString, **params: Any) -> list[dict[str, Any]]:
         """One read statement, its records as dicts of the values the driver built.
 
-        The driver's ``execute_query``: a managed read retried as ``read`` is, whose
-        BEGIN travels with the statement (one network round trip fewer than ``read``).
-        For statements that return plain values, which are kept as they are.
+        An auto-commit read: one network round trip where a managed transaction takes two
+        (BEGIN with the statement, then COMMIT), and a third less CPU on both sides for
+        the API's one-statement questions. One statement reads one consistent snapshot
+        either way. The driver retries only managed transactions, so ``retried`` retries
+        this as ``read`` would be. For statements that return plain values, which are kept
+        as they are.
         """
         self.count_round_trip()
-        with _kb_errors():
+
+        def once() -> list[dict[str, Any]]:
             left = _time_left()
             query = statement if left is None else neo4j.Query(statement, timeout=left)
-            return self._driver.execute_query(
-                query, params, routing_=neo4j.RoutingControl.READ, database_=self.database,
-                bookmark_manager_=self.bookmarks, result_transformer_=_dicts)
+            with self._driver.session(database=self.database, bookmark_manager=self.bookmarks,
+                                      default_access_mode=neo4j.READ_ACCESS) as session:
+                return _dicts(session.run(query, params))
+
+        with _kb_errors():
+            return retried(once, self.retry_seconds)
 
     def _session(self) -> neo4j.Session:
         return self._driver.session(database=self.database, bookmark_manager=self.bookmarks)
@@ -214,6 +225,27 @@ class Graph:
 
         apply_schema(self)
         self._schema_ready = True
+
+
+def retried(work: Callable[[], T], seconds: float) -> T:
+    """``work()``, called again after each failure the driver calls retryable (a lost
+    connection, a leader switch, a transient error) for ``seconds`` at most, with jittered
+    delays that start at ``RETRY_FIRST_DELAY`` and double, as managed transactions are;
+    never past the current time budget. ``work`` must be safe to repeat (a read)."""
+    delay, deadline = RETRY_FIRST_DELAY, time.monotonic() + seconds
+    while True:
+        try:
+            return work()
+        except (neo_exc.Neo4jError, neo_exc.DriverError) as exc:
+            if not exc.is_retryable():
+                raise
+            left = _time_left()
+            pause = delay * random.uniform(0.8, 1.2)
+            if time.monotonic() + pause >= deadline or (left is not None and pause >= left):
+                raise
+            log.warning("read failed and will be retried: %s", exc)
+            time.sleep(pause)
+            delay *= 2
 
 
 @contextlib.contextmanager
