@@ -106,6 +106,8 @@ class Config:
     api_request_seconds: float = 15.0
     api_max_body_bytes: int = 1024 * 1024
     api_max_response_bytes: int = 10 * 1024 * 1024
+    # kb.api.execution's completion of plain-record lists; off: graphql-core's own, alone.
+    api_fast_lists: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -140,4 +142,5 @@ class Config:
             api_max_body_bytes=_positive(env, "KB_API_MAX_BODY_BYTES", 1024 * 1024),
             api_max_response_bytes=_positive(env, "KB_API_MAX_RESPONSE_BYTES",
                                              10 * 1024 * 1024),
+            api_fast_lists=_bool(env, "KB_API_FAST_LISTS", True),
         )

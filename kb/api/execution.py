@@ -11,16 +11,19 @@ the query selected (aliases, ``__typename``, ``@skip``/``@include`` applied by
 graphql-core's own field collection). Anything else - a selected field that is not plain,
 a null where the schema says non-null, a scalar that refuses a value, ``@defer``/``@stream``
 - falls back to the normal path for the whole list, so answers and errors are what
-graphql-core would have produced.
+graphql-core would have produced. ``KB_API_FAST_LISTS=false`` leaves every field to
+graphql-core (tests/integration/test_api_execution.py checks both give the same answers).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from operator import attrgetter
 from typing import Any
 
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from graphql import (
     GraphQLID,
@@ -34,7 +37,8 @@ from graphql import (
     is_leaf_type,
 )
 
-DEFINITION = "strawberry-definition"  # where strawberry keeps a field's definition
+log = logging.getLogger(__name__)
+DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF  # where a field's definition is kept
 _TEXT = (GraphQLString, GraphQLID)  # scalars that give a str back as it is
 
 
@@ -72,8 +76,9 @@ def plain_record_plan(type_: GraphQLObjectType) -> _Plan | None:
     plan: _Plan = {}
     for name, field in type_.fields.items():
         definition = (field.extensions or {}).get(DEFINITION)
-        if (field.args or definition is None or not definition.is_basic_field
-                or not getattr(field.resolve, "_is_default", False)):
+        # A basic field (no resolver, no extensions) resolves to its attribute; kb
+        # declares no field exception handlers, the one other thing that wraps it.
+        if field.args or definition is None or not definition.is_basic_field:
             continue
         inner, non_null = _unwrap(field.type)
         if is_leaf_type(inner):
@@ -112,10 +117,15 @@ class KbExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan = plain_record_plan(object_type)
             if plan is not None:
                 try:
-                    return self._records(object_type, plan, field_details_list, path, result,
-                                         not item_non_null)
+                    out = self._records(object_type, plan, field_details_list, path, result,
+                                        not item_non_null)
                 except _Fallback:
                     pass
+                else:
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("%s: %d %s completed as plain records", path.as_list(),
+                                  len(out), object_type.name)
+                    return out
         return super().complete_list_value(return_type, field_details_list, info, path,
                                            result, position_context)
 

@@ -103,7 +103,7 @@ def build_schema(config: Config | None = None, limits: LimitSettings | None = No
         extensions.append(DisableIntrospection)
     return KbSchema(
         query=Query, mutation=Mutation, types=list(ENTITY_TYPES), extensions=extensions,
-        execution_context_class=KbExecutionContext,
+        execution_context_class=KbExecutionContext if config.api_fast_lists else None,
         config=StrawberryConfig(disable_field_suggestions=not config.introspection),
     )
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 import pytest
 import strawberry
-from api_support import Api, seed_history
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from api_support import Api, api_config, seed_history
 
 from kb.api.execution import KbExecutionContext, plain_record_plan
 from kb.api.schema import build_schema
+from kb.config import Config
 
 QUERIES = [
     """{ lineage(id: "dataset:customers@2024-05", direction: DOWNSTREAM, depth: 5) {
@@ -37,19 +40,30 @@ QUERIES = [
 @pytest.fixture
 def apis(graph, client) -> tuple[Api, Api]:
     seed_history(client)
-    fast, stock = Api(graph), Api(graph)
-    view = next(r.app for r in stock.app.routes if getattr(r, "path", "") == "/graphql")
-    view.schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
-    return fast, stock
+    stock = Api(graph, dataclasses.replace(api_config(), api_fast_lists=False))
+    return Api(graph), stock
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_fast_path_answers_like_graphql_core(apis, query):
+def test_fast_path_answers_like_graphql_core(apis, query, caplog):
     fast, stock = apis
     variables = {"up": True}
-    a, b = fast.post(query, variables).json(), stock.post(query, variables).json()
+    with caplog.at_level(logging.DEBUG, logger="kb.api.execution"):
+        a = fast.post(query, variables).json()
+        took_fast_path = len(caplog.records)
+        b = stock.post(query, variables).json()
     assert not a.get("errors"), a
     assert a == b
+    # On by default, and KB_API_FAST_LISTS=false really leaves it to graphql-core.
+    assert took_fast_path > 0
+    assert len(caplog.records) == took_fast_path
+
+
+def test_the_switch_is_read_from_the_environment():
+    assert Config.from_env({}).api_fast_lists
+    assert not Config.from_env({"KB_API_FAST_LISTS": "false"}).api_fast_lists
+    assert build_schema(Config(api_fast_lists=False)).execution_context_class is not (
+        KbExecutionContext)
 
 
 def test_only_plain_records_take_the_fast_path():
