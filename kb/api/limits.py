@@ -12,12 +12,13 @@ response's ``extensions.cost``.
 
 ``Limits`` is a schema extension *class*: strawberry builds one per request, so the
 estimate of one request never leaks into another's. It checks after validation (which
-``TextValidationCache`` memoises per document text) and before execution.
+strawberry's ``ValidationCache`` memoises) and before execution.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    build_schema,
     get_named_type,
     is_composite_type,
     value_from_ast,
@@ -200,6 +202,19 @@ def _remember(key: tuple[Any, ...], est: Estimate) -> None:
         _estimates.popitem(last=False)
 
 
+
+_core_schemas: weakref.WeakKeyDictionary[Any, GraphQLSchema] = weakref.WeakKeyDictionary()
+
+
+def core_schema(schema: Any) -> GraphQLSchema:
+    """A strawberry schema's types as graphql-core describes them, built once from its
+    printed SDL: the cost walk needs only types, fields and arguments, and strawberry keeps
+    its own graphql-core schema private."""
+    core = _core_schemas.get(schema)
+    if core is None:
+        core = _core_schemas[schema] = build_schema(schema.as_str())
+    return core
+
 class Limits(SchemaExtension):
     """Refuses a document over any limit during validation, and reports its cost."""
 
@@ -217,11 +232,11 @@ class Limits(SchemaExtension):
         yield
 
     def on_validate(self) -> Iterator[None]:
-        """Runs after ``TextValidationCache`` (listed before it) and before execution: a
+        """Runs after validation (``ValidationCache`` is listed before it) and before execution: a
         document over a limit becomes a request error and nothing is executed."""
         ctx = self.execution_context
         if not ctx.pre_execution_errors and ctx.graphql_document is not None:
-            errors = self.check(ctx.schema._schema, ctx.graphql_document)
+            errors = self.check(core_schema(ctx.schema), ctx.graphql_document)
             if errors:
                 ctx.pre_execution_errors = errors
         yield

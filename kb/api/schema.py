@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, ParserCache, SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    ParserCache,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from graphql import GraphQLError
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Distinct query texts whose parsed documents are kept (an LRU, shared by requests).
 PARSED_DOCUMENTS = 256
+#: Validation results kept, by document (strawberry's LRU, shared by requests).
+VALIDATED_DOCUMENTS = 256
 
 
 class KbSchema(strawberry.Schema):
@@ -58,35 +62,8 @@ def _parser_cache() -> ParserCache:
     return _ParserCache(maxsize=PARSED_DOCUMENTS)
 
 
-#: Validation results by (schema, query text, rules): an LRU shared by requests.
-VALIDATED_DOCUMENTS = 256
-_validated: OrderedDict[tuple[Any, ...], list[GraphQLError]] = OrderedDict()
-
-
-class TextValidationCache(SchemaExtension):
-    """Strawberry's ``ValidationCache``, keyed by the query text instead of the parsed
-    document: a validation result depends only on the schema, the rules and the document,
-    and the document only on its text, while the ``lru_cache`` of strawberry's cache
-    hashes the whole syntax tree on every request (a tenth of a small query's CPU)."""
-
-    def on_validate(self) -> Iterator[None]:
-        ctx = self.execution_context
-        document, query = ctx.graphql_document, ctx.query
-        if document is not None and isinstance(query, str):
-            key = (ctx.schema._schema, query, ctx.validation_rules)
-            errors = _validated.get(key)
-            if errors is not None:
-                with contextlib.suppress(KeyError):  # another request may have evicted it
-                    _validated.move_to_end(key)
-            else:
-                errors = validate_document(ctx.schema._schema, document,
-                                           ctx.validation_rules)
-                _validated[key] = errors
-                while len(_validated) > VALIDATED_DOCUMENTS:
-                    with contextlib.suppress(KeyError):
-                        _validated.popitem(last=False)
-            ctx.pre_execution_errors = errors
-        yield
+def _validation_cache() -> ValidationCache:
+    return ValidationCache(maxsize=VALIDATED_DOCUMENTS)
 
 
 def build_schema(config: Config | None = None, limits: LimitSettings | None = None
@@ -96,7 +73,7 @@ def build_schema(config: Config | None = None, limits: LimitSettings | None = No
     # token limit Limits sets first; a parse over that limit raises and is not cached) and
     # the validation results, then Limits refuses what is over a limit, then ErrorPolicy
     # shapes whatever errors there are.
-    extensions: list[Any] = [_parser_cache, TextValidationCache,
+    extensions: list[Any] = [_parser_cache, _validation_cache,
                              Limits.configured(limits or LimitSettings()),
                              ErrorPolicy.configured(suggestions=config.introspection)]
     if not config.introspection:
