@@ -2,7 +2,6 @@
 
 from .keys import Ref, from_global_id, parse_ref, split_versioned, to_global_id, versioned_key
 from .labels import (
-    KEY_PROPERTY,
     OWNABLE,
     DeploymentStatus,
     InputRole,
@@ -11,6 +10,7 @@ from .labels import (
     RunSource,
     RunStatus,
 )
+from .model import KEY_PROPERTY
 from .records import (
     Batch,
     CodeVersionRecord,

@@ -1,6 +1,7 @@
 """The closed sets of node labels and relationship types.
 
-Cypher text is only ever built from these enums, never from caller input.
+Cypher text is only ever built from these enums, never from caller input. What each
+label holds and which links it allows is ``model.py``.
 """
 
 from __future__ import annotations
@@ -39,24 +40,6 @@ class Rel(StrEnum):
     WROTE = "WROTE"
     ABOUT = "ABOUT"
 
-
-#: The property holding each label's natural key; each has a uniqueness constraint.
-#: Composite keys (a dataset version, a model version, a code version) are stored
-#: once more as one derived ``key`` property ("customers@2024-05") and constrained there.
-KEY_PROPERTY: dict[Label, str] = {
-    Label.PERSON: "handle",
-    Label.TEAM: "name",
-    Label.DATASET: "name",
-    Label.DATASET_VERSION: "key",
-    Label.EXPERIMENT: "name",
-    Label.RUN: "id",
-    Label.CODE_VERSION: "key",
-    Label.ENVIRONMENT: "digest",
-    Label.MODEL: "name",
-    Label.MODEL_VERSION: "key",
-    Label.DEPLOYMENT: "id",
-    Label.NOTE: "id",
-}
 
 #: Assets that can be owned, in the order a bare name is resolved ("churn" is the model
 #: ``churn`` if there is one, else the dataset, else the experiment).

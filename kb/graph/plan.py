@@ -3,6 +3,10 @@
 Pure functions, no I/O: every entity a record mentions becomes a node row (a "stub" with
 no properties when only its key is known), deduplicated, so one statement writes every
 node of the batch (and the links they carry) and one per link type the rest.
+
+The tables at the end are the graph model (``kb.domain.model``) as the writer reads it;
+only the order nodes are written in (``NODE_ORDER``) and what follows from it are the
+planner's own. Rows are laid out as ``rows.RowLayout`` says.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
@@ -21,8 +26,11 @@ from kb.domain import (
     ModelVersionRecord,
     Rel,
     RunRecord,
+    model,
     versioned_key,
 )
+
+from .rows import RowLayout, link_item
 
 # For what orjson refuses (integers beyond 64 bits): sorted and compact, as orjson writes.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -138,18 +146,13 @@ class Plan:
     def node_rows(self, label: Label) -> NodeRows:
         """Rows for ``statements.upsert_all``, as positional lists, and their shape.
 
-        A row is ``[key, createdAt, *links, *values, *defaults]``: one list of other-end
-        keys per triple of ``EMBEDDED[label]`` (``[key, *link values]`` where the triple
-        has ``LINK_PROPERTIES``), then one value per ``PROPERTIES[label]``, ``None``
-        meaning "unknown, leave as is", then for a label of ``DEFAULTS`` its default
-        values (``None`` in a stub's row, which states nothing). Only the links and
-        properties some row of the batch carries have a column (the shape), except in a
-        ``small`` batch, whose rows hold every column. Lists instead of maps keep the
-        parameters small, and properties named in the statement (not ``+=`` maps) spare
-        the server the eager buffering that writes to unknown properties force. UTC
-        timestamps travel as ISO text: the driver builds a Bolt DateTime in pure Python,
-        slowly, while Cypher's ``datetime(text)`` stores the very same
-        value.
+        The columns are ``row_layout(label, shape)``'s (``rows.RowLayout``). Only the
+        links and properties some row of the batch carries have a column (the shape),
+        except in a ``small`` batch, whose rows hold every column. Properties named in the
+        statement (not ``+=`` maps) spare the server the eager buffering that writes to
+        unknown properties force. UTC timestamps travel as ISO text: the driver builds a
+        Bolt DateTime in pure Python, slowly, while Cypher's ``datetime(text)`` stores the
+        very same value.
         """
         if self._laid_out is not None:
             return self._laid_out[0].get(label) or NodeRows(full_shape(label), [])
@@ -162,18 +165,21 @@ class Plan:
         known: set[str] = set().union(*nodes.values())
         if not known <= _DECLARED[label]:
             unknown = sorted(known - _DECLARED[label])[0]
-            raise ValueError(f"{label.value}.{unknown} is not in plan.PROPERTIES")
+            raise ValueError(f"{label.value}.{unknown} is not a property the graph model "
+                             "lets the upsert write (kb/domain/model.py)")
         carried = self._carried(label, nodes) if EMBEDDED[label] else {}
         links, props = full_shape(label)
         if shaped:
             links = tuple(i for i in links if any(c[i] for c in carried.values()))
             props = tuple(i for i in props if names[i] in known)
-        picked = [names[i] for i in props]
-        times = [j for j, name in enumerate(picked) if name in TIMES]
+        layout = row_layout(label, (links, props))
+        picked = layout.values
+        times = [j for j, name in enumerate(picked) if name in TIMES[label]]
         empty = [[] for _ in links]
-        defaults = list(DEFAULTS.get(label, {}).values())
+        defaults = [DEFAULTS[label][name] for name in layout.defaults]
         records = self.records.get(label, ())
         unstated = [None] * len(defaults)
+        row = layout.row
         rows = []
         for key, values_of in nodes.items():
             at = created.get(key)
@@ -182,9 +188,9 @@ class Plan:
                 if values[j] is not None:
                     values[j] = _iso(values[j])
             carries = carried.get(key)
-            rows.append([key, None if at is None else _iso(at),
-                         *([carries[i] for i in links] if carries else empty), *values,
-                         *(defaults if key in records else unstated)])
+            rows.append(row(key, None if at is None else _iso(at),
+                            [carries[i] for i in links] if carries else empty, values,
+                            defaults if key in records else unstated))
         return NodeRows((links, props), rows)
 
     def _carried(self, label: Label, nodes: dict[str, Any]) -> dict[str, list[list[Any]]]:
@@ -197,8 +203,8 @@ class Plan:
             for (a, b), props in self.links.get(triple, {}).items():
                 mine, other = (a, b) if outgoing else (b, a)
                 if mine in nodes:
-                    item = [other, *(props.get(n) for n in names)] if names else other
-                    out.setdefault(mine, [[] for _ in embedded])[i].append(item)
+                    out.setdefault(mine, [[] for _ in embedded])[i].append(
+                        link_item(other, props, names))
         return out
 
     def link_rows(self, triple: tuple[Label, Rel, Label]) -> list[dict[str, Any]]:
@@ -407,69 +413,37 @@ NODE_ORDER: tuple[Label, ...] = (
 
 #: Every property each label's upsert may write, besides its key and ``createdAt``.
 PROPERTIES: dict[Label, tuple[str, ...]] = {
-    Label.TEAM: ("description",),
-    Label.PERSON: ("name", "email", "active", "leftAt"),
-    Label.DATASET: ("description", "domain", "license", "datasheet"),
-    Label.DATASET_VERSION: ("dataset", "version", "uri", "digest", "rows", "schema",
-                            "description"),
-    Label.EXPERIMENT: ("description",),
-    Label.CODE_VERSION: ("repo", "commit", "branch", "dirty"),
-    Label.ENVIRONMENT: ("python", "platform", "accelerator", "packages"),
-    Label.MODEL: ("description", "task", "intendedUse", "limitations", "license",
-                  "baseModel"),
-    Label.RUN: ("name", "kind", "status", "startedAt", "endedAt", "params", "paramKeys",
-                "metrics", "metricKeys", "command", "seed", "trackerUrl", "error", "producer",
-                "eventTime", "mergeState", "acceptSources"),
-    Label.MODEL_VERSION: ("model", "version", "uri", "framework", "description", "aliases"),
-    Label.DEPLOYMENT: ("environment", "endpoint", "status", "deployedAt", "retiredAt"),
-    Label.NOTE: ("body",),
-}
+    e.label: tuple(p.name for p in e.props if p.upsert) for e in model.ENTITIES}
 _DECLARED: dict[Label, frozenset[str]] = {k: frozenset(v) for k, v in PROPERTIES.items()}
 
-#: What a record that does not state these properties means, for a node that has none
-#: yet: a run logged without kind or status is a completed training run. A node that has
-#: one keeps it (a run logged again stays FAILED), and a stub (a run named as a parent)
-#: gets none. Node rows carry them as trailing columns (``Plan.node_rows``).
+#: The model's defaults (``Prop.default``): for a node that has no such property yet, from
+#: a record that does not state it. A node that has one keeps it (a run logged again
+#: stays FAILED), and a stub (a run named as a parent) gets none.
 DEFAULTS: dict[Label, dict[str, Any]] = {
-    Label.RUN: {"kind": "training", "status": "COMPLETED"},
-}
+    e.label: defaults for e in model.ENTITIES
+    if (defaults := {p.name: p.default for p in e.props if p.default is not None})}
 
-#: The properties among ``PROPERTIES`` that hold UTC datetimes.
-TIMES: frozenset[str] = frozenset(
-    {"leftAt", "startedAt", "endedAt", "eventTime", "deployedAt", "retiredAt"})
+#: The properties of ``PROPERTIES`` that hold UTC datetimes, by label.
+TIMES: dict[Label, frozenset[str]] = {
+    e.label: frozenset(p.name for p in e.props if p.upsert and p.kind is model.DATETIME)
+    for e in model.ENTITIES}
+
+# Ownership edges (``Link.history``) have statements of their own (``statements.OWN``).
+_PLANNED = [link for link in model.LINKS if not link.history]
+
+#: Every (from, type, to) triple a batch may link; nothing else can be linked.
+LINKS: frozenset[tuple[Label, Rel, Label]] = frozenset(link.triple for link in _PLANNED)
 
 #: The properties a link carries, by triple (all others carry only ``createdAt``).
 LINK_PROPERTIES: dict[tuple[Label, Rel, Label], tuple[str, ...]] = {
-    (Label.RUN, Rel.USED, Label.DATASET_VERSION): ("role",),
-}
+    link.triple: tuple(p.name for p in link.props) for link in _PLANNED if link.props}
 
 #: What a new link takes for a property its record does not state (an input's role); an
 #: existing link keeps the value it has. The statements that create such links take them
 #: as parameters (``statements.LINK_DEFAULT_PARAMETERS``).
 LINK_DEFAULTS: dict[tuple[Label, Rel, Label], dict[str, Any]] = {
-    (Label.RUN, Rel.USED, Label.DATASET_VERSION): {"role": "other"},
-}
-
-#: Every (from, type, to) triple the graph model allows; nothing else can be linked.
-LINKS: frozenset[tuple[Label, Rel, Label]] = frozenset(
-    {
-        (Label.PERSON, Rel.MEMBER_OF, Label.TEAM),
-        (Label.PERSON, Rel.TRAINED, Label.RUN),
-        (Label.RUN, Rel.PART_OF, Label.EXPERIMENT),
-        (Label.RUN, Rel.CHILD_OF, Label.RUN),
-        (Label.RUN, Rel.USED, Label.DATASET_VERSION),
-        (Label.RUN, Rel.PRODUCED, Label.DATASET_VERSION),
-        (Label.RUN, Rel.PRODUCED, Label.MODEL_VERSION),
-        (Label.DATASET_VERSION, Rel.VERSION_OF, Label.DATASET),
-        (Label.MODEL_VERSION, Rel.VERSION_OF, Label.MODEL),
-        (Label.RUN, Rel.AT_COMMIT, Label.CODE_VERSION),
-        (Label.RUN, Rel.IN_ENV, Label.ENVIRONMENT),
-        (Label.DEPLOYMENT, Rel.SERVES, Label.MODEL_VERSION),
-        (Label.PERSON, Rel.DEPLOYED, Label.DEPLOYMENT),
-        (Label.PERSON, Rel.WROTE, Label.NOTE),
-    }
-    | {(Label.NOTE, Rel.ABOUT, label) for label in Label if label is not Label.NOTE}
-)
+    link.triple: defaults for link in _PLANNED
+    if (defaults := {p.name: p.default for p in link.props if p.default is not None})}
 
 
 def _carrier(triple: tuple[Label, Rel, Label]) -> Label:
@@ -485,3 +459,12 @@ EMBEDDED: dict[Label, tuple[tuple[Label, Rel, Label], ...]] = {
     label: tuple(sorted(t for t in LINKS if t[0] is not t[2] and _carrier(t) is label))
     for label in NODE_ORDER
 }
+
+
+@lru_cache(maxsize=1024)  # shapes vary little, but a server runs for months
+def row_layout(label: Label, shape: Shape) -> RowLayout:
+    """The columns of ``label``'s rows of ``shape``, for the planner and the statements."""
+    links = tuple(EMBEDDED[label][i] for i in shape[0])
+    return RowLayout(label, links, tuple(LINK_PROPERTIES.get(t, ()) for t in links),
+                     tuple(PROPERTIES[label][i] for i in shape[1]),
+                     tuple(DEFAULTS.get(label, ())))

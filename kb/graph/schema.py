@@ -1,5 +1,6 @@
 """Constraints, indexes and the recorded schema version.
 
+Constraints and property indexes derive from the graph model (``kb.domain.model``).
 Community 5.26 accepts single and composite uniqueness constraints (checked on the real
 server) but not existence constraints; composite keys are constrained through their
 derived ``key`` property so that a MERGE on one property stays safe under concurrency.
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from neo4j import ManagedTransaction
 
-from kb.domain import KEY_PROPERTY, Label
+from kb.domain import KEY_PROPERTY, Label, model
 from kb.errors import GraphError
 
 if TYPE_CHECKING:
@@ -29,15 +30,9 @@ CONSTRAINTS = [
     for label, prop in KEY_PROPERTY.items()
 ]
 
-_INDEXED = [
-    (Label.RUN, "startedAt"),
-    (Label.RUN, "status"),
-    (Label.DEPLOYMENT, "environment"),
-    (Label.DEPLOYMENT, "status"),
-    (Label.DATASET_VERSION, "dataset"),
-    (Label.MODEL_VERSION, "model"),
-    (Label.PERSON, "active"),
-] + [(label, "updatedAt") for label in Label]
+# The model's indexed properties, and every label's ``updatedAt`` (what changed since).
+_INDEXED = [(e.label, p.name) for e in model.ENTITIES for p in e.props if p.indexed] + [
+    (label, p.name) for p in model.STAMPS if p.indexed for label in Label]
 
 INDEXES = [
     f"CREATE INDEX {label.value.lower()}_{prop.lower()} IF NOT EXISTS "

@@ -4,25 +4,18 @@ Each upsert is an ``UNWIND $rows`` batch that MERGEs on the natural key, links t
 along the triples of ``plan.EMBEDDED`` in the same pass, and only stamps
 ``updatedAt``/``updatedBy`` when a property really changes, so a second delivery of the
 same facts changes nothing at all. UTC timestamps, the write's own ``$now`` included,
-arrive as ISO text and are stored as ``datetime`` (see ``Plan.node_rows`` for the row layout).
+arrive as ISO text and are stored as ``datetime``. Every column a statement reads is
+named by the rows' layout (``rows.RowLayout``), the one the planner laid them out with.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from kb.domain import KEY_PROPERTY, Label, Rel
+from kb.domain import KEY_PROPERTY, Label, Rel, model
 
-from .plan import (
-    DEFAULTS,
-    EMBEDDED,
-    LINK_DEFAULTS,
-    LINK_PROPERTIES,
-    LINKS,
-    PROPERTIES,
-    TIMES,
-    Shape,
-)
+from .plan import LINK_DEFAULTS, LINKS, TIMES, Shape, row_layout
+from .rows import RowLayout
 
 # These statements find every node through its uniqueness constraint, so their plan never
 # depends on how much data there is. Without this, Neo4j re-plans each of them (costly
@@ -61,18 +54,20 @@ def _created_defaults(triple: tuple[Label, Rel, Label]) -> str:
     return f", r += ${link_defaults_parameter(triple)}" if triple in LINK_DEFAULTS else ""
 
 
-def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str:
+def _carry(layout: RowLayout, triple: tuple[Label, Rel, Label]) -> str:
     """A unit subquery that links the bound node ``n`` along one embedded triple."""
     a, rel, b = triple
-    other = b if a is label else a
-    names = LINK_PROPERTIES.get(triple, ())
-    key = "l[0]" if names else "l"
-    pattern = f"(n)-[r:{rel.value}]->(o)" if a is label else f"(o)-[r:{rel.value}]->(n)"
-    sets = "".join(f"  SET r.`{name}` = coalesce(l[{i}], r.`{name}`)\n"
-                   for i, name in enumerate(names, start=1))
+    outgoing = a is layout.label
+    other = b if outgoing else a
+    at = layout.link_key(triple)
+    key = "l" if at is None else f"l[{at}]"
+    pattern = f"(n)-[r:{rel.value}]->(o)" if outgoing else f"(o)-[r:{rel.value}]->(n)"
+    sets = "".join(
+        f"  SET r.`{name}` = coalesce(l[{layout.link_value(triple, name)}], r.`{name}`)\n"
+        for name in layout.link_properties(triple))
     return (
         "CALL (n, row, now) {\n"
-        f"  UNWIND row[{position}] AS l\n"
+        f"  UNWIND row[{layout.link(triple)}] AS l\n"
         f"  MATCH (o:{other.value} {{{KEY_PROPERTY[other]}: {key}}})\n"
         f"  MERGE {pattern}\n"
         f"  ON CREATE SET r.createdAt = now{_created_defaults(triple)}\n"
@@ -82,9 +77,8 @@ def _carry(label: Label, position: int, triple: tuple[Label, Rel, Label]) -> str
 
 
 def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
-    """Rows (parameter ``rows``) as ``Plan.node_rows`` lays them out:
-    ``[key, createdAt, *links, *values, *defaults]`` over the columns of ``shape``, given
-    ``now`` bound to the write's time.
+    """Rows (parameter ``rows``) laid out as ``row_layout(label, shape)``, given ``now``
+    bound to the write's time.
 
     A property is compared and set only when the row knows it (not null), and a default
     (``plan.DEFAULTS``) only where the node has no value; the stamps move only when one
@@ -92,14 +86,14 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
     left out of the statement, which would otherwise compare each of them, and run each
     link's subquery, for every row.
     """
-    embedded, names = EMBEDDED[label], PROPERTIES[label]
-    links, props = shape
-    first = 2 + len(links)
-    values = [(names[p], f"datetime(row[{i}])" if names[p] in TIMES else f"row[{i}]",
-               f"row[{i}]") for i, p in enumerate(props, start=first)]
-    # plan.DEFAULTS: columns after the values, for a node that has no such property yet.
-    defaults = {name: f"row[{i}]" for i, name in
-                enumerate(DEFAULTS.get(label, ()), start=first + len(props))}
+    layout = row_layout(label, shape)
+    times = TIMES[label]
+    values = []
+    for name in layout.values:
+        raw = f"row[{layout.value(name)}]"
+        values.append((name, f"datetime({raw})" if name in times else raw, raw))
+    # For a node that has no such property yet.
+    defaults = {name: f"row[{layout.default(name)}]" for name in layout.defaults}
     changed = "\n   OR ".join(
         [f"({raw} IS NOT NULL AND NOT coalesce(n.`{name}` = {value}, false))"
          for name, value, raw in values]
@@ -114,11 +108,11 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
            for name, default in defaults.items() if name not in given])
     merge = (
         f"UNWIND ${rows} AS row\n"
-        f"MERGE (n:{label.value} {{{KEY_PROPERTY[label]}: row[0]}})\n"
-        "ON CREATE SET n.createdAt = coalesce(datetime(row[1]), now),\n"
+        f"MERGE (n:{label.value} {{{KEY_PROPERTY[label]}: row[{layout.key}]}})\n"
+        f"ON CREATE SET n.createdAt = coalesce(datetime(row[{layout.created}]), now),\n"
         "              n.updatedAt = now, n.updatedBy = $actor\n"
     )
-    carried = "".join(_carry(label, i, embedded[t]) for i, t in enumerate(links, start=2))
+    carried = "".join(_carry(layout, triple) for triple in layout.links)
     if carried:
         merge += "WITH n, row, now\n" + carried
     if not sets:
@@ -182,8 +176,7 @@ MISSING: dict[Label, str] = {label: _missing(label) for label in Label}
 LINK: dict[tuple[Label, Rel, Label], str] = {t: _link(*t) for t in LINKS}
 
 # Owners are people or teams; an ownership edge is never deleted, only closed (`until`).
-_OWN_PAIRS = [(o, a) for o in (Label.PERSON, Label.TEAM) for a in
-              (Label.MODEL, Label.DATASET, Label.EXPERIMENT, Label.DEPLOYMENT)]
+_OWN_PAIRS = [(link.source, link.target) for link in model.LINKS if link.rel is Rel.OWNS]
 
 
 def _own(owner: Label, asset: Label) -> str:
@@ -218,6 +211,4 @@ def _close(asset: Label) -> str:
 
 
 OWN: dict[tuple[Label, Label], str] = {pair: _own(*pair) for pair in _OWN_PAIRS}
-CLOSE_OWNERSHIP: dict[Label, str] = {a: _close(a) for a in
-                                     (Label.MODEL, Label.DATASET, Label.EXPERIMENT,
-                                      Label.DEPLOYMENT)}
+CLOSE_OWNERSHIP: dict[Label, str] = {a: _close(a) for a in dict.fromkeys(a for _, a in _OWN_PAIRS)}
