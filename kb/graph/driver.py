@@ -114,12 +114,15 @@ def plain(value: Any) -> Any:
 class Graph:
     """One driver and one database name; cheap to share between threads."""
 
-    def __init__(self, driver: neo4j.Driver, database: str = "neo4j") -> None:
+    def __init__(self, driver: neo4j.Driver, database: str = "neo4j",
+                 retry_seconds: float = RETRY_SECONDS) -> None:
+        """``retry_seconds``: how long ``query`` retries, which should match the driver's
+        ``max_transaction_retry_time`` (how long ``read`` and ``write`` do)."""
         self._driver = driver
         self.database = database
         self._schema_ready = False
         self._lock = threading.Lock()
-        self.retry_seconds = RETRY_SECONDS
+        self.retry_seconds = retry_seconds
         self.round_trips = 0  # units of work run; tests use it to spot N+1 access
         # Each committed transaction leaves its bookmark here and each later session
         # waits for it, so a mutation's answer, or a question asked right after an
@@ -144,9 +147,7 @@ class Graph:
             ) from exc
         except (neo_exc.Neo4jError, neo_exc.DriverError, OSError) as exc:
             raise mapped(exc, neo4j=f"Neo4j at {uri}") or GraphUnavailable(str(exc)) from exc
-        graph = cls(driver, database)
-        graph.retry_seconds = retry_seconds
-        return graph
+        return cls(driver, database, retry_seconds)
 
     def count_round_trip(self) -> None:
         with self._lock:

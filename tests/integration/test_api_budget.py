@@ -58,7 +58,7 @@ def test_a_refused_cycle_needs_no_database(graph):
         sock.bind(("127.0.0.1", 0))
         uri = f"bolt://127.0.0.1:{sock.getsockname()[1]}"
     down = Graph(GraphDatabase.driver(uri, auth=("neo4j", "x"), connection_timeout=2,
-                                      max_transaction_retry_time=0.2))
+                                      max_transaction_retry_time=0.2), retry_seconds=0.2)
     app = create_app(api_config(), down)
 
     async def ask(query: str) -> httpx.Response:

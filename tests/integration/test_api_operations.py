@@ -70,7 +70,7 @@ def test_an_unreachable_database_is_reported_not_waited_for(lifespan):
         sock.bind(("127.0.0.1", 0))
         uri = f"bolt://127.0.0.1:{sock.getsockname()[1]}"
     down = Graph(GraphDatabase.driver(uri, auth=("neo4j", "x"), connection_timeout=5,
-                                      max_transaction_retry_time=0.5))
+                                      max_transaction_retry_time=0.5), retry_seconds=0.5)
     app = create_app(api_config(), down)
 
     async def ask() -> tuple[httpx.Response, httpx.Response]:
