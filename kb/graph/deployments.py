@@ -43,8 +43,8 @@ SET d.status = 'RETIRED', d.retiredAt = datetime($now), d.updatedAt = datetime($
     d.updatedBy = $actor
 """
 
-# Taken before looking for the active deployment a new one may stand for, so that a
-# concurrent deployment of the same model commits first and is seen, or waits.
+# Taken before looking for the active deployment a new one repeats: of two concurrent
+# deployments of one model, the later waits for the earlier to commit, then sees it.
 LOCK_MODELS = """
 UNWIND $names AS name
 MATCH (m:Model {name: name})

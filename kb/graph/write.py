@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WriteResult:
-    """What the caller could not know before the write: assigned model versions."""
+    """What the caller could not know before the write: assigned model versions and
+    deployment ids."""
 
     model_versions: list[tuple[str, str, str | None]] = field(default_factory=list)
     #: The batch's deployment ids, in its order, made-up ones resolved (``write_batch``).
