@@ -297,7 +297,7 @@ def person_pages(rows: list[dict[str, Any]]) -> list[Page]:
     out = []
     for row in rows:
         p = row["person"]
-        departed = p.get("active") is False or p.get("leftAt") is not None
+        departed = not p["active"]
         owned = sorted(row["owned"], key=lambda o: (o["kind"], o["key"], o["role"] or ""))
         current = [{**o, "since": when(o["since"])} for o in owned if o["until"] is None]
         context = {

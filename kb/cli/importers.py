@@ -7,7 +7,6 @@ again: a second import of the same source changes nothing.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,17 +19,6 @@ from .app import JSON_OPTION, app, console, emit, get_config, open_graph
 import_app = typer.Typer(help="Import what other tools recorded: OpenLineage events, MLflow.",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
-
-
-def _since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput("--since", "must be a date or date-time like 2024-05-01 or "
-                           "2024-05-01T12:00:00Z", text) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
 def _progress():
@@ -102,7 +90,9 @@ def import_mlflow(
     if tracking_uri.startswith("file:") or "://" not in tracking_uri:
         # kb only reads (a copy of) the store; MLflow 3 refuses file stores unless told.
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    when = _since(since)
+    from kb.ingest.times import parse_time
+
+    when = None if since is None else parse_time(since, "--since")
     config = get_config()
     graph = open_graph(config)
     try:

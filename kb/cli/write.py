@@ -155,15 +155,6 @@ def _load_runs(path: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def _renamed(exc: InvalidInput, prefix: str, strip: str) -> InvalidInput:
-    """Re-home a builder's field name (``run.params.lr.str``) under ``runs[i]``."""
-    field = exc.field.removeprefix(strip)
-    parts = field.split(".")
-    if parts[0] in ("params", "metrics") and len(parts) > 2:
-        parts = parts[:2]  # pydantic adds the union member it tried; the key is enough
-    return InvalidInput(f"{prefix}.{'.'.join(parts)}", exc.problem, exc.value)
-
-
 def _inputs(items: Any, where: str) -> list[Any]:
     if items is None:
         return []
@@ -199,20 +190,7 @@ def run_log(
             spec["inputs"] = _inputs(spec.get("inputs"), f"{where}.inputs")
             spec["outputs"] = _inputs(spec.get("outputs"), f"{where}.outputs")
             spec.setdefault("person", c.default_person)
-            try:
-                rec = b.run(**spec)
-            except InvalidInput as exc:
-                raise _renamed(exc, where, "run.") from None
-            except TypeError as exc:
-                raise InvalidInput(where, str(exc)) from None
-            for j, model in enumerate(models):
-                if not isinstance(model, dict) or "model" not in model:
-                    raise InvalidInput(f"{where}.models[{j}].model", "is required", model)
-                model = dict(model)
-                try:
-                    b.model_version(model.pop("model"), run_id=rec.id, **model)
-                except InvalidInput as exc:
-                    raise _renamed(exc, f"{where}.models[{j}]", "model_version.") from None
+            b.run_with_models(models=models, where=where, **spec)
         ids = [r.id for r in b.batch().runs]
         result = c.write(b)
     versions = [{"model": m, "version": v, "run": r} for m, v, r in result.model_versions]

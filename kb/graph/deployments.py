@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from neo4j import ManagedTransaction
 
-from kb.domain import DeploymentRecord
+from kb.domain import DeploymentRecord, versioned_key
 
 from .statements import lock
 
@@ -43,11 +43,21 @@ SET d.status = 'RETIRED', d.retiredAt = datetime($now), d.updatedAt = datetime($
     d.updatedBy = $actor
 """
 
+# Taken before looking for the active deployment a new one repeats: of two concurrent
+# deployments of one model, the later waits for the earlier to commit, then sees it.
+LOCK_MODELS = """
+UNWIND $names AS name
+MATCH (m:Model {name: name})
+WITH m ORDER BY m.name
+""" + lock("m")
+
 FIND_ACTIVE = """
-MATCH (d:Deployment {environment: $environment, status: 'ACTIVE'})
-      -[:SERVES]->(:ModelVersion {key: $key})
-WHERE coalesce(d.endpoint, '') = coalesce($endpoint, '')
-RETURN d.id AS id LIMIT 1
+UNWIND $rows AS row
+OPTIONAL MATCH (d:Deployment {environment: row.environment, status: 'ACTIVE'})
+      -[:SERVES]->(:ModelVersion {key: row.key})
+WHERE coalesce(d.endpoint, '') = coalesce(row.endpoint, '')
+WITH row, min(d.id) AS existing
+RETURN row.id AS id, existing
 """
 
 
@@ -63,9 +73,21 @@ def retire(tx: ManagedTransaction, ids: tuple[str, ...], now: str, actor: str) -
         tx.run(RETIRE, ids=list(ids), now=now, actor=actor).consume()
 
 
-def find_active(tx: ManagedTransaction, *, model_version_key: str, environment: str,
-                endpoint: str | None) -> str | None:
-    """The id of the active deployment already serving this version there, if any."""
-    record = tx.run(FIND_ACTIVE, key=model_version_key, environment=environment,
-                    endpoint=endpoint).single()
-    return None if record is None else record["id"]
+def reuse_active(tx: ManagedTransaction, records: tuple[DeploymentRecord, ...],
+                 made_up: frozenset[str]) -> tuple[DeploymentRecord, ...]:
+    """``records``, where each id kb made up (``made_up``, none given by the caller) is
+    replaced by that of the active deployment already serving the same version in the
+    same environment and endpoint, if there is one: deploying again is the same
+    deployment. The same tuple comes back when no id changes."""
+    fresh = [d for d in records if d.id in made_up]
+    if not fresh:
+        return records
+    tx.run(LOCK_MODELS, names=sorted({d.model for d in fresh})).consume()
+    rows = [{"id": d.id, "key": versioned_key(d.model, d.version),
+             "environment": d.environment, "endpoint": d.endpoint} for d in fresh]
+    found = {r["id"]: r["existing"] for r in tx.run(FIND_ACTIVE, rows=rows)
+             if r["existing"] is not None}
+    if not found:
+        return records
+    return tuple(d.model_copy(update={"id": found[d.id]}) if d.id in found else d
+                 for d in records)

@@ -17,6 +17,7 @@ from kb.domain import KEY_PROPERTY, Label, Ref, Rel
 from kb.errors import NotFound
 
 from .driver import Graph
+from .labels import kb_label
 from .nodes import decode
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ def _exists(label: Label) -> str:
 SHOW: dict[Label, str] = {label: _show(label) for label in Label}
 EXISTS: dict[Label, str] = {label: _exists(label) for label in Label}
 
-_LABELS = frozenset(label.value for label in Label)
 _KIND = {Label.DATASET_VERSION: "dataset version", Label.MODEL_VERSION: "model version",
          Label.CODE_VERSION: "code version"}
 
@@ -59,11 +59,8 @@ def kind_name(label: Label) -> str:
 
 
 def _ref_text(raw: dict[str, Any]) -> str | None:
-    for text in raw["labels"]:
-        if text in _LABELS:
-            label = Label(text)
-            return str(Ref(label, raw["props"][KEY_PROPERTY[label]]))
-    return None
+    label = kb_label(raw["labels"])
+    return None if label is None else str(Ref(label, raw["props"][KEY_PROPERTY[label]]))
 
 
 def _read(tx: ManagedTransaction, ref: Ref) -> dict[str, Any] | None:

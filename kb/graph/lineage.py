@@ -17,7 +17,6 @@ rebuild the drawable graph in one pass. Impact is one statement of its own (``IM
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +36,7 @@ from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
 from kb.errors import InvalidInput, NotFound
 
 from .driver import Graph, plain
+from .labels import kb_label
 
 log = logging.getLogger(__name__)
 
@@ -155,17 +155,6 @@ ROOT: dict[Label, str] = {label: _root(label) for label in STARTS}
 
 
 # -- turning rows into answers --------------------------------------------------------------
-_LABELS = {label.value: label for label in Label}
-
-
-def _label(labels: Iterable[str]) -> Label:
-    for text in labels:
-        label = _LABELS.get(text)
-        if label is not None:
-            return label
-    raise ValueError(f"no kb label among {labels!r}")
-
-
 def display_name(label: Label, key: str | None, name: str | None,
                  environment: str | None = None) -> str:
     """What a drawing shows for a node: a run's name, a deployment with its environment,
@@ -179,7 +168,9 @@ def display_name(label: Label, key: str | None, name: str | None,
 
 def _node(raw: list[Any]) -> LineageNode:
     _, labels, key, name, environment, _, _ = raw
-    label = _label(labels)
+    label = kb_label(labels)
+    if label is None:
+        raise ValueError(f"no kb label among {labels!r}")
     return LineageNode(to_global_id(label, key), label.value, key,
                        display_name(label, key, name, environment))
 

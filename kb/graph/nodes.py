@@ -18,6 +18,8 @@ from neo4j import ManagedTransaction
 from kb.domain import KEY_PROPERTY, OWNABLE, Label, Rel
 
 from .driver import plain
+from .labels import kb_label
+from .people import active
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +40,6 @@ def decode(props: dict[str, Any]) -> dict[str, Any]:
             except ValueError:
                 log.warning("property %s is not JSON; left as text", name)
     return out
-
-
-_LABELS = frozenset(label.value for label in Label)
-
-
-def kb_label(labels: list[str]) -> Label | None:
-    for text in labels:
-        if text in _LABELS:
-            return Label(text)
-    return None
 
 
 @dataclass(frozen=True)
@@ -217,7 +209,7 @@ PAGES: dict[str, tuple[str, str]] = {
     "experiments": (f"MATCH (n:Experiment) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
     "people": ("MATCH (n:Person) WHERE ($team IS NULL OR EXISTS { MATCH (n)-[:MEMBER_OF]->"
                "(:Team {name: $team}) }) AND ($active IS NULL OR "
-               "coalesce(n.active, n.leftAt IS NULL) = $active)", "n.handle"),
+               f"{active('n')} = $active)", "n.handle"),
     "teams": ("MATCH (n:Team)", "n.name"),
     "runs": ("MATCH (n:Run) WHERE ($since IS NULL OR n.startedAt >= $since)"
              " AND ($status IS NULL OR n.status = $status)"

@@ -1,7 +1,7 @@
 """Who is left holding what: ``handover(person)`` and ``orphans()``.
 
-A person is "active" unless marked otherwise (``active`` false or ``leftAt`` set); a team
-counts as an active owner while it has an active member.
+A person is active as ``people.active`` says; a team counts as an active owner while it
+has an active member.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from neo4j import ManagedTransaction
 from kb.errors import NotFound
 
 from .driver import Graph, plain
-from .nodes import kb_label
+from .labels import kb_label
+from .people import active
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 
 def _active_owner(exclude: str) -> str:
     """An owner ``o`` that counts: an active person, or a team with an active member."""
-    return ("(o:Person AND coalesce(o.active, o.leftAt IS NULL)"
+    return (f"(o:Person AND {active('o')}"
             " OR o:Team AND EXISTS { MATCH (q:Person)-[:MEMBER_OF]->(o)"
-            f" WHERE {exclude} AND coalesce(q.active, q.leftAt IS NULL) }})")
+            f" WHERE {exclude} AND {active('q')} }})")
 
 
 
@@ -47,7 +48,7 @@ RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, relations, roles,
             WHERE e.until IS NULL AND o <> p AND {_active_owner('q <> p')}
             RETURN DISTINCT coalesce(o.handle, o.name) }} AS otherOwners,
   COLLECT {{ MATCH (q:Person)-[:TRAINED]->(:Run)-[:PRODUCED|USED]->(v)
-            WHERE q <> p AND coalesce(q.active, q.leftAt IS NULL)
+            WHERE q <> p AND {active('q')}
               AND ((v:ModelVersion OR v:DatasetVersion) AND (v)-[:VERSION_OF]->(a)
                    OR v:ModelVersion AND (a)-[:SERVES]->(v))
             RETURN DISTINCT q.handle }} AS otherTrainers

@@ -18,13 +18,15 @@ from neo4j import ManagedTransaction
 from kb.domain import KEY_PROPERTY, Label
 
 from .driver import plain
+from .people import active
+from .stamps import read_stamp
 
 #: How many consumers or runs a page lists before it only gives the count.
 RECENT = 10
 
 _OWNER = ("CASE WHEN o IS NULL THEN null ELSE {kind: head(labels(o)), "
           "key: coalesce(o.handle, o.name), role: e.role, since: toString(e.since), "
-          "until: toString(e.until), active: coalesce(o.active, true)} END")
+          f"until: toString(e.until), active: {active('o')}}} END")
 
 _MODELS = f"""
 OPTIONAL MATCH (o)-[e:OWNS]->(m)
@@ -85,11 +87,11 @@ CALL (d) {
 RETURN d.name AS name, d.domain AS domain, versions, owners
 """
 
-PEOPLE_INDEX = """
+PEOPLE_INDEX = f"""
 MATCH (p:Person)
-RETURN p.handle AS handle, p.name AS name, coalesce(p.active, true) AS active,
-       COLLECT { MATCH (p)-[:MEMBER_OF]->(t:Team) RETURN t.name ORDER BY t.name } AS teams,
-       COUNT { (p)-[:TRAINED]->(:Run) } AS runs
+RETURN p.handle AS handle, p.name AS name, {active('p')} AS active,
+       COLLECT {{ MATCH (p)-[:MEMBER_OF]->(t:Team) RETURN t.name ORDER BY t.name }} AS teams,
+       COUNT {{ (p)-[:TRAINED]->(:Run) }} AS runs
 """
 
 TEAM_INDEX = """
@@ -202,7 +204,7 @@ CALL (p) {
   OPTIONAL MATCH (p)-[e:OWNS]->(a)
   CALL (a, p) {
     OPTIONAL MATCH (o)-[e2:OWNS]->(a)
-    WHERE e2.until IS NULL AND o <> p AND coalesce(o.active, true)
+    WHERE e2.until IS NULL AND o <> p AND """ + active("o") + """
     RETURN count(o) AS others
   }
   RETURN collect(CASE WHEN a IS NULL THEN null ELSE
@@ -227,7 +229,7 @@ CALL (p) {
      deployedAt: toString(d.deployedAt), model: v.model, version: v.version} END) AS deployed
 }
 RETURN p {.*, createdAt: toString(p.createdAt), updatedAt: toString(p.updatedAt),
-          leftAt: toString(p.leftAt)} AS person,
+          leftAt: toString(p.leftAt), active: """ + active("p") + """} AS person,
        teams, owned, runCount, recentRuns, deployed
 """
 PEOPLE = "UNWIND $handles AS handle MATCH (p:Person {handle: handle})" + _PEOPLE
@@ -236,7 +238,7 @@ _TEAMS = """
 CALL (t) {
   OPTIONAL MATCH (p:Person)-[:MEMBER_OF]->(t)
   RETURN collect(CASE WHEN p IS NULL THEN null ELSE
-    {handle: p.handle, name: p.name, active: coalesce(p.active, true)} END) AS members
+    {handle: p.handle, name: p.name, active: """ + active("p") + """} END) AS members
 }
 CALL (t) {
   OPTIONAL MATCH (t)-[e:OWNS]->(a) WHERE e.until IS NULL
@@ -287,7 +289,7 @@ RETURN v.model AS model, v.version AS version, at, by
 ORPHANS = """
 MATCH (a) WHERE (a:Model OR a:Dataset)
   AND NOT EXISTS {
-    MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND (o:Team OR coalesce(o.active, true))
+    MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND (o:Team OR """ + active("o") + """)
   }
 OPTIONAL MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL
 RETURN head(labels(a)) AS kind, a.name AS name, collect(o.handle) AS formerOwners
@@ -372,23 +374,16 @@ def _rows(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, A
     return [plain(record.data()) for record in tx.run(query, **params)]
 
 
-# The driver builds temporal values slowly enough to dominate a site build, so the bulk
-# reads return the stamps as ISO text (``toString``) and these keys are turned back into
-# the same ``datetime`` (offset kept, nanoseconds cut to
-# microseconds, as ``plain`` does).
+# The bulk reads return stamps as ISO text (``stamps``); these keys are read back.
 _STAMPS = frozenset({"createdAt", "updatedAt", "startedAt", "endedAt", "deployedAt",
                      "retiredAt", "at", "since", "until", "leftAt"})
-
-
-def _stamp(text: str) -> datetime:
-    return datetime.fromisoformat(text.split("[", 1)[0])
 
 
 def _dated(value: Any) -> Any:
     """``plain`` in one pass, plus the ISO stamps; exact type checks, as abc checks cost."""
     kind = type(value)
     if kind is dict:
-        return {k: _stamp(v) if k in _STAMPS and type(v) is str and "T" in v else _dated(v)
+        return {k: read_stamp(v) if k in _STAMPS and type(v) is str and "T" in v else _dated(v)
                 for k, v in value.items()}
     if kind is list:
         return [_dated(v) for v in value]
@@ -427,7 +422,7 @@ def _restamp(row: dict[str, Any] | None, keys: tuple[str, ...]) -> None:
         for key in keys:
             value = row.get(key)
             if type(value) is str and "T" in value:
-                row[key] = _stamp(value)
+                row[key] = read_stamp(value)
 
 
 def _versions(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:

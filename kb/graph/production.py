@@ -12,6 +12,7 @@ from kb.domain.answers import DeploymentFact
 from kb.errors import InvalidInput
 
 from .driver import Graph, plain
+from .people import active
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,10 @@ RETURN d.id AS id, v.model AS model, v.version AS version, d.environment AS envi
        d.endpoint AS endpoint, d.status AS status, d.deployedAt AS deployedAt,
        d.retiredAt AS retiredAt,
        p.handle AS deployedBy, p.name AS deployedByName,
-       CASE WHEN p IS NULL THEN null ELSE coalesce(p.active, p.leftAt IS NULL) END
+       CASE WHEN p IS NULL THEN null ELSE {active('p')} END
          AS deployedByActive,
        t.handle AS trainedBy,
-       CASE WHEN t IS NULL THEN null ELSE coalesce(t.active, t.leftAt IS NULL) END
+       CASE WHEN t IS NULL THEN null ELSE {active('t')} END
          AS trainedByActive,
        r.id AS runId
 ORDER BY environment, model, deployedAt DESC, id

@@ -16,7 +16,8 @@ from kb.domain import KEY_PROPERTY, Label
 from kb.errors import InvalidInput
 
 from .driver import Graph
-from .nodes import decode, kb_label
+from .labels import kb_label
+from .nodes import decode
 from .schema import FULLTEXT_INDEX
 
 log = logging.getLogger(__name__)

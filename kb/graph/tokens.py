@@ -19,6 +19,7 @@ from kb.errors import Conflict, InvalidInput, NotFound
 
 from .driver import Graph
 from .schema import create_missing
+from .stamps import read_stamp
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +94,11 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _time(text: str | None) -> datetime | None:
-    # Tokens are stamped in UTC ("...Z"); a named zone would add "[Zone]".
-    return None if text is None else datetime.fromisoformat(text.split("[", 1)[0])
-
-
 def token_from_map(raw: dict) -> Token:
     """A ``Token`` from a ``TOKEN_MAP`` projection."""
-    return Token(raw["id"], raw["name"], raw["scope"], raw["actor"], _time(raw["createdAt"]),
-                 _time(raw["revokedAt"]), _time(raw["lastUsedAt"]))
+    return Token(raw["id"], raw["name"], raw["scope"], raw["actor"],
+                 read_stamp(raw["createdAt"]), read_stamp(raw["revokedAt"]),
+                 read_stamp(raw["lastUsedAt"]))
 
 
 def _create(tx: ManagedTransaction, row: dict) -> None:

@@ -12,13 +12,14 @@ from kb.domain.answers import DatasetVersionFact, TrainingFact
 from kb.errors import NotFound
 
 from .driver import Graph
+from .people import active
+from .stamps import read_stamp
 
 log = logging.getLogger(__name__)
 
 # Everything one version needs, gathered per version with bounded subqueries so that a
 # version with many inputs still costs one row. Stamps come back as ISO text: the driver
 # takes longer to build its temporal values than the whole rest of the row.
-# ``coalesce(p.active, p.leftAt IS NULL)``: a person nobody marked is taken to be still here.
 _FACTS = """
 CALL (v) {
   OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
@@ -31,7 +32,7 @@ CALL (r) {
 RETURN v.model AS model, v.version AS version, toString(v.createdAt) AS createdAt,
        coalesce(v.aliases, []) AS aliases,
        p.handle AS person, p.name AS personName,
-       CASE WHEN p IS NULL THEN null ELSE coalesce(p.active, p.leftAt IS NULL) END AS active,
+       CASE WHEN p IS NULL THEN null ELSE """ + active("p") + """ END AS active,
        r.id AS runId, r.status AS runStatus, toString(r.startedAt) AS startedAt,
        toString(r.endedAt) AS endedAt,
        r.params AS params, r.metrics AS metrics, r.command AS command, r.seed AS seed,
@@ -49,12 +50,6 @@ ALL_VERSIONS = "MATCH (v:ModelVersion {model: $model})\n" + _FACTS
 MODEL_EXISTS = "MATCH (m:Model {name: $model}) RETURN count(m) > 0 AS found"
 
 
-def _stamp(text: str | None) -> datetime | None:
-    """An ISO stamp from ``toString`` as ``plain`` would give it (offset kept, zone name
-    and nanoseconds beyond microseconds dropped)."""
-    return datetime.fromisoformat(text.split("[", 1)[0]) if text else None
-
-
 def _decode(text: str | None) -> dict:
     return json.loads(text) if text else {}
 
@@ -63,10 +58,10 @@ def _fact(row: dict[str, Any]) -> TrainingFact:
     code = row["code"][0] if row["code"] else {}
     inputs = sorted(row["inputs"], key=lambda i: (i["role"] or "", i["dataset"], i["version"]))
     return TrainingFact(
-        model=row["model"], version=row["version"], created_at=_stamp(row["createdAt"]),
+        model=row["model"], version=row["version"], created_at=read_stamp(row["createdAt"]),
         aliases=tuple(row["aliases"]), person=row["person"], person_name=row["personName"],
         person_active=row["active"], run_id=row["runId"], run_status=row["runStatus"],
-        started_at=_stamp(row["startedAt"]), ended_at=_stamp(row["endedAt"]),
+        started_at=read_stamp(row["startedAt"]), ended_at=read_stamp(row["endedAt"]),
         experiment=row["experiment"][0] if row["experiment"] else None,
         params=_decode(row["params"]), metrics=_decode(row["metrics"]),
         inputs=tuple(DatasetVersionFact(**i) for i in inputs),

@@ -31,9 +31,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WriteResult:
-    """What the caller could not know before the write: assigned model versions."""
+    """What the caller could not know before the write: assigned model versions and
+    deployment ids."""
 
     model_versions: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: The batch's deployment ids, in its order, made-up ones resolved (``write_batch``).
+    deployments: list[str] = field(default_factory=list)
 
 
 def _require(tx: ManagedTransaction, label: Label, keys: set[str], kind: str) -> None:
@@ -54,17 +57,21 @@ def prepare(batch: Batch) -> Plan | None:
 
 
 def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
-                plan: Plan | None = None, *, claimed: bool = False) -> WriteResult:
+                plan: Plan | None = None, *, claimed: bool = False,
+                made_up: frozenset[str] = frozenset()) -> WriteResult:
     """Write ``batch`` in ``tx``; ``claimed``: the caller has already claimed the batch's
     runs for their sources in this transaction (``run_sources``), as the OpenLineage
-    merge does with the states it reads."""
+    merge does with the states it reads. ``made_up``: deployment ids no caller gave,
+    which become that of the active deployment they repeat, if any
+    (``deployments.reuse_active``), read here so no writer can slip in between."""
     stamp = now.isoformat()  # every statement takes the time as text: see statements.NOW
     if not claimed:
         # First, so that a run another source owns refuses the batch before any write.
         claim_runs(tx, ((run.id, run.source.value) for run in batch.runs), stamp)
     versions = models.assign_versions(tx, batch.model_versions, stamp, actor)
-    if plan is None or versions is not batch.model_versions:
-        batch = batch.model_copy(update={"model_versions": versions})
+    placed = deployments.reuse_active(tx, batch.deployments, made_up)
+    if plan is None or versions is not batch.model_versions or placed is not batch.deployments:
+        batch = batch.model_copy(update={"model_versions": versions, "deployments": placed})
         plan = build_plan(batch).lay_out()  # every label's rows, and its size, once
 
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
@@ -90,7 +97,8 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     deployments.retire_replaced(tx, batch.deployments, stamp, actor)
     deployments.retire(tx, batch.retirements, stamp, actor)
     _ownerships(tx, batch, stamp, actor)
-    return WriteResult([(mv.model, mv.version or "", mv.run_id) for mv in versions])
+    return WriteResult([(mv.model, mv.version or "", mv.run_id) for mv in versions],
+                       [d.id for d in placed])
 
 
 def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str) -> None:
@@ -126,10 +134,11 @@ def _ownerships(tx: ManagedTransaction, batch: Batch, now: str, actor: str) -> N
 
 
 def apply(graph: Graph, batch: Batch, *, actor: str, now: datetime | None = None,
-          plan: Plan | None = None) -> WriteResult:
+          plan: Plan | None = None, made_up: frozenset[str] = frozenset()) -> WriteResult:
     """Write ``batch`` atomically and idempotently, stamped with ``actor``.
 
-    ``plan`` is ``prepare(batch)`` when the caller built it already.
+    ``plan`` is ``prepare(batch)`` when the caller built it already; ``made_up`` as
+    ``write_batch`` takes it.
     """
     stamp = now or datetime.now(UTC)
-    return graph.write(write_batch, batch, stamp, actor, plan)
+    return graph.write(write_batch, batch, stamp, actor, plan, made_up=made_up)

@@ -32,12 +32,10 @@ from kb.domain import (
     TeamRecord,
     parse_ref,
     validate,
-    versioned_key,
 )
 from kb.domain.text import clean_name
 from kb.errors import InvalidInput, NotFound
 from kb.graph import Graph
-from kb.graph.deployments import find_active
 from kb.graph.lookup import asset_labels
 
 DatasetRef = tuple[str, str] | Mapping[str, Any] | str
@@ -72,6 +70,14 @@ def _drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _renamed(exc: InvalidInput, prefix: str, strip: str) -> InvalidInput:
+    """Re-home a builder's field name (``run.params.lr.str``) under ``prefix``."""
+    parts = exc.field.removeprefix(strip).split(".")
+    if parts[0] in ("params", "metrics") and len(parts) > 2:
+        parts = parts[:2]  # pydantic adds the union member it tried; the key is enough
+    return InvalidInput(f"{prefix}.{'.'.join(parts)}", exc.problem, exc.value)
+
+
 class BatchBuilder:
     """Accumulates records; ``batch()`` returns them as one immutable ``Batch``.
 
@@ -84,6 +90,9 @@ class BatchBuilder:
         self._graph = graph
         self.source = RunSource(source)
         self._lists: dict[str, list[Any]] = {name: [] for name in Batch.model_fields}
+        #: Deployment ids made up here; the write swaps each for the active deployment it
+        #: repeats, if any, in its own transaction (``kb.graph.deployments.reuse_active``).
+        self.made_up: set[str] = set()
 
     def __len__(self) -> int:
         return sum(len(items) for items in self._lists.values())
@@ -99,6 +108,7 @@ class BatchBuilder:
     def clear(self) -> None:
         for items in self._lists.values():
             items.clear()
+        self.made_up.clear()
 
     # -- people and teams -------------------------------------------------------------
     def team(self, name: str, *, description: str | None = None) -> TeamRecord:
@@ -167,6 +177,36 @@ class BatchBuilder:
         self._lists["runs"].append(rec)
         return rec
 
+    def run_with_models(self, *, models: Iterable[Any] | None = None, where: str | None = None,
+                        **fields: Any) -> tuple[RunRecord, list[ModelVersionRecord]]:
+        """A run (``run``'s fields) and the model versions it produced, each given as
+        ``{"model": "churn", "version"?: ..., "aliases"?: [...], ...}``.
+
+        With ``where`` (``runs[0]``), a bad field is named under it (``runs[0].params.lr``,
+        ``runs[0].models[1].aliases``), as a file of many runs needs.
+        """
+        try:
+            run = self.run(**fields)
+        except (InvalidInput, TypeError) as exc:
+            if where is None:
+                raise
+            if isinstance(exc, TypeError):  # a field the run does not have
+                raise InvalidInput(where, str(exc)) from None
+            raise _renamed(exc, where, "run.") from None
+        versions = []
+        for j, spec in enumerate(models or []):
+            at = f"models[{j}]" if where is None else f"{where}.models[{j}]"
+            if not isinstance(spec, Mapping) or "model" not in spec:
+                raise InvalidInput(f"{at}.model", "is required", spec)
+            spec = dict(spec)
+            try:
+                versions.append(self.model_version(spec.pop("model"), run_id=run.id, **spec))
+            except InvalidInput as exc:
+                if where is None:
+                    raise
+                raise _renamed(exc, at, "model_version.") from None
+        return run, versions
+
     def model_version(self, model: str, *, version: str | int | None = None,
                       run_id: str | None = None, aliases: Iterable[str] = (),
                       **fields: Any) -> ModelVersionRecord:
@@ -186,12 +226,8 @@ class BatchBuilder:
                            "deployed_at": deployed_at or datetime.now(UTC)})
         rec = validate(DeploymentRecord, data, prefix="deploy")
         if id is None:
-            existing = None
-            if self._graph is not None:
-                existing = self._graph.read(
-                    find_active, model_version_key=versioned_key(rec.model, rec.version),
-                    environment=rec.environment, endpoint=rec.endpoint)
-            rec = rec.model_copy(update={"id": existing or f"dep-{uuid.uuid4().hex[:12]}"})
+            rec = rec.model_copy(update={"id": f"dep-{uuid.uuid4().hex[:12]}"})
+            self.made_up.add(rec.id)
         self._lists["deployments"].append(rec)
         return rec
 
@@ -240,6 +276,8 @@ class BatchBuilder:
             return ref
         if self._graph is None:
             return parse_ref(asset, default="model", field="asset")
+        # Read before the write's transaction, which is safe: kb never deletes an entity,
+        # and the write checks again that the resolved one exists.
         labels = self._graph.read(asset_labels, asset)
         if not labels:
             raise NotFound("asset", asset)

@@ -42,15 +42,17 @@ class Client:
         return BatchBuilder(self.graph, source=self.source)
 
     def write(self, builder: BatchBuilder, *, now: datetime | None = None) -> WriteResult:
-        return self.write_batch(builder.batch(), now=now)
+        return self.write_batch(builder.batch(), now=now, made_up=frozenset(builder.made_up))
 
     def write_batch(self, batch: Batch, *, plan: Plan | None = None,
-                    now: datetime | None = None) -> WriteResult:
-        """Write a built batch; ``plan`` is ``kb.graph.prepare(batch)`` if already built."""
+                    now: datetime | None = None, made_up: frozenset[str] = frozenset()
+                    ) -> WriteResult:
+        """Write a built batch; ``plan`` is ``kb.graph.prepare(batch)`` if already built,
+        ``made_up`` the deployment ids its builder made up (``BatchBuilder.made_up``)."""
         if not batch:
             return WriteResult()
         return apply(self.graph, batch, actor=self.actor, now=now or datetime.now(UTC),
-                     plan=plan)
+                     plan=plan, made_up=made_up)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[BatchBuilder]:
@@ -94,10 +96,7 @@ class Client:
         """Record a finished run and the model versions it produced, in one transaction."""
         b = self.builder()
         fields.setdefault("person", self.default_person)
-        run = b.run(**fields)
-        for spec in models or []:
-            spec = dict(spec)
-            b.model_version(spec.pop("model"), run_id=run.id, **spec)
+        run, _ = b.run_with_models(models=models, **fields)
         result = self.write(b)
         return run.id, [
             ModelVersionRecord(model=m, version=v, run_id=r) for m, v, r in result.model_versions
@@ -112,8 +111,8 @@ class Client:
     def deploy(self, model: str, version: str | int, **fields: Any) -> DeploymentRecord:
         b = self.builder()
         rec = b.deploy(model, version, **fields)
-        self.write(b)
-        return rec
+        (deployment_id,) = self.write(b).deployments
+        return rec.model_copy(update={"id": deployment_id})
 
     def retire(self, deployment_id: str) -> None:
         with self.batch() as b:

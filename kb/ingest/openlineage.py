@@ -81,6 +81,7 @@ from kb.graph.tokens import Token
 
 from .builder import BatchBuilder
 from .client import Client
+from .times import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +128,6 @@ def _is_valid() -> Callable[[Any], bool]:
         validator = _validator()
         return lambda raw: validator.is_valid(raw)
     return jsonschema_rs.Draft202012Validator(_schema(), validate_formats=False).is_valid
-
-
-def parse_time(value: str, field: str) -> datetime:
-    """ISO 8601 with an offset (``Z`` included); a time without one is taken as UTC."""
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except (AttributeError, ValueError):
-        raise InvalidInput(field, "is not an ISO 8601 date-time like "
-                           "2024-05-01T12:00:00Z", value) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def stamp(value: datetime) -> str:

@@ -98,7 +98,7 @@ class Pipeline:
         batch = builder.batch()
         plan = prepare(batch) if batch else None
         future: Future[WriteResult] = Future()
-        self._queue.put((future, batch, plan))
+        self._queue.put((future, batch, plan, frozenset(builder.made_up)))
         return future
 
     def close(self) -> None:
@@ -118,14 +118,14 @@ class Pipeline:
 
     def _drain(self) -> None:
         while (item := self._queue.get()) is not None:
-            future, batch, plan = item
+            future, batch, plan, made_up = item
             try:
                 if self._error is not None:  # nothing is written after a failed batch
                     future.cancel()
                     continue
                 future.set_running_or_notify_cancel()
                 try:
-                    result = self._client.write_batch(batch, plan=plan)
+                    result = self._client.write_batch(batch, plan=plan, made_up=made_up)
                 except BaseException as exc:  # handed to the caller
                     self._error = exc
                     future.set_exception(exc)

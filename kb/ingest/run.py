@@ -118,10 +118,9 @@ class ActiveRun:
         b = self.client.builder()
         if exc is None:
             self.status = RunStatus.COMPLETED
-            b.run(**self._record())
-            for handle in self.models:
-                b.model_version(handle.model, version=handle._version, run_id=self.id,
-                                **handle.fields)
+            b.run_with_models(models=[{**handle.fields, "model": handle.model,
+                                       "version": handle._version} for handle in self.models],
+                              **self._record())
         else:
             self.status = (RunStatus.ABORTED if isinstance(exc, KeyboardInterrupt)
                            else RunStatus.FAILED)
