@@ -131,7 +131,8 @@ class Person(Node):
     def key(self) -> str:
         return self.handle
 
-    @strawberry.field(description="False once the person has left (active false or leftAt set).")
+    @strawberry.field(description="False once the person has left: their active flag, or, "
+                      "where none was recorded, whether leftAt is set.")
     def active(self) -> bool:
         active = self.props.get("active")
         return (self.left_at is None) if active is None else bool(active)
