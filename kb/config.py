@@ -108,6 +108,8 @@ class Config:
     api_max_response_bytes: int = 10 * 1024 * 1024
     # kb.api.execution's completion of plain-record lists; off: graphql-core's own, alone.
     api_fast_lists: bool = True
+    # Questions read on the API's event loop (kb.graph.async_driver); off: worker threads.
+    api_async_reads: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -143,4 +145,5 @@ class Config:
             api_max_response_bytes=_positive(env, "KB_API_MAX_RESPONSE_BYTES",
                                              10 * 1024 * 1024),
             api_fast_lists=_bool(env, "KB_API_FAST_LISTS", True),
+            api_async_reads=_bool(env, "KB_API_ASYNC_READS", True),
         )

@@ -6,7 +6,8 @@ execution stops at ``api_request_seconds`` (Neo4j stops its transactions at the 
 moment), and an answer above ``api_max_response_bytes`` is replaced by an error. Only
 the configured host names are served (DNS rebinding); the probes answer any host.
 
-The lifespan owns the Graph when none is passed in; resolvers read it in worker threads,
+The lifespan owns the Graph when none is passed in, and an ``AsyncGraph`` twin of it on
+which the questions' reads are awaited; everything else reads the Graph in worker threads,
 which see the request's time budget (starlette copies the context into them). Every response carries
 ``X-Request-Id``; the same id is in error extensions and in the server's log lines.
 Responses follow GraphQL-over-HTTP: ``application/graphql-response+json`` when the client
@@ -45,6 +46,7 @@ except ImportError:  # pragma: no cover - depends on the installation
 from kb.config import Config
 from kb.errors import KbError, TimeLimitExceeded
 from kb.graph import Graph
+from kb.graph.async_driver import AsyncGraph
 from kb.graph.driver import PING_SECONDS, time_budget
 
 from .auth import LOOPBACK, Principal, principal_from_request
@@ -225,6 +227,7 @@ class KbGraphQL(GraphQL):
         principal: Principal = getattr(request.state, "principal", None) or Principal(
             "anonymous", frozenset(), authenticated=False)
         return Context(request=request, response=response, graph=app.state.graph,
+                       aio=app.state.aio,
                        config=self.config, principal=principal,
                        request_id=request.state.request_id,
                        loaders=Loaders(app.state.graph))
@@ -342,6 +345,9 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         owned = app.state.graph is None
         if owned:
             app.state.graph = await run_in_threadpool(_open_graph, config)
+        # The questions' reads await this on the loop; it lives as long as the loop.
+        if config.api_async_reads:
+            app.state.aio = AsyncGraph.twin(app.state.graph)
         # Everything imported and built so far lives as long as the process: keep it out
         # of the collector's full passes, which otherwise walk it on every request burst.
         gc.collect()
@@ -349,6 +355,9 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         try:
             yield
         finally:
+            if app.state.aio is not None:
+                await app.state.aio.close()
+                app.state.aio = None
             if owned and app.state.graph is not None:
                 app.state.graph.close()
                 app.state.graph = None
@@ -364,6 +373,7 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
     app.add_middleware(RequestIdMiddleware)
     app.state.config = config
     app.state.graph = graph
+    app.state.aio = None  # without a lifespan (in-process clients), questions use threads
     return app
 
 

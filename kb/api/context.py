@@ -11,6 +11,7 @@ from strawberry.types import Info as _Info
 
 from kb.config import Config
 from kb.graph import Graph
+from kb.graph.async_driver import AsyncGraph
 
 from .auth import Principal
 from .loaders import Loaders
@@ -21,6 +22,8 @@ class Context:
     request: Request
     response: Response
     graph: Graph
+    #: The questions' reads on the event loop; None: they run in worker threads too.
+    aio: AsyncGraph | None
     config: Config
     principal: Principal
     request_id: str

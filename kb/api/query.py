@@ -1,13 +1,14 @@
 """The root ``Query``: entities by key, ``node(id:)``, the root lists and the questions.
 
-Every question calls its one function in kb.graph (shared with the CLI and the site) in a
-worker thread, so the blocking driver never holds the event loop.
+Every question is one function in kb.graph, shared with the CLI and the site. Those written
+as a ``Question`` (whoTrained, impact) are awaited on the event loop (``_ask``); the others
+run in a worker thread, so the blocking driver never holds the loop.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -17,13 +18,14 @@ from kb.errors import InvalidInput, NotFound
 from kb.graph import deployments as graph_deployments
 from kb.graph import lineage as graph_lineage
 from kb.graph.compare import compare_runs
+from kb.graph.driver import Question
 from kb.graph.entities import kind_name
-from kb.graph.lineage import impact as graph_impact
+from kb.graph.lineage import asking_impact
 from kb.graph.nodes import page
 from kb.graph.ownership import handover as graph_handover
 from kb.graph.ownership import orphans as graph_orphans
 from kb.graph.search import search as graph_search
-from kb.graph.training import who_trained as graph_who_trained
+from kb.graph.training import asking_who_trained
 
 from .answers import (
     DeploymentFact,
@@ -74,6 +76,7 @@ FIRST = strawberry.argument(description="Page size, 100 at most.")
 AFTER = strawberry.argument(description="The endCursor of the previous page.")
 #: The default page of the questions, which returned every answer before taking ``first``.
 ANSWERS = 100
+T = TypeVar("T")
 After = Annotated[strawberry.ID | None, AFTER_ID]
 First = Annotated[int, FIRST_ITEMS]
 
@@ -112,6 +115,15 @@ async def _page(info: Info, kind: str, first: int | None, after: str | None,
 
 async def _call(fn: Any, *args: Any, **kw: Any) -> Any:
     return await run_in_threadpool(fn, *args, **kw)
+
+
+async def _ask(info: Info, question: Question[T]) -> T:
+    """A question's answer, read on the event loop (``AsyncGraph``), or in a worker
+    thread where the app has no async twin of its graph."""
+    aio = info.context.aio
+    if aio is None:
+        return await run_in_threadpool(info.context.graph.ask, question)
+    return await aio.ask(question)
 
 
 @strawberry.type
@@ -213,7 +225,7 @@ class Query:
     async def who_trained(self, info: Info, model: str, version: str | None = None,
                           first: First = ANSWERS, after: After = None) -> list[Training]:
         list_size(first)
-        facts = await _call(graph_who_trained, info.context.graph, model, version)
+        facts = await _ask(info, asking_who_trained(model, version))
         page = _answers(facts, first, after, lambda f: (
             Label.MODEL_VERSION, versioned_key(f.model, f.version)))
         return [training(f) for f in page]
@@ -231,7 +243,7 @@ class Query:
     async def impact(self, info: Info, dataset: str, version: str | None = None,
                      first: First = ANSWERS, after: After = None) -> list[ImpactItem]:
         list_size(first)
-        items = await _call(graph_impact, info.context.graph, dataset, version)
+        items = await _ask(info, asking_impact(dataset, version))
         page = _answers(items, first, after, lambda i: (
             Label.DEPLOYMENT if i.kind == "DEPLOYMENT" else Label.MODEL_VERSION, i.key))
         return [impact_item(i) for i in page]

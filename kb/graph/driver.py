@@ -16,9 +16,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Concatenate, LiteralString, ParamSpec, TypeVar
+from typing import Any, Concatenate, LiteralString, ParamSpec, TypeAlias, TypeVar
 
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction
@@ -44,6 +45,31 @@ RETRY_FIRST_DELAY = 0.05
 #: A readiness probe asks once and waits this long at most: probes have short timeouts
 #: of their own, and "not ready" is the answer while the database does not reply.
 PING_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One read statement of a question, and its parameters."""
+
+    statement: LiteralString
+    params: dict[str, Any]
+
+
+Rows: TypeAlias = list[dict[str, Any]]
+#: A question, written once for every caller: a generator that yields the reads it needs,
+#: is sent each read's rows, and returns the answer. ``Graph.ask`` answers it on the
+#: blocking driver (the CLI, the site, Python), ``AsyncGraph.ask`` on the API's event loop.
+Question: TypeAlias = Generator[Read, Rows, T]
+
+
+def answer(question: Question[T], rows_of: Callable[[Read], Rows]) -> T:
+    """Run ``question`` to its answer, each read's rows given by ``rows_of``."""
+    try:
+        read = next(question)
+        while True:
+            read = question.send(rows_of(read))
+    except StopIteration as done:
+        return done.value
 
 
 #: When the current request's units of work must end, and its budget in seconds; set by
@@ -120,6 +146,9 @@ class Graph:
         ``max_transaction_retry_time`` (how long ``read`` and ``write`` do)."""
         self._driver = driver
         self.database = database
+        #: What ``connect`` was given (uri, user, password), so an async twin can open the
+        #: same database (``kb.graph.async_driver``); None for a Graph built on a driver.
+        self.connection: tuple[str, str, str] | None = None
         self._schema_ready = False
         self._lock = threading.Lock()
         self.retry_seconds = retry_seconds
@@ -147,7 +176,9 @@ class Graph:
             ) from exc
         except (neo_exc.Neo4jError, neo_exc.DriverError, OSError) as exc:
             raise mapped(exc, neo4j=f"Neo4j at {uri}") or GraphUnavailable(str(exc)) from exc
-        return cls(driver, database, retry_seconds)
+        graph = cls(driver, database, retry_seconds)
+        graph.connection = (uri, user, password)
+        return graph
 
     def count_round_trip(self) -> None:
         with self._lock:
@@ -174,9 +205,9 @@ class Graph:
 
     def _run(self, mode: str, work: Callable[..., T], *args: Any, **kw: Any) -> T:
         self.count_round_trip()
-        with _kb_errors():
+        with kb_errors():
             work = _bounded(work)
-        with _kb_errors(), self._session() as session:
+        with kb_errors(), self._session() as session:
             if mode == "read":
                 return session.execute_read(work, *args, **kw)
             return session.execute_write(work, *args, **kw)
@@ -200,8 +231,12 @@ class Graph:
                                       default_access_mode=neo4j.READ_ACCESS) as session:
                 return _dicts(session.run(query, params))
 
-        with _kb_errors():
+        with kb_errors():
             return retried(once, self.retry_seconds)
+
+    def ask(self, question: Question[T]) -> T:
+        """The answer to ``question``, each of its reads one ``query``."""
+        return answer(question, lambda read: self.query(read.statement, **read.params))
 
     def _session(self) -> neo4j.Session:
         return self._driver.session(database=self.database, bookmark_manager=self.bookmarks)
@@ -228,29 +263,38 @@ class Graph:
         self._schema_ready = True
 
 
+def retry_pauses(seconds: float) -> Iterator[float]:
+    """The pauses between attempts at a read, as managed transactions space theirs: from
+    ``RETRY_FIRST_DELAY``, jittered, each twice the last, for ``seconds`` after the first
+    failure and never past the current time budget."""
+    delay, deadline = RETRY_FIRST_DELAY, time.monotonic() + seconds
+    while True:
+        pause = delay * random.uniform(0.8, 1.2)
+        left = _time_left()
+        if time.monotonic() + pause >= deadline or (left is not None and pause >= left):
+            return
+        yield pause
+        delay *= 2
+
+
 def retried(work: Callable[[], T], seconds: float) -> T:
     """``work()``, called again after each failure the driver calls retryable (a lost
-    connection, a leader switch, a transient error) for ``seconds`` at most, with jittered
-    delays that start at ``RETRY_FIRST_DELAY`` and double, as managed transactions are;
-    never past the current time budget. ``work`` must be safe to repeat (a read)."""
-    delay, deadline = RETRY_FIRST_DELAY, time.monotonic() + seconds
+    connection, a leader switch, a transient error), paced by ``retry_pauses``. ``work``
+    must be safe to repeat (a read)."""
+    pauses = retry_pauses(seconds)
     while True:
         try:
             return work()
         except (neo_exc.Neo4jError, neo_exc.DriverError) as exc:
-            if not exc.is_retryable():
-                raise
-            left = _time_left()
-            pause = delay * random.uniform(0.8, 1.2)
-            if time.monotonic() + pause >= deadline or (left is not None and pause >= left):
+            pause = next(pauses, None) if exc.is_retryable() else None
+            if pause is None:
                 raise
             log.warning("read failed and will be retried: %s", exc)
             time.sleep(pause)
-            delay *= 2
 
 
 @contextlib.contextmanager
-def _kb_errors() -> Iterator[None]:
+def kb_errors() -> Iterator[None]:
     """Driver failures raised inside the block leave it as the kb errors they mean."""
     try:
         yield

@@ -35,7 +35,7 @@ from kb.domain import (
 from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
 from kb.errors import InvalidInput, NotFound
 
-from .driver import Graph, plain
+from .driver import Graph, Question, Read, plain
 from .labels import kb_label
 
 log = logging.getLogger(__name__)
@@ -395,6 +395,12 @@ def impact(graph: Graph, dataset: str, version: str | None = None, *,
     Without ``version`` every version of the dataset is a start; each item carries one
     shortest path from a start to it.
     """
+    return graph.ask(asking_impact(dataset, version, max_depth=max_depth))
+
+
+def asking_impact(dataset: str, version: str | None = None, *,
+                  max_depth: int = IMPACT_MAX_DEPTH) -> Question[list[ImpactItem]]:
+    """``impact`` as a question."""
     if not dataset or not dataset.strip():
         raise InvalidInput("dataset", "must be a dataset name", dataset)
     if not 1 <= max_depth <= IMPACT_MAX_DEPTH:
@@ -402,6 +408,7 @@ def impact(graph: Graph, dataset: str, version: str | None = None, *,
                            max_depth)
     ref = (Ref(Label.DATASET, dataset) if version is None
            else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
-    found = graph.query(IMPACT[(ref.label, max_depth)], key=ref.key, maxDepth=max_depth,
-                        cap1=IMPACT_CAP + 1, active=DeploymentStatus.ACTIVE.value)
+    found = yield Read(IMPACT[(ref.label, max_depth)], {
+        "key": ref.key, "maxDepth": max_depth, "cap1": IMPACT_CAP + 1,
+        "active": DeploymentStatus.ACTIVE.value})
     return _impact_items(found[0]["items"] if found else None, ref)

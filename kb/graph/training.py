@@ -11,7 +11,7 @@ from kb.domain import versioned_key
 from kb.domain.answers import DatasetVersionFact, TrainingFact
 from kb.errors import NotFound
 
-from .driver import Graph
+from .driver import Graph, Question, Read
 from .people import active
 from .stamps import read_stamp
 
@@ -79,29 +79,26 @@ def newest_first(version: str, created_at: datetime | None) -> tuple:
     return (1, stamp, version)
 
 
-def _who_trained(graph: Graph, model: str, version: str | None
-                 ) -> list[TrainingFact] | None:
-    """The facts, or None when the model does not exist. Each statement is a read of its
-    own, one round trip each; the existence check runs only for an empty answer, and a
-    model created between the two reads is simply reported as found."""
+def asking_who_trained(model: str, version: str | None = None
+                       ) -> Question[list[TrainingFact]]:
+    """Every version of ``model`` newest first, or only ``version``, as a question.
+
+    Each statement is a read of its own; the existence check runs only for an empty
+    answer, and a model created between the two reads is simply reported as found."""
     if version is not None:
-        rows = graph.query(ONE_VERSION, key=versioned_key(model, version))
+        rows = yield Read(ONE_VERSION, {"key": versioned_key(model, version)})
     else:
-        rows = graph.query(ALL_VERSIONS, model=model)
-    if not rows and not graph.query(MODEL_EXISTS, model=model)[0]["found"]:
-        return None
-    return [_fact(r) for r in rows]
-
-
-def _answer(facts: list[TrainingFact] | None, model: str, version: str | None
-            ) -> list[TrainingFact]:
-    if facts is None:
-        raise NotFound("model", model)
-    if version is not None and not facts:
-        raise NotFound("model version", versioned_key(model, version))
+        rows = yield Read(ALL_VERSIONS, {"model": model})
+    if not rows:
+        found = yield Read(MODEL_EXISTS, {"model": model})
+        if not found[0]["found"]:
+            raise NotFound("model", model)
+        if version is not None:
+            raise NotFound("model version", versioned_key(model, version))
+    facts = [_fact(r) for r in rows]
     return sorted(facts, key=lambda f: newest_first(f.version, f.created_at))
 
 
 def who_trained(graph: Graph, model: str, version: str | None = None) -> list[TrainingFact]:
     """Every version of ``model`` newest first, or only ``version``."""
-    return _answer(_who_trained(graph, model, version), model, version)
+    return graph.ask(asking_who_trained(model, version))
