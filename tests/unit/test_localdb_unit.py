@@ -99,7 +99,7 @@ def test_status_and_stop_when_nothing_ever_ran(config: Config) -> None:
     assert stop(config) is False
 
 
-@pytest.mark.parametrize("pid", [_dead_pid(), None])
+@pytest.mark.parametrize("pid", [_dead_pid(), None], ids=["dead-pid", "this-process"])
 def test_stale_state_is_not_running(config: Config, pid: int | None) -> None:
     layout = files.Layout.of(config)
     files.ensure_home(layout)
