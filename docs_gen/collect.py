@@ -6,7 +6,6 @@ the same page models, and the same page models always render the same bytes.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +17,7 @@ from typing import Any
 
 from kb.graph import Graph
 from kb.graph import pages as reads
+from kb.graph.properties import read_json
 
 from . import reproduce
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path
@@ -57,14 +57,17 @@ def _latest(*values: Any) -> datetime | None:
     return max(stamps) if stamps else None
 
 
-def _decode(raw: str | None) -> dict[str, Any]:
-    return json.loads(raw) if raw else {}
+def _map(value: Any) -> dict[str, Any]:
+    """A decoded JSON property, or an empty map when it is absent (or not a map)."""
+    return value if isinstance(value, dict) else {}
 
 
+# Runs' params and metrics arrive as their JSON text (``kb.graph.pages``), so many runs
+# logging the same map share one decoding here.
 @lru_cache(maxsize=4096)
 def _sorted_items(raw: str | None) -> list[tuple[str, Any]]:
-    """A JSON-held map's items in key order; many runs log the same metrics (read only)."""
-    return sorted(_decode(raw).items())
+    """A JSON-held map's items in key order (read only)."""
+    return sorted(_map(read_json(raw)).items())
 
 
 def _owners(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -223,7 +226,7 @@ def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = Non
                           reverse=True)
         latest = versions[0] if versions else None
         if latest:
-            latest["params"] = sorted(_decode(latest["_params"]).items())
+            latest["params"] = sorted(_map(read_json(latest["_params"])).items())
             latest["reproduce"] = reproduce.snippet(latest["code"], latest["command"])
         teams = sorted(set(row["teams"]))
         tags = [f"team: {t}" for t in teams] + ([f"task: {m['task']}"] if m.get("task") else [])
@@ -260,7 +263,7 @@ def dataset_pages(data: dict[str, Any]) -> list[Page]:
             "version": v["version"], "key": v["key"], "digest": v.get("digest"),
             "uri": v.get("uri"), "rows": v.get("rows"), "created": when(v.get("createdAt")),
             "description": v.get("description"),
-            "schema": _decode(v.get("schema")).get("fields", []),
+            "schema": _map(v.get("schema")).get("fields", []),
             "derived_from": sorted(row["derivedFrom"]),
             "run_count": row["runCount"],
             "recent_runs": [{**r, "startedAt": when(r["startedAt"])} for r in row["recentRuns"]],
@@ -276,7 +279,7 @@ def dataset_pages(data: dict[str, Any]) -> list[Page]:
         versions = sorted(by_dataset.get(name, []),
                           key=lambda v: (v["created"] or "", version_order(v["version"])),
                           reverse=True)
-        sheet = _decode(d.get("datasheet"))
+        sheet = _map(d.get("datasheet"))
         context = {
             "dataset": {k: d.get(k) for k in ("name", "description", "domain", "license")},
             "datasheet": [(s, sheet.get(s)) for s in DATASHEET_SECTIONS],

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from neo4j import ManagedTransaction
 
+from kb.domain import Label
 from kb.errors import NotFound
 
 from .driver import Graph
+from .properties import decode, projection
 
 log = logging.getLogger(__name__)
 
+_RUN = projection("r", Label.RUN, ("params", "metrics"))
 RUNS = """
 UNWIND $ids AS id
 MATCH (r:Run {id: id})
-RETURN r.id AS id, r.params AS params, r.metrics AS metrics,
+RETURN r.id AS id, """ + _RUN + """ AS run,
   COLLECT { MATCH (r)-[u:USED]->(d:DatasetVersion) RETURN d.key AS k ORDER BY k } AS inputs,
   COLLECT { MATCH (r)-[:AT_COMMIT]->(c:CodeVersion) RETURN c.commit LIMIT 1 } AS code,
   COLLECT { MATCH (r)-[:IN_ENV]->(e:Environment) RETURN e.digest LIMIT 1 } AS env
@@ -62,7 +64,8 @@ def _changes(a: dict[str, Any], b: dict[str, Any]) -> tuple[ValueChange, ...]:
 
 
 def _read(tx: ManagedTransaction, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return {r["id"]: r.data() for r in tx.run(RUNS, ids=ids)}
+    return {r["id"]: {**r.data(), "run": decode(Label.RUN, r["run"])}
+            for r in tx.run(RUNS, ids=ids)}
 
 
 def compare_runs(graph: Graph, a: str, b: str) -> RunComparison:
@@ -74,7 +77,8 @@ def compare_runs(graph: Graph, a: str, b: str) -> RunComparison:
     ra, rb = rows[a], rows[b]
 
     def load(row: dict[str, Any], name: str) -> dict[str, Any]:
-        return json.loads(row[name]) if row[name] else {}
+        value = row["run"].get(name)
+        return value if isinstance(value, dict) else {}
 
     ins_a, ins_b = set(ra["inputs"]), set(rb["inputs"])
     return RunComparison(

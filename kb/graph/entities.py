@@ -18,14 +18,14 @@ from kb.errors import NotFound
 
 from .driver import Graph
 from .labels import kb_label
-from .nodes import decode
+from .nodes import nodes_by_keys
 
 log = logging.getLogger(__name__)
 
 LINK_CAP = 50
 
 
-def _show(label: Label) -> str:
+def _links(label: Label) -> str:
     return (
         f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n"
         "CALL (n) {\n"
@@ -37,7 +37,7 @@ def _show(label: Label) -> str:
         "    count: count, refs: [x IN ms | {labels: labels(x), props: x {.key, .id, .handle,\n"
         "    .name, .digest}}]} END) AS links\n"
         "}\n"
-        "RETURN properties(n) AS props, links"
+        "RETURN links"
     )
 
 
@@ -46,7 +46,7 @@ def _exists(label: Label) -> str:
             "RETURN count(n) > 0 AS found")
 
 
-SHOW: dict[Label, str] = {label: _show(label) for label in Label}
+LINKS: dict[Label, str] = {label: _links(label) for label in Label}
 EXISTS: dict[Label, str] = {label: _exists(label) for label in Label}
 
 _KIND = {Label.DATASET_VERSION: "dataset version", Label.MODEL_VERSION: "model version",
@@ -64,10 +64,13 @@ def _ref_text(raw: dict[str, Any]) -> str | None:
 
 
 def _read(tx: ManagedTransaction, ref: Ref) -> dict[str, Any] | None:
-    row = tx.run(SHOW[ref.label], key=ref.key, cap=LINK_CAP).single()
-    if row is None:
+    # the properties come from the API's own reader, so both show the same values
+    entity = nodes_by_keys(tx, ref.label, [ref.key]).get(ref.key)
+    if entity is None:
         return None
-    entity = decode(row["props"])
+    row = tx.run(LINKS[ref.label], key=ref.key, cap=LINK_CAP).single()
+    if row is None:  # removed between the two statements
+        return None
     links: dict[str, dict[str, Any]] = {}
     for link in sorted(row["links"], key=lambda g: (g["type"], g["out"])):
         name = f"{link['type']}->" if link["out"] else f"<-{link['type']}"

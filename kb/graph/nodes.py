@@ -8,7 +8,6 @@ request up.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -17,29 +16,14 @@ from neo4j import ManagedTransaction
 
 from kb.domain import KEY_PROPERTY, OWNABLE, Label, Rel
 
-from .driver import plain
 from .labels import kb_label
 from .people import active
+from .properties import decode, decode_link
 
 log = logging.getLogger(__name__)
 
-#: Properties stored as canonical JSON text (maps cannot be Neo4j properties).
-JSON_PROPERTIES = ("params", "metrics", "schema", "datasheet")
-
 #: The most items one relationship list returns per key.
 LIST_CAP = 100
-
-
-def decode(props: dict[str, Any]) -> dict[str, Any]:
-    """Node properties as plain Python, with the JSON-encoded maps decoded."""
-    out = {k: plain(v) for k, v in props.items()}
-    for name in JSON_PROPERTIES:
-        if isinstance(out.get(name), str):
-            try:
-                out[name] = json.loads(out[name])
-            except ValueError:
-                log.warning("property %s is not JSON; left as text", name)
-    return out
 
 
 @dataclass(frozen=True)
@@ -66,7 +50,8 @@ NODES: dict[Label, str] = {label: _nodes(label) for label in Label}
 
 def nodes_by_keys(tx: ManagedTransaction, label: Label, keys: list[str]
                   ) -> dict[str, dict[str, Any]]:
-    return {r["k"]: decode(r["props"]) for r in tx.run(NODES[label], keys=list(keys))}
+    """Each found key's node properties, decoded."""
+    return {r["k"]: decode(label, r["props"]) for r in tx.run(NODES[label], keys=list(keys))}
 
 
 # -- relationship lists -------------------------------------------------------------------
@@ -185,11 +170,13 @@ def related(tx: ManagedTransaction, relation: str, keys: list[str], limit: int =
         rows = tx.run(RELATED_AFTER[relation], keys=list(keys), limit=limit,
                       afterLabel=after[0].value, afterProperty=KEY_PROPERTY[after[0]],
                       afterKey=after[1])
+    rel = RELATIONS[relation].rel
     for row in rows:
         label = kb_label(row["labels"])
         if label is None:
             continue
-        out[row["k"]].append(Linked(label, decode(row["props"]), plain(row["rel"])))
+        out[row["k"]].append(Linked(label, decode(label, row["props"]),
+                                    decode_link(rel, row["rel"])))
     return out
 
 
@@ -202,16 +189,18 @@ _OWNED_BY_TEAM = (
     "(:Person)-[o:OWNS]->(n) WHERE o.until IS NULL })"
 )
 
-PAGES: dict[str, tuple[str, str]] = {
-    # kind: (MATCH ... WHERE ..., ORDER BY)
-    "models": (f"MATCH (n:Model) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
-    "datasets": (f"MATCH (n:Dataset) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
-    "experiments": (f"MATCH (n:Experiment) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
-    "people": ("MATCH (n:Person) WHERE ($team IS NULL OR EXISTS { MATCH (n)-[:MEMBER_OF]->"
-               "(:Team {name: $team}) }) AND ($active IS NULL OR "
+PAGES: dict[str, tuple[Label, str, str]] = {
+    # kind: (label, MATCH ... WHERE ..., ORDER BY)
+    "models": (L.MODEL, f"MATCH (n:Model) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
+    "datasets": (L.DATASET, f"MATCH (n:Dataset) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}",
+                 "n.name"),
+    "experiments": (L.EXPERIMENT,
+                    f"MATCH (n:Experiment) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
+    "people": (L.PERSON, "MATCH (n:Person) WHERE ($team IS NULL OR EXISTS { MATCH (n)"
+               "-[:MEMBER_OF]->(:Team {name: $team}) }) AND ($active IS NULL OR "
                f"{active('n')} = $active)", "n.handle"),
-    "teams": ("MATCH (n:Team)", "n.name"),
-    "runs": ("MATCH (n:Run) WHERE ($since IS NULL OR n.startedAt >= $since)"
+    "teams": (L.TEAM, "MATCH (n:Team)", "n.name"),
+    "runs": (L.RUN, "MATCH (n:Run) WHERE ($since IS NULL OR n.startedAt >= $since)"
              " AND ($status IS NULL OR n.status = $status)"
              " AND ($person IS NULL OR EXISTS { MATCH (:Person {handle: $person})"
              "-[:TRAINED]->(n) })"
@@ -221,16 +210,18 @@ PAGES: dict[str, tuple[str, str]] = {
 PAGE_PARAMS = {"models": ("owner", "team"), "datasets": ("owner", "team"),
                "experiments": ("owner", "team"), "people": ("team", "active"), "teams": (),
                "runs": ("since", "status", "person", "experiment")}
-PAGE_COUNT = {kind: f"{match}\nRETURN count(n) AS total" for kind, (match, _) in PAGES.items()}
+PAGE_COUNT = {kind: f"{match}\nRETURN count(n) AS total"
+              for kind, (_, match, _) in PAGES.items()}
 PAGE_ROWS = {kind: f"{match}\nWITH n ORDER BY {order} SKIP $skip LIMIT $limit\n"
-                   "RETURN properties(n) AS props" for kind, (match, order) in PAGES.items()}
+                   "RETURN properties(n) AS props" for kind, (_, match, order) in PAGES.items()}
 
 
 def page(tx: ManagedTransaction, kind: str, filters: dict[str, Any], skip: int, limit: int
          ) -> tuple[int, list[dict[str, Any]]]:
     """The total and one page of a root list, both in one read transaction."""
+    label = PAGES[kind][0]
     params = {name: filters.get(name) for name in PAGE_PARAMS[kind]}
     total = tx.run(PAGE_COUNT[kind], **params).single(strict=True)["total"]
-    rows = [decode(r["props"]) for r in
+    rows = [decode(label, r["props"]) for r in
             tx.run(PAGE_ROWS[kind], skip=skip, limit=limit, **params)] if limit > 0 else []
     return total, rows

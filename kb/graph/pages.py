@@ -4,7 +4,8 @@ Each function reads a list of named entities of one kind in a handful of stateme
 rendering a thousand model cards costs a few round trips per chunk of names, not
 thousands. A full build and a sync run the very same statements (``NAMES`` lists every
 entity for the full build), so the server plans each statement once, not once per
-variant. Rows come back as plain dicts (``plain`` converts neo4j temporal values);
+variant. Rows come back as plain dicts, each entity's properties projected and decoded by
+``kb.graph.properties`` (stamps travel as text, which the driver returns fastest);
 shaping them into pages is ``docs_gen``'s job.
 """
 
@@ -15,10 +16,11 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from kb.domain import KEY_PROPERTY, Label
+from kb.domain import KEY_PROPERTY, Label, Rel
 
 from .driver import plain
 from .people import active
+from .properties import decode, decode_link, projection
 from .stamps import read_stamp
 
 #: How many consumers or runs a page lists before it only gives the count.
@@ -27,6 +29,7 @@ RECENT = 10
 _OWNER = ("CASE WHEN o IS NULL THEN null ELSE {kind: head(labels(o)), "
           "key: coalesce(o.handle, o.name), role: e.role, since: toString(e.since), "
           f"until: toString(e.until), active: {active('o')}}} END")
+_NOTE = projection("n", Label.NOTE, ("id", "body", "createdAt"), {"author": "w.handle"})
 
 _MODELS = f"""
 OPTIONAL MATCH (o)-[e:OWNS]->(m)
@@ -34,15 +37,13 @@ WITH m, collect({_OWNER}) AS owners
 OPTIONAL MATCH (n:Note)-[:ABOUT]->(m)
 OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
 WITH m, owners, collect(CASE WHEN n IS NULL THEN null ELSE
-     {{id: n.id, body: n.body, createdAt: toString(n.createdAt), author: w.handle}} END)
-     AS notes
+     {_NOTE} END) AS notes
 CALL (m) {{
   OPTIONAL MATCH (o)-[e:OWNS]->(m) WHERE e.until IS NULL
   OPTIONAL MATCH (o)-[:MEMBER_OF]->(t:Team)
   RETURN collect(DISTINCT CASE WHEN o:Team THEN o.name END) + collect(DISTINCT t.name) AS teams
 }}
-RETURN m {{.*, createdAt: toString(m.createdAt), updatedAt: toString(m.updatedAt)}} AS model,
-       owners, notes, teams
+RETURN {projection("m", Label.MODEL)} AS model, owners, notes, teams
 """
 # Named entities by key seek (`m.name IN $names` the planner cannot answer from the key
 # index); a full build names every entity, in chunks.
@@ -116,21 +117,21 @@ CALL (r) {
 CALL (v) {
   OPTIONAL MATCH (d:Deployment)-[:SERVES]->(v)
   OPTIONAL MATCH (dp:Person)-[:DEPLOYED]->(d)
-  RETURN collect(CASE WHEN d IS NULL THEN null ELSE
-    {id: d.id, environment: d.environment, endpoint: d.endpoint, status: d.status,
-     deployedAt: toString(d.deployedAt), retiredAt: toString(d.retiredAt),
-     deployedBy: dp.handle} END)
+  RETURN collect(CASE WHEN d IS NULL THEN null ELSE """ + projection(
+      "d", Label.DEPLOYMENT, ("id", "environment", "endpoint", "status", "deployedAt",
+                              "retiredAt"), {"deployedBy": "dp.handle"}) + """ END)
     AS deployments
 }
 WITH m, collect({
-       version: v {.version, .key, .uri, .framework, .aliases,
-                   createdAt: toString(v.createdAt), updatedAt: toString(v.updatedAt)},
-       run: r {.id, .name, .status, .params, .metrics, .command, .seed, .trackerUrl,
-               updatedAt: toString(r.updatedAt), startedAt: toString(r.startedAt),
-               endedAt: toString(r.endedAt)},
+       version: """ + projection("v", Label.MODEL_VERSION, (
+           "version", "key", "uri", "framework", "aliases", "createdAt", "updatedAt")) + """,
+       run: """ + projection("r", Label.RUN, (
+           "id", "name", "status", "params", "metrics", "command", "seed", "trackerUrl",
+           "updatedAt", "startedAt", "endedAt")) + """,
        trainedBy: p.handle,
-       code: c {.repo, .commit, .branch, .dirty},
-       environment: env {.digest, .python, .platform, .accelerator, .packages},
+       code: """ + projection("c", Label.CODE_VERSION, ("repo", "commit", "branch", "dirty")) + """,
+       environment: """ + projection("env", Label.ENVIRONMENT, (
+           "digest", "python", "platform", "accelerator", "packages")) + """,
        experiment: x.name, inputs: inputs, deployments: deployments}) AS versions
 RETURN m.name AS model, versions
 """
@@ -152,10 +153,8 @@ WITH d, collect({_OWNER}) AS owners
 OPTIONAL MATCH (n:Note)-[:ABOUT]->(d)
 OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
 WITH d, owners, collect(CASE WHEN n IS NULL THEN null ELSE
-     {{id: n.id, body: n.body, createdAt: toString(n.createdAt), author: w.handle}} END)
-     AS notes
-RETURN d {{.*, createdAt: toString(d.createdAt), updatedAt: toString(d.updatedAt)}}
-       AS dataset, owners, notes
+     {_NOTE} END) AS notes
+RETURN {projection("d", Label.DATASET)} AS dataset, owners, notes
 """
 DATASETS = "UNWIND $names AS name MATCH (d:Dataset {name: name})" + _DATASETS
 
@@ -168,16 +167,16 @@ CALL (dv) {
   OPTIONAL MATCH (r:Run)-[u:USED]->(dv) WHERE r.kind <> 'derivation' OR r.kind IS NULL
   OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
   WITH r, u, p ORDER BY r.startedAt DESC, r.id
-  WITH collect(CASE WHEN r IS NULL THEN null ELSE
-       {id: r.id, name: r.name, startedAt: toString(r.startedAt), role: u.role,
-        person: p.handle} END)
-       AS runs
+  WITH collect(CASE WHEN r IS NULL THEN null ELSE """ + projection(
+      "r", Label.RUN, ("id", "name", "startedAt"), {"role": "u.role", "person": "p.handle"}
+  ) + """ END) AS runs
   RETURN size(runs) AS runCount, runs[0..$recent] AS recentRuns
 }
 CALL (dv) {
   MATCH (r:Run)-[:USED]->(dv) MATCH (r)-[:PRODUCED]->(v:ModelVersion)
   WITH DISTINCT v ORDER BY v.createdAt DESC, v.key
-  WITH collect(v {.key, .model, .version, createdAt: toString(v.createdAt)}) AS mvs
+  WITH collect(""" + projection("v", Label.MODEL_VERSION, ("key", "model", "version",
+                                                          "createdAt")) + """) AS mvs
   RETURN size(mvs) AS modelVersionCount, mvs[0..$recent] AS recentModelVersions
 }
 CALL (dv) {
@@ -187,9 +186,8 @@ CALL (dv) {
   RETURN collect({id: dep.id, environment: dep.environment, model: v.model,
                   version: v.version}) AS deployments
 }
-RETURN d.name AS dataset,
-       dv {.*, createdAt: toString(dv.createdAt), updatedAt: toString(dv.updatedAt)}
-         AS version, derivedFrom, runCount, recentRuns,
+RETURN d.name AS dataset, """ + projection("dv", Label.DATASET_VERSION) + """ AS version,
+       derivedFrom, runCount, recentRuns,
        modelVersionCount, recentModelVersions, deployments
 """
 DATASET_VERSIONS = ("UNWIND $names AS name MATCH (d:Dataset {name: name}) "
@@ -215,21 +213,20 @@ CALL (p) {
   OPTIONAL MATCH (p)-[:TRAINED]->(r:Run)
   OPTIONAL MATCH (r)-[:PRODUCED]->(v:ModelVersion)
   WITH r, collect(v.key) AS produced ORDER BY r.startedAt DESC, r.id
-  WITH collect(CASE WHEN r IS NULL THEN null ELSE
-       {id: r.id, name: r.name, startedAt: toString(r.startedAt), status: r.status,
-         produced: produced} END) AS runs
+  WITH collect(CASE WHEN r IS NULL THEN null ELSE """ + projection(
+      "r", Label.RUN, ("id", "name", "startedAt", "status"), {"produced": "produced"}
+  ) + """ END) AS runs
   RETURN size(runs) AS runCount, runs[0..$recent] AS recentRuns
 }
 CALL (p) {
   OPTIONAL MATCH (p)-[:DEPLOYED]->(d:Deployment)
   OPTIONAL MATCH (d)-[:SERVES]->(v:ModelVersion)
   WITH d, v ORDER BY d.deployedAt DESC, d.id
-  RETURN collect(CASE WHEN d IS NULL THEN null ELSE
-    {id: d.id, environment: d.environment, status: d.status,
-     deployedAt: toString(d.deployedAt), model: v.model, version: v.version} END) AS deployed
+  RETURN collect(CASE WHEN d IS NULL THEN null ELSE """ + projection(
+      "d", Label.DEPLOYMENT, ("id", "environment", "status", "deployedAt"),
+      {"model": "v.model", "version": "v.version"}) + """ END) AS deployed
 }
-RETURN p {.*, createdAt: toString(p.createdAt), updatedAt: toString(p.updatedAt),
-          leftAt: toString(p.leftAt), active: """ + active("p") + """} AS person,
+RETURN """ + projection("p", Label.PERSON, extra={"active": active("p")}) + """ AS person,
        teams, owned, runCount, recentRuns, deployed
 """
 PEOPLE = "UNWIND $handles AS handle MATCH (p:Person {handle: handle})" + _PEOPLE
@@ -250,7 +247,7 @@ CALL (t) {
   WHERE e.until IS NULL AND (o = t OR (o:Person AND (o)-[:MEMBER_OF]->(t)))
   RETURN collect(DISTINCT m.name) AS models
 }
-RETURN t {.*} AS team, members, owned, models
+RETURN """ + projection("t", Label.TEAM) + """ AS team, members, owned, models
 """
 TEAMS = "UNWIND $names AS name MATCH (t:Team {name: name})" + _TEAMS
 
@@ -258,7 +255,8 @@ DEPLOYMENTS = """
 MATCH (d:Deployment)
 OPTIONAL MATCH (d)-[:SERVES]->(v:ModelVersion)
 OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d)
-RETURN d {.*} AS deployment, v.model AS model, v.version AS version, p.handle AS deployedBy
+RETURN """ + projection("d", Label.DEPLOYMENT) + """ AS deployment, v.model AS model,
+       v.version AS version, p.handle AS deployedBy
 """
 
 COUNTS = """
@@ -374,35 +372,29 @@ def _rows(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, A
     return [plain(record.data()) for record in tx.run(query, **params)]
 
 
-# The bulk reads return stamps as ISO text (``stamps``); these keys are read back.
-_STAMPS = frozenset({"createdAt", "updatedAt", "startedAt", "endedAt", "deployedAt",
-                     "retiredAt", "at", "since", "until", "leftAt"})
-
-
-def _dated(value: Any) -> Any:
-    """``plain`` in one pass, plus the ISO stamps; exact type checks, as abc checks cost."""
-    kind = type(value)
-    if kind is dict:
-        return {k: read_stamp(v) if k in _STAMPS and type(v) is str and "T" in v else _dated(v)
-                for k, v in value.items()}
-    if kind is list:
-        return [_dated(v) for v in value]
-    if value is None or kind in (str, int, float, bool):
-        return value
-    return plain(value)
-
-
-def _dated_rows(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
+def _records(tx: ManagedTransaction, query: str, **params: Any) -> list[dict[str, Any]]:
     # the rows hold maps and lists only (no nodes), so the record's own values will do
     result = tx.run(query, **params)
     keys = result.keys()
-    return [_dated(dict(zip(keys, record.values(), strict=True))) for record in result]
+    return [dict(zip(keys, record.values(), strict=True)) for record in result]
+
+
+def _each(label: Label, maps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [decode(label, m) for m in maps]
+
+
+def _ownerships(maps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [decode_link(Rel.OWNS, m) for m in maps]
 
 
 def indexes(tx: ManagedTransaction) -> dict[str, list[dict[str, Any]]]:
     """One light row per model, dataset, person and team for the section index pages."""
+    models = _records(tx, MODEL_INDEX)
+    for row in models:
+        for version in row["versions"]:
+            version["at"] = read_stamp(version["at"])
     return {
-        "Model": _dated_rows(tx, MODEL_INDEX),
+        "Model": models,
         "Dataset": _rows(tx, DATASET_INDEX),
         "Person": _rows(tx, PEOPLE_INDEX),
         "Team": _rows(tx, TEAM_INDEX),
@@ -416,31 +408,31 @@ def names(tx: ManagedTransaction) -> dict[str, list[str]]:
             "Person": sorted(row["people"]), "Team": sorted(row["teams"])}
 
 
-def _restamp(row: dict[str, Any] | None, keys: tuple[str, ...]) -> None:
-    """``_dated`` for the named keys of one map, in place: for rows whose shape is known."""
-    if row:
-        for key in keys:
-            value = row.get(key)
-            if type(value) is str and "T" in value:
-                row[key] = read_stamp(value)
-
-
 def _versions(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
     rows = []
     for model, versions in tx.run(MODEL_VERSIONS, names=names):
         for row in versions:
             row["model"] = model
-            _restamp(row["version"], ("createdAt", "updatedAt"))
-            _restamp(row["run"], ("startedAt", "endedAt", "updatedAt"))
-            for d in row["deployments"]:
-                _restamp(d, ("deployedAt", "retiredAt"))
+            row["version"] = decode(Label.MODEL_VERSION, row["version"])
+            if row["run"] is not None:
+                # params and metrics stay JSON text: docs_gen caches their decoding on the
+                # text, which many runs share
+                row["run"] = decode(Label.RUN, row["run"], as_text=("params", "metrics"))
+            row["deployments"] = _each(Label.DEPLOYMENT, row["deployments"])
+            # code, environment and inputs hold text, numbers and lists only: as the
+            # driver returns them
             rows.append(row)
     return rows
 
 
 def models(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
     """The named models and their versions (a row each) with run facts."""
-    return {"models": _dated_rows(tx, MODELS, names=names), "versions": _versions(tx, names)}
+    rows = _records(tx, MODELS, names=names)
+    for row in rows:
+        row["model"] = decode(Label.MODEL, row["model"])
+        row["owners"] = _ownerships(row["owners"])
+        row["notes"] = _each(Label.NOTE, row["notes"])
+    return {"models": rows, "versions": _versions(tx, names)}
 
 
 def derivations(tx: ManagedTransaction) -> list[dict[str, Any]]:
@@ -449,20 +441,41 @@ def derivations(tx: ManagedTransaction) -> list[dict[str, Any]]:
 
 
 def datasets(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
-    return {"datasets": _dated_rows(tx, DATASETS, names=names),
-            "versions": _dated_rows(tx, DATASET_VERSIONS, names=names, recent=RECENT)}
+    rows = _records(tx, DATASETS, names=names)
+    for row in rows:
+        row["dataset"] = decode(Label.DATASET, row["dataset"])
+        row["owners"] = _ownerships(row["owners"])
+        row["notes"] = _each(Label.NOTE, row["notes"])
+    versions = _records(tx, DATASET_VERSIONS, names=names, recent=RECENT)
+    for row in versions:
+        row["version"] = decode(Label.DATASET_VERSION, row["version"])
+        row["recentRuns"] = _each(Label.RUN, row["recentRuns"])
+        row["recentModelVersions"] = _each(Label.MODEL_VERSION, row["recentModelVersions"])
+    return {"datasets": rows, "versions": versions}
 
 
 def people(tx: ManagedTransaction, handles: list[str]) -> list[dict[str, Any]]:
-    return _dated_rows(tx, PEOPLE, handles=handles, recent=RECENT)
+    rows = _records(tx, PEOPLE, handles=handles, recent=RECENT)
+    for row in rows:
+        row["person"] = decode(Label.PERSON, row["person"])
+        row["owned"] = _ownerships(row["owned"])
+        row["recentRuns"] = _each(Label.RUN, row["recentRuns"])
+        row["deployed"] = _each(Label.DEPLOYMENT, row["deployed"])
+    return rows
 
 
 def teams(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
-    return _rows(tx, TEAMS, names=names)
+    rows = _records(tx, TEAMS, names=names)
+    for row in rows:
+        row["team"] = decode(Label.TEAM, row["team"])
+    return rows
 
 
 def deployments(tx: ManagedTransaction) -> list[dict[str, Any]]:
-    return _rows(tx, DEPLOYMENTS)
+    rows = _records(tx, DEPLOYMENTS)
+    for row in rows:
+        row["deployment"] = decode(Label.DEPLOYMENT, row["deployment"])
+    return rows
 
 
 def home(tx: ManagedTransaction, recent: int = RECENT) -> dict[str, Any]:

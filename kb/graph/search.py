@@ -17,7 +17,7 @@ from kb.errors import InvalidInput
 
 from .driver import Graph
 from .labels import kb_label
-from .nodes import decode
+from .properties import decode
 from .schema import FULLTEXT_INDEX
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def _search(tx: ManagedTransaction, query: str, labels: list[str] | None, limit:
         label = kb_label(row["labels"])
         if label is None:
             continue
-        props = decode(row["props"])
+        props = decode(label, row["props"])
         hits.append(SearchHit(label, props[KEY_PROPERTY[label]], props, row["score"]))
     return hits
 

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime
 from typing import Any
 
-from kb.domain import versioned_key
+from kb.domain import Label, versioned_key
 from kb.domain.answers import DatasetVersionFact, TrainingFact
 from kb.errors import NotFound
 
 from .driver import Graph, Question, Read
 from .people import active
-from .stamps import read_stamp
+from .properties import decode, projection
 
 log = logging.getLogger(__name__)
 
 # Everything one version needs, gathered per version with bounded subqueries so that a
 # version with many inputs still costs one row. Stamps come back as ISO text: the driver
 # takes longer to build its temporal values than the whole rest of the row.
+_VERSION = projection("v", Label.MODEL_VERSION, ("model", "version", "createdAt", "aliases"))
+_RUN = projection("r", Label.RUN, ("id", "status", "startedAt", "endedAt", "params", "metrics",
+                                   "command", "seed"))
 _FACTS = """
 CALL (v) {
   OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
@@ -29,13 +31,10 @@ CALL (r) {
   OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
   RETURN p LIMIT 1
 }
-RETURN v.model AS model, v.version AS version, toString(v.createdAt) AS createdAt,
-       coalesce(v.aliases, []) AS aliases,
+RETURN """ + _VERSION + """ AS version,
        p.handle AS person, p.name AS personName,
        CASE WHEN p IS NULL THEN null ELSE """ + active("p") + """ END AS active,
-       r.id AS runId, r.status AS runStatus, toString(r.startedAt) AS startedAt,
-       toString(r.endedAt) AS endedAt,
-       r.params AS params, r.metrics AS metrics, r.command AS command, r.seed AS seed,
+       """ + _RUN + """ AS run,
        COLLECT { MATCH (r)-[:PART_OF]->(e:Experiment) RETURN e.name LIMIT 1 } AS experiment,
        COLLECT { MATCH (r)-[:AT_COMMIT]->(c:CodeVersion)
                  RETURN c {.repo, .commit, .branch, .dirty} LIMIT 1 } AS code,
@@ -50,23 +49,25 @@ ALL_VERSIONS = "MATCH (v:ModelVersion {model: $model})\n" + _FACTS
 MODEL_EXISTS = "MATCH (m:Model {name: $model}) RETURN count(m) > 0 AS found"
 
 
-def _decode(text: str | None) -> dict:
-    return json.loads(text) if text else {}
+def _map(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _fact(row: dict[str, Any]) -> TrainingFact:
+    v = decode(Label.MODEL_VERSION, row["version"])
+    run = decode(Label.RUN, row["run"]) if row["run"] is not None else {}
     code = row["code"][0] if row["code"] else {}
     inputs = sorted(row["inputs"], key=lambda i: (i["role"] or "", i["dataset"], i["version"]))
     return TrainingFact(
-        model=row["model"], version=row["version"], created_at=read_stamp(row["createdAt"]),
-        aliases=tuple(row["aliases"]), person=row["person"], person_name=row["personName"],
-        person_active=row["active"], run_id=row["runId"], run_status=row["runStatus"],
-        started_at=read_stamp(row["startedAt"]), ended_at=read_stamp(row["endedAt"]),
+        model=v["model"], version=v["version"], created_at=v["createdAt"],
+        aliases=tuple(v["aliases"] or ()), person=row["person"], person_name=row["personName"],
+        person_active=row["active"], run_id=run.get("id"), run_status=run.get("status"),
+        started_at=run.get("startedAt"), ended_at=run.get("endedAt"),
         experiment=row["experiment"][0] if row["experiment"] else None,
-        params=_decode(row["params"]), metrics=_decode(row["metrics"]),
+        params=_map(run.get("params")), metrics=_map(run.get("metrics")),
         inputs=tuple(DatasetVersionFact(**i) for i in inputs),
         repo=code.get("repo"), commit=code.get("commit"), branch=code.get("branch"),
-        dirty=code.get("dirty"), command=row["command"], seed=row["seed"],
+        dirty=code.get("dirty"), command=run.get("command"), seed=run.get("seed"),
         environment_digest=row["env"][0] if row["env"] else None,
     )
 
