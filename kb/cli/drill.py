@@ -23,7 +23,8 @@ RUNS_ARGUMENT = typer.Argument(..., help="Two or more run ids.")
 
 def ref(label: Any, key: str) -> str:
     """``kind:key`` for a label (or its name) and a key, as ``kb show`` reads it."""
-    from kb.domain import LABEL_KIND, Label
+    from kb.domain import Label
+    from kb.domain.keys import LABEL_KIND
 
     return f"{LABEL_KIND[Label(label)]}:{key}"
 
@@ -83,7 +84,7 @@ def search_cmd(text: str = typer.Argument(..., help="Words to look for."),
                first: int = typer.Option(20, "--first", "-n", help=FIRST_HELP),
                as_json: bool = JSON_OPTION) -> None:
     """Names, descriptions and notes matching TEXT, best first."""
-    from kb.domain import KIND_LABEL
+    from kb.domain.keys import KIND_LABEL
     from kb.graph.search import search
 
     types = None
@@ -178,9 +179,8 @@ def models_cmd(owner: str = typer.Option(None, "--owner", help="Only models this
                              team=_bare(team, "team"))
 
     def render(_: Any) -> None:
-        listing(f"models ({total})", ["model", "task", "framework", "description"],
-                [(f"model:{r['name']}", r.get("task"), r.get("framework"),
-                  r.get("description")) for r in rows])
+        listing(f"models ({total})", ["model", "task", "description"],
+                [(f"model:{r['name']}", r.get("task"), r.get("description")) for r in rows])
         _more(total, len(rows))
 
     emit({"total": total, "items": rows}, as_json, render)
@@ -249,11 +249,15 @@ def _comparison_rows(sheets: list[Any]) -> list[tuple[str, list[str], bool]]:
     return rows
 
 
+def _letter(n: int) -> str:
+    return chr(ord("A") + n) if n < 26 else f"R{n + 1}"
+
+
 @app.command("compare")
 def compare_cmd(runs: list[str] = RUNS_ARGUMENT,
                 as_json: bool = JSON_OPTION) -> None:
     """RUNs side by side: params, metrics, data, commit, environment and dirty tree;
-    a field whose values differ is marked with *."""
+    what is the same in every run first, then what differs."""
     from kb.graph.runs import run_sheets
 
     ids = [r.removeprefix("run:") for r in runs]
@@ -267,8 +271,14 @@ def compare_cmd(runs: list[str] = RUNS_ARGUMENT,
             "differ": [name for name, _, differs in rows if differs]}
 
     def render(_: Any) -> None:
-        listing("compare (* differs)", ["field", *(f"run:{i}" for i in ids)],
-                [(f"* {name}" if differs else f"  {name}", *values)
-                 for name, values, differs in rows])
+        # Runs go by letter in the table, so that it stays side by side at 80 columns;
+        # the legend gives each whole id.
+        letters = [_letter(n) for n in range(len(ids))]
+        for letter, run_id in zip(letters, ids, strict=True):
+            console.print(f"{letter} = run:{run_id}", soft_wrap=True)
+        same = [(name, values[0]) for name, values, differs in rows if not differs]
+        listing("the same in every run", ["field", "value"], same)
+        listing("what differs", ["field", *letters],
+                [(name, *values) for name, values, differs in rows if differs])
 
     emit(data, as_json, render)

@@ -45,7 +45,7 @@ WHERE ($since IS NULL OR n.startedAt >= $since)
         MATCH (n)-[:PRODUCED]->(:ModelVersion)-[:VERSION_OF]->(:Model {name: $model}) })
   AND ($dataset IS NULL OR EXISTS {
         MATCH (n)-[:USED]->(:DatasetVersion)-[:VERSION_OF]->(:Dataset {name: $dataset}) })
-WITH n ORDER BY n.startedAt DESC, n.id LIMIT $limit
+WITH n ORDER BY n.startedAt IS NULL, n.startedAt DESC, n.id LIMIT $limit
 """
 _RUN = projection("n", Label.RUN, ("id", "status", "startedAt", "params", "metrics"))
 _ROW = """
