@@ -16,6 +16,7 @@ from .ask import plain_data
 from .listing import listing
 
 FIRST_HELP = "How many to list at most."
+MAX_FIRST = 500
 KIND_OPTION = typer.Option(None, "--kind", "-k", help="Only this kind (repeatable): person, "
                            "team, dataset, model, experiment, note, run.")
 RUNS_ARGUMENT = typer.Argument(..., help="Two or more run ids.")
@@ -56,7 +57,7 @@ def handover_cmd(person: str = typer.Argument(..., help="The person's handle, e.
         listing(f"handover of person:{handle}",
                 ["asset", "holds as", "roles", "other owners", "other trainers", "risk"],
                 [(d["ref"], [r.lower() for r in d["relations"]], d["roles"],
-                  d["other_owners"], d["other_trainers"], "AT RISK" if d["at_risk"] else "")
+                  d["other_owners"], d["other_trainers"], "at-risk" if d["at_risk"] else "")
                  for d in data])
         risky = sum(d["at_risk"] for d in data)
         if risky:
@@ -85,15 +86,16 @@ def search_cmd(text: str = typer.Argument(..., help="Words to look for."),
                as_json: bool = JSON_OPTION) -> None:
     """Names, descriptions and notes matching TEXT, best first."""
     from kb.domain.keys import KIND_LABEL
-    from kb.graph.search import search
+    from kb.graph.search import SEARCHABLE, search
 
     types = None
     if kind:
-        unknown = [k for k in kind if k not in KIND_LABEL]
+        kinds = {k: label for k, label in KIND_LABEL.items() if label in SEARCHABLE}
+        unknown = [k for k in kind if k not in kinds]
         if unknown:
-            raise InvalidInput("--kind", "must be one of " + ", ".join(sorted(KIND_LABEL)),
+            raise InvalidInput("--kind", "must be one of " + ", ".join(sorted(kinds)),
                                unknown[0])
-        types = [KIND_LABEL[k] for k in kind]
+        types = [kinds[k] for k in kind]
     hits = _read(search, text, types=types, limit=first)
     data = [{"ref": ref(h.label, h.key), "kind": h.label.value, "key": h.key,
              "score": h.score, "name": h.props.get("name"),
@@ -148,7 +150,7 @@ def runs_cmd(experiment: str = typer.Option(None, "--experiment", "-e",
     sheets = _read(list_runs, experiment=_bare(experiment, "experiment"),
                    person=_bare(person, "person"), status=_status(status),
                    model=_bare(model, "model"), dataset=_bare(dataset, "dataset"),
-                   since=_since(since), limit=first)
+                   since=_since(since), limit=_first(first))
     data = [{**plain_data(s), "ref": f"run:{s.id}"} for s in sheets]
     emit(data, as_json, lambda _: listing(
         "runs", ["run", "status", "started", "person", "experiment", "produced"],
@@ -156,11 +158,16 @@ def runs_cmd(experiment: str = typer.Option(None, "--experiment", "-e",
           [f"model:{k}" for k in s.produced]) for s in sheets]))
 
 
+def _first(first: int) -> int:
+    if not 1 <= first <= MAX_FIRST:
+        raise InvalidInput("--first", f"must be between 1 and {MAX_FIRST}", first)
+    return first
+
+
 def _root_page(kind: str, first: int, **filters: Any) -> tuple[int, list[dict[str, Any]]]:
     from kb.graph.nodes import page
 
-    if not 1 <= first <= 500:
-        raise InvalidInput("--first", "must be between 1 and 500", first)
+    _first(first)
     return _read(lambda graph: graph.read(page, kind, filters, 0, first))
 
 
