@@ -263,8 +263,10 @@ def _letter(n: int) -> str:
 @app.command("compare")
 def compare_cmd(runs: list[str] = RUNS_ARGUMENT,
                 as_json: bool = JSON_OPTION) -> None:
-    """RUNs side by side: params, metrics, data, commit, environment and dirty tree;
-    what is the same in every run first, then what differs."""
+    """RUNs side by side: params, metrics, data, commit, environment, dirty tree.
+
+    What is the same in every run comes first, then what differs, run by letter.
+    """
     from kb.graph.runs import run_sheets
 
     ids = [r.removeprefix("run:") for r in runs]
