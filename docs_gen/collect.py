@@ -264,13 +264,15 @@ def _dataset_of(key: str) -> str:
 
 def _impact(items: list[ImpactItem]) -> dict[str, Any]:
     """``lineage.impact``'s answer for a datasheet: the active deployments, production
-    first, and the model versions, each nearest first, with its hops and the dataset
-    versions on its shortest path (one of this dataset's first)."""
+    first, and the model versions, each nearest first, with its hops, the version of this
+    dataset its shortest path starts from and the datasets the path runs through."""
     def shaped(item: ImpactItem) -> dict[str, Any]:
+        data = [n.key for n in item.path if n.label == "DatasetVersion"]
         return {"key": item.key, "model": item.model, "version": item.version,
                 "environment": item.environment, "hops": item.hops,
                 "deployedAt": when(item.deployed_at),
-                "path": [n.key for n in item.path if n.label == "DatasetVersion"]}
+                "start": data[0] if data else None,
+                "through": [_dataset_of(k) for k in data[1:]]}
     deployments = sorted(
         (shaped(i) for i in items if i.kind == "DEPLOYMENT"),
         key=lambda d: (d["environment"] != "production", d["environment"] or "", d["hops"],
