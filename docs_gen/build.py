@@ -7,14 +7,14 @@ import shutil
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kb.errors import KbError
 from kb.graph import Graph
 from kb.graph import pages as reads
 
-from . import incremental, vendor
+from . import incremental, stamp, vendor
 from .collect import iter_pages
 from .pages import Page
 from .render import keep_compiled, render
@@ -46,6 +46,7 @@ class BuildResult:
     render_cpu_seconds: float = 0.0  # this process, reader threads included
     mkdocs_seconds: float = 0.0
     watermark: datetime | None = None
+    generated: datetime | None = None  # when the footer's stamp was written
 
     @property
     def index_html(self) -> Path:
@@ -148,8 +149,15 @@ def build_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
         started = time.perf_counter()
         result.out_dir, result.built = run_mkdocs(site_dir, out_dir)
         result.mkdocs_seconds = time.perf_counter() - started
+        _stamp(result)
     State(mark, sorted(keep)).save(target)
     return result
+
+
+def _stamp(result: BuildResult) -> None:
+    """The footer's generated line for every page of the built site (``stamp``)."""
+    result.generated = datetime.now(UTC)
+    stamp.write(result.out_dir, result.generated, result.watermark)
 
 
 def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
@@ -186,6 +194,8 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
         changed = set(result.written) | set(copied) if built_before else None
         result.out_dir, result.built = run_mkdocs(site_dir, out_dir, changed=changed)
         result.mkdocs_seconds = time.perf_counter() - started
+    # also with nothing to rebuild: the site was checked against the graph just now
+    _stamp(result)
     state.watermark = result.watermark
     state.save(target)
     log.info("sync: %d pages re-rendered, %d rewritten, build %s", result.rendered,

@@ -15,6 +15,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
+from kb.domain.answers import ImpactItem
 from kb.graph import Graph
 from kb.graph import pages as reads
 from kb.graph.properties import read_json
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 #: Rows a page lists before it summarises the rest as a count.
 VERSIONS_SHOWN = 25
 LINEAGE_VERSIONS = 5
+#: Model versions a datasheet's impact lists, nearest first, before it gives the count.
+IMPACT_SHOWN = 50
 DATASHEET_SECTIONS = ("motivation", "composition", "collection", "preprocessing", "uses",
                       "distribution", "maintenance")
 
@@ -255,6 +258,33 @@ def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = Non
 
 # -- datasets -----------------------------------------------------------------------------
 
+def _dataset_of(key: str) -> str:
+    return key.rpartition("@")[0]
+
+
+def _impact(items: list[ImpactItem]) -> dict[str, Any]:
+    """``lineage.impact``'s answer for a datasheet: the active deployments, production
+    first, and the model versions, each nearest first, with its hops, the version of this
+    dataset its shortest path starts from and the datasets the path runs through."""
+    def shaped(item: ImpactItem) -> dict[str, Any]:
+        data = [n.key for n in item.path if n.label == "DatasetVersion"]
+        return {"key": item.key, "model": item.model, "version": item.version,
+                "environment": item.environment, "hops": item.hops,
+                "deployedAt": when(item.deployed_at),
+                "start": data[0] if data else None,
+                "through": [_dataset_of(k) for k in data[1:]]}
+    deployments = sorted(
+        (shaped(i) for i in items if i.kind == "DEPLOYMENT"),
+        key=lambda d: (d["environment"] != "production", d["environment"] or "", d["hops"],
+                       d["model"], version_order(d["version"]), d["key"]))
+    versions = sorted(
+        (shaped(i) for i in items if i.kind == "MODEL_VERSION"),
+        key=lambda v: (v["hops"], v["model"], version_order(v["version"])))
+    return {"deployments": deployments, "versions": versions[:IMPACT_SHOWN],
+            "version_count": len(versions),
+            "production": sum(d["environment"] == "production" for d in deployments)}
+
+
 def dataset_pages(data: dict[str, Any]) -> list[Page]:
     by_dataset: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in data["versions"]:
@@ -265,13 +295,12 @@ def dataset_pages(data: dict[str, Any]) -> list[Page]:
             "description": v.get("description"),
             "schema": _map(v.get("schema")).get("fields", []),
             "derived_from": sorted(row["derivedFrom"]),
+            "derived_into": sorted(row["derivedInto"]),
             "run_count": row["runCount"],
             "recent_runs": [{**r, "startedAt": when(r["startedAt"])} for r in row["recentRuns"]],
-            "model_version_count": row["modelVersionCount"],
-            "recent_model_versions": row["recentModelVersions"],
-            "deployments": row["deployments"],
             "_at": v.get("createdAt"), "_updated": v.get("updatedAt"),
         })
+    impacts = data.get("impact", {})
     out = []
     for row in data["datasets"]:
         d = row["dataset"]
@@ -280,11 +309,16 @@ def dataset_pages(data: dict[str, Any]) -> list[Page]:
                           key=lambda v: (v["created"] or "", version_order(v["version"])),
                           reverse=True)
         sheet = _map(d.get("datasheet"))
+        derived = sorted({_dataset_of(k) for v in versions for k in v["derived_into"]} - {name})
+        upstream = sorted({_dataset_of(k) for v in versions for k in v["derived_from"]} - {name})
         context = {
             "dataset": {k: d.get(k) for k in ("name", "description", "domain", "license")},
             "datasheet": [(s, sheet.get(s)) for s in DATASHEET_SECTIONS],
             "owners": _owners(row["owners"]),
             "versions": versions,
+            "impact": _impact(impacts.get(name, [])),
+            "derived": derived,
+            "upstream": upstream,
             "notes": _notes(row["notes"]),
             "front_matter": {"title": name,
                              "tags": [f"domain: {d['domain']}"] if d.get("domain") else []},

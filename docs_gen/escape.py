@@ -8,12 +8,14 @@ MLflow store, a script), so none of them may ever become markup. One function pe
 - ``url``: a link only for absolute http(s) URLs, inert text otherwise;
 - ``title`` / ``tag``: front-matter values the theme writes into HTML without escaping;
 - ``mermaid_label``: a quoted mermaid label;
-- ``note``: a note's Markdown as sanitised HTML (``nh3``), the only markup a writer controls.
+- ``note``: a note's Markdown as sanitised HTML (``nh3``), the only markup a writer controls;
+- ``script_string``: a JavaScript string literal in a script file of the site.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
@@ -129,3 +131,14 @@ def note(body: str) -> str:
     # nh3 never lets a div through, so the outer div is the only one and its end is ours
     body = clean.strip().replace("\n", "&#10;")
     return f'<div class="kb-note"><blockquote>{body}</blockquote></div>'
+
+
+# JSON's escapes make a valid JavaScript string; these also keep it inert where a script
+# sits inside HTML, and "\u2028"/"\u2029" end lines in older engines.
+_SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                         "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_string(text: object) -> str:
+    """A double-quoted JavaScript string literal holding ``text`` as it is."""
+    return json.dumps(_text(text), ensure_ascii=False).translate(_SCRIPT)

@@ -17,8 +17,10 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import KEY_PROPERTY, Label, Rel
+from kb.domain.answers import ImpactItem
 
-from .driver import plain
+from .driver import answer, plain
+from .lineage import asking_impact
 from .people import active
 from .properties import decode, decode_link, projection
 from .stamps import read_stamp
@@ -164,6 +166,10 @@ CALL (dv) {
   RETURN collect(DISTINCT src.key) AS derivedFrom
 }
 CALL (dv) {
+  OPTIONAL MATCH (dv)<-[:USED]-(:Run)-[:PRODUCED]->(dst:DatasetVersion)
+  RETURN collect(DISTINCT dst.key) AS derivedInto
+}
+CALL (dv) {
   OPTIONAL MATCH (r:Run)-[u:USED]->(dv) WHERE r.kind <> 'derivation' OR r.kind IS NULL
   OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
   WITH r, u, p ORDER BY r.startedAt DESC, r.id
@@ -172,23 +178,8 @@ CALL (dv) {
   ) + """ END) AS runs
   RETURN size(runs) AS runCount, runs[0..$recent] AS recentRuns
 }
-CALL (dv) {
-  MATCH (r:Run)-[:USED]->(dv) MATCH (r)-[:PRODUCED]->(v:ModelVersion)
-  WITH DISTINCT v ORDER BY v.createdAt DESC, v.key
-  WITH collect(""" + projection("v", Label.MODEL_VERSION, ("key", "model", "version",
-                                                          "createdAt")) + """) AS mvs
-  RETURN size(mvs) AS modelVersionCount, mvs[0..$recent] AS recentModelVersions
-}
-CALL (dv) {
-  MATCH (r:Run)-[:USED]->(dv) MATCH (r)-[:PRODUCED]->(v:ModelVersion)
-  MATCH (dep:Deployment {status: 'ACTIVE'})-[:SERVES]->(v)
-  WITH DISTINCT dep, v ORDER BY dep.id
-  RETURN collect({id: dep.id, environment: dep.environment, model: v.model,
-                  version: v.version}) AS deployments
-}
 RETURN d.name AS dataset, """ + projection("dv", Label.DATASET_VERSION) + """ AS version,
-       derivedFrom, runCount, recentRuns,
-       modelVersionCount, recentModelVersions, deployments
+       derivedFrom, derivedInto, runCount, recentRuns
 """
 DATASET_VERSIONS = ("UNWIND $names AS name MATCH (d:Dataset {name: name}) "
                     "MATCH (dv:DatasetVersion)-[:VERSION_OF]->(d)" + _DATASET_VERSIONS)
@@ -314,7 +305,8 @@ CHANGED_NODES = ("CALL () {\n" + "\nUNION ALL\n".join(_changed(label) for label 
                  + "\n}\nRETURN label, key, id")
 
 # Which pages a changed entity shows up on: its model or dataset, the people who trained,
-# deployed or wrote about it, its owners, and for data and deployments what they feed.
+# deployed or wrote about it, its owners, for data and deployments what they feed, and
+# every dataset upstream of it at any depth (datasheets show their whole impact).
 # The changed nodes come by element id, found in the same transaction, so one statement
 # serves every label.
 PAGES_OF = """
@@ -330,6 +322,12 @@ WITH [n] + COLLECT { MATCH (n)-[:VERSION_OF]->(x) RETURN x }
                      (:DatasetVersion)-[:VERSION_OF]->(x) RETURN DISTINCT x }
   + COLLECT { MATCH (n:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->(:ModelVersion)
                      -[:VERSION_OF]->(x) RETURN DISTINCT x }
+  + COLLECT { MATCH (n)-[:SERVES]->{0,1}(:ModelVersion|DatasetVersion)
+                     (()<-[:PRODUCED]-(:Run)-[:USED]->(:DatasetVersion)){1,}
+                     ()-[:VERSION_OF]->(x) RETURN DISTINCT x }
+  + COLLECT { MATCH (n:Run)-[:USED]->(:DatasetVersion)
+                     (()<-[:PRODUCED]-(:Run)-[:USED]->(:DatasetVersion)){0,}
+                     ()-[:VERSION_OF]->(x) RETURN DISTINCT x }
   + COLLECT { MATCH (n)-[:ABOUT]->(x) RETURN x }
   + COLLECT { MATCH (n)-[:ABOUT]->()-[:VERSION_OF]->(x) RETURN x } AS hits
 UNWIND hits AS h
@@ -441,6 +439,8 @@ def derivations(tx: ManagedTransaction) -> list[dict[str, Any]]:
 
 
 def datasets(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
+    """The named datasets, their versions (a row each, with the dataset versions each was
+    derived from and derived into) and each dataset's impact, as ``lineage.impact``."""
     rows = _records(tx, DATASETS, names=names)
     for row in rows:
         row["dataset"] = decode(Label.DATASET, row["dataset"])
@@ -450,8 +450,15 @@ def datasets(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
     for row in versions:
         row["version"] = decode(Label.DATASET_VERSION, row["version"])
         row["recentRuns"] = _each(Label.RUN, row["recentRuns"])
-        row["recentModelVersions"] = _each(Label.MODEL_VERSION, row["recentModelVersions"])
-    return {"datasets": rows, "versions": versions}
+    return {"datasets": rows, "versions": versions,
+            "impact": {row["dataset"]["name"]: _impact(tx, row["dataset"]["name"])
+                       for row in rows}}
+
+
+def _impact(tx: ManagedTransaction, name: str) -> list[ImpactItem]:
+    # ``kb impact``'s own question, answered inside this read: a datasheet shows exactly
+    # its answer, and one plan serves every dataset
+    return answer(asking_impact(name), lambda read: _rows(tx, read.statement, **read.params))
 
 
 def people(tx: ManagedTransaction, handles: list[str]) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,8 +19,11 @@ import yaml
 
 from docs_gen import build_site, sync_site
 from docs_gen.build import docs_dir
+from docs_gen.escape import md
 from docs_gen.slugs import slug
-from kb.graph import Graph
+from docs_gen.stamp import STAMP
+from kb.graph import Graph, impact
+from kb.graph import pages as reads
 from kb.ingest import Client
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,7 +144,7 @@ def test_sync_rewrites_exactly_the_affected_pages(
     _build(graph, site)
     assert _sync(graph, site).written == []
 
-    untouched = site / "build/datasets/customers/index.html"
+    untouched = site / "build/people/bob/index.html"
     before = untouched.stat().st_mtime_ns
     log_run(client, "run-3", "alice", 0.9, _at(25))
     result = _sync(graph, site)
@@ -148,11 +152,12 @@ def test_sync_rewrites_exactly_the_affected_pages(
         "index.md",                                   # counts, recently trained
         "models/index.md", "models/churn.md",         # the new version
         "datasets/customers-clean.md",                # one more consuming run
+        "datasets/customers.md",                      # upstream: churn@3 is downstream
         f"datasets/{slug('holdout [eu]/v1')}.md",
         "people/index.md", "people/alice.md",         # alice trained it
         "teams/growth.md",                            # alice's team: churn's latest version
     ]), result.written
-    assert len(result.written) == 8
+    assert len(result.written) == 9
     assert result.built == "partial"
     card = (docs_dir(site) / "models/churn.md").read_text()
     assert "| 3 | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" in card
@@ -185,6 +190,8 @@ def test_a_partial_rebuild_equals_a_full_build(
     assert pages == {name for name in _tree(docs_dir(fresh)) if name.endswith(".md")}
     got, want = _tree(synced.out_dir), _tree(full.out_dir)
     assert got.keys() == want.keys()
+    # the stamp holds the time of each build; both include the same graph state
+    assert _stamp_line(got.pop(str(STAMP)))[1] == _stamp_line(want.pop(str(STAMP)))[1]
     differ = [name for name in want if got[name] != want[name]]
     assert differ == [], differ
     search = (synced.out_dir / "search/search_index.json").read_text()
@@ -246,3 +253,101 @@ def test_a_real_browser_renders_the_model_card(served: str) -> None:
     _chromium(f"--screenshot={SCREENSHOT}", "--window-size=1280,2000", url)
     assert SCREENSHOT.stat().st_size > 10_000
     print(f"screenshot: {SCREENSHOT}")
+
+
+def test_a_real_browser_shows_the_generated_line_in_the_footer(served: str) -> None:
+    dom = _chromium("--dump-dom", f"{served}/datasets/customers/")
+    assert "Downstream impact" in dom
+    footer = dom[dom.index("data-kb-stamp"):]
+    assert re.match(r'data-kb-stamp="?"?>Generated \S+Z from the graph as of \S+Z<', footer), \
+        footer[:200]
+
+
+def _section(page: str, heading: str) -> str:
+    return page.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_raw_datasheet_shows_the_whole_downstream_impact(
+        graph: Graph, client: Client, site: Path) -> None:
+    """customers -> customers-clean -> churn v1, v2; v2 in production, v1 in staging."""
+    history(client)
+    client.deploy("churn", 1, environment="staging", by="alice", deployed_at=_at(21))
+    result = _build(graph, site)
+    raw = (docs_dir(site) / f"datasets/{slug('customers')}.md").read_text()
+    impact_section = _section(raw, "Downstream impact")
+    items = impact(graph, "customers")
+    deployments = [i for i in items if i.kind == "DEPLOYMENT"]
+    versions = [i for i in items if i.kind == "MODEL_VERSION"]
+    assert {(i.environment, i.version) for i in deployments} == {("production", "2"),
+                                                                 ("staging", "1")}
+    assert {i.key for i in versions} == {"churn@1", "churn@2"}
+    assert "**Active deployments that depend on it: 2** (1 in production):" in impact_section
+    assert "**Model versions trained on it or on data derived from it: 2**:" in impact_section
+    rows = [line for line in impact_section.splitlines() if line.startswith("- ")]
+    assert len(rows) == len(items)  # exactly impact's items, no more
+    card = "../models/churn.md"
+    path = f"from customers@2024\\-05 through [customers\\-clean]({slug('customers-clean')}.md)"
+    production, staging = (next(i for i in deployments if i.environment == env)
+                           for env in ("production", "staging"))
+    assert rows[:2] == [  # production first
+        f"- **production**: [churn@2]({card}), deployment {md(production.key)} since "
+        f"2024-05-20 12:00 UTC; {production.hops} hops {path}",
+        f"- **staging**: [churn@1]({card}), deployment {md(staging.key)} since "
+        f"2024-05-21 12:00 UTC; {staging.hops} hops {path}"]
+    assert rows[2:] == [f"- [{i.key}]({card}): {i.hops} hops {path}" for i in versions]
+    # one step down and one step up, each linked to its datasheet
+    assert f"- [customers\\-clean]({slug('customers-clean')}.md)" in _section(
+        raw, "Derived datasets")
+    assert "Nothing recorded (raw data)." in _section(raw, "Upstream")
+    derived = (docs_dir(site) / f"datasets/{slug('customers-clean')}.md").read_text()
+    assert f"- [customers]({slug('customers')}.md)" in _section(derived, "Upstream")
+    assert "None recorded." in _section(derived, "Derived datasets")
+    # the derived datasheet reaches the same deployments, two hops nearer
+    assert "**Active deployments that depend on it: 2** (1 in production):" in derived
+    html = (result.out_dir / f"datasets/{slug('customers')}/index.html").read_text()
+    assert f'href="../{slug("customers-clean")}/"' in html
+    assert 'href="../../models/churn/"' in html
+
+
+_STAMP = re.compile(r'var text = "Generated (\S+) from the graph as of (\S+)";')
+
+
+def _stamp_line(script: bytes) -> tuple[str, str]:
+    found = _STAMP.search(script.decode())
+    assert found, script
+    return found[1], found[2]
+
+
+def test_every_page_says_when_it_was_generated_and_from_which_graph_state(
+        graph: Graph, client: Client, site: Path) -> None:
+    history(client)
+    result = _build(graph, site)
+    mark = graph.read(reads.watermark)
+    assert result.watermark == mark and result.generated is not None
+    generated, as_of = _stamp_line((result.out_dir / STAMP).read_bytes())
+    assert as_of == mark.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert datetime.fromisoformat(generated) == result.generated.replace(microsecond=0)
+    pages = sorted(result.out_dir.rglob("index.html"))
+    assert len(pages) > 10
+    for page in pages:
+        html = page.read_text()
+        assert "data-kb-stamp" in html, page
+        depth = len(page.relative_to(result.out_dir).parts) - 1
+        assert f'<script src="{"../" * depth}{STAMP.as_posix()}"></script>' in html, page
+
+    # a sync with no change rewrites no page, but says the site was checked just now
+    page = result.out_dir / "datasets/customers/index.html"
+    before = page.stat().st_mtime_ns
+    again = _sync(graph, site)
+    assert again.written == [] and again.built == "none"
+    assert page.stat().st_mtime_ns == before
+    later, same = _stamp_line((result.out_dir / STAMP).read_bytes())
+    assert same == as_of and later >= generated
+
+    # a change moves the watermark to the change's stamp
+    log_run(client, "run-3", "alice", 0.9, _at(25))
+    synced = _sync(graph, site)
+    assert synced.built == "partial"
+    _, newer = _stamp_line((result.out_dir / STAMP).read_bytes())
+    assert newer >= as_of
+    assert newer == graph.read(reads.watermark).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
