@@ -16,7 +16,6 @@ from typing import Any
 import click
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -117,12 +116,10 @@ def print_json(data: Any) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    t = Table(title=title, show_lines=False)
-    for col in columns:
-        t.add_column(col)
-    for row in rows:
-        t.add_row(*("" if v is None else _cell(v) for v in row))
-    console.print(t)
+    """Every command's tables: no value cut short at any width (``listing``)."""
+    from .listing import listing
+
+    listing(title, columns, rows)
 
 
 def _cell(value: Any) -> str:
