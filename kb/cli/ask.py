@@ -150,15 +150,22 @@ def prod_cmd(
 ) -> None:
     """What runs where: active deployments, since when, deployed and trained by whom."""
     from kb.graph import deployments
+    from kb.graph.production import environments
 
     graph = open_graph()
     try:
         facts = deployments(graph, environment=environment, model=model,
                             status=None if all_ else "ACTIVE")
+        known = environments(graph) if environment and not facts else []
     finally:
         graph.close()
 
     def render(_: Any) -> None:
+        if environment and not facts and environment not in known:
+            console.print(f"no deployment names the environment {environment!r}; the "
+                          f"environments are: {', '.join(known) or 'none yet'}",
+                          style="yellow")
+            return
         table("deployments", ["model version", "environment", "status", "since", "deployed by",
                               "trained by", "endpoint", "id"],
               [(f"{f.model}@{f.version}", f.environment, f.status, f.deployed_at,

@@ -77,6 +77,11 @@ def parse_ref(text: str, *, default: str | None = None, field: str = "entity") -
     kind, sep, rest = text.partition(":")
     if sep and kind in KIND_LABEL and rest:
         label = KIND_LABEL[kind]
+    elif sep and rest and kind.isidentifier() and default is not None:
+        # ``foo:bar`` is a mistyped kind far more often than a name with a colon in it.
+        kinds = ", ".join(sorted(KIND_LABEL))
+        raise InvalidInput(field, f"{kind!r} is not a kind of entity; use one of {kinds} "
+                           f"(a {default} whose name has a colon: {default}:{text})", text)
     elif default is not None:
         label, rest = KIND_LABEL[default], text
     else:

@@ -84,3 +84,12 @@ def deployments(graph: Graph, *, environment: str | None = None,
             raise InvalidInput("status", "must be ACTIVE or RETIRED", status)
     env = environment.strip().lower() if environment else None
     return graph.read(_deployments, env, status, model)
+
+
+ENVIRONMENTS = ("MATCH (d:Deployment) WHERE d.environment IS NOT NULL "
+                "RETURN DISTINCT d.environment AS environment ORDER BY environment")
+
+
+def environments(graph: Graph) -> list[str]:
+    """Every environment some deployment names, in order (for "did you mean" answers)."""
+    return [row["environment"] for row in graph.query(ENVIRONMENTS)]

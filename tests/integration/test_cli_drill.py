@@ -165,3 +165,15 @@ def test_bad_input(kb, args, code, message) -> None:
     result = kb(*args)
     assert result.exit_code == code, result.output
     assert message in result.stderr and result.stdout == ""
+
+
+def test_an_environment_nobody_uses_gets_the_ones_that_exist(kb, history):
+    out = ok(kb("prod", "--env", "prd"))
+    assert "no deployment names the environment 'prd'" in out
+    assert ok_json(kb("prod", "--env", "prd", "--json")) == []
+
+
+def test_a_mistyped_kind_is_an_input_error(kb, history):
+    result = kb("show", "modle:churn")
+    assert result.exit_code == 2
+    assert "'modle' is not a kind" in result.output

@@ -56,3 +56,13 @@ def test_malformed_global_ids_are_input_errors(gid):
     with pytest.raises(InvalidInput) as err:
         from_global_id(gid)
     assert err.value.field == "id"
+
+
+def test_a_mistyped_kind_is_named_not_taken_for_a_name():
+    with pytest.raises(InvalidInput) as caught:
+        parse_ref("modle:churn", default="model")
+    assert caught.value.field == "entity"
+    assert "'modle' is not a kind" in caught.value.message
+    assert "model:modle:churn" in caught.value.message  # how to name such a model
+    assert parse_ref("model:a:b", default="model") == Ref(Label.MODEL, "a:b")
+    assert parse_ref("churn", default="model") == Ref(Label.MODEL, "churn")
