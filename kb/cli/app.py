@@ -20,7 +20,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from kb.config import Config
-from kb.errors import InvalidInput, KbError
+from kb.errors import InvalidInput, KbError, NotFound
 
 # C0 and C1 controls but newline and tab, and the bidi controls that reorder what is shown.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -61,8 +61,27 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except KbError as exc:
-        error_line(exc.message)
+        error_line(exc.message + _did_you_mean(exc))
         raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
+
+
+def _did_you_mean(exc: KbError) -> str:
+    """``; did you mean 'churn'?`` for a name that is not there but close to one that is."""
+    from kb.domain.keys import KIND_LABEL
+    from kb.graph.search import names_like
+
+    label = KIND_LABEL.get(getattr(exc, "kind", ""))
+    if not isinstance(exc, NotFound) or label is None:
+        return ""
+    try:
+        graph = open_graph(start=False)
+        try:
+            close = names_like(graph, label, exc.key)
+        finally:
+            graph.close()
+    except KbError:  # the hint is a courtesy: the error stands without it
+        return ""
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 class KbGroup(TyperGroup):

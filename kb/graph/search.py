@@ -6,6 +6,7 @@ word matches as itself or as a prefix.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from dataclasses import dataclass
@@ -90,3 +91,18 @@ def search(graph: Graph, text: str, *, types: list[Label] | None = None,
         raise InvalidInput("text", "must contain at least one word to search for", text)
     labels = [label.value for label in types] if types else None
     return graph.read(_search, query, labels, limit)
+
+
+#: Labels whose keys are names a person types (not run ids or digests), for "did you mean".
+NAMED = (Label.MODEL, Label.DATASET, Label.PERSON, Label.TEAM, Label.EXPERIMENT)
+_KEYS = {label: f"MATCH (n:{label.value}) RETURN n.{KEY_PROPERTY[label]} AS key LIMIT $limit"
+         for label in NAMED}
+
+
+def names_like(graph: Graph, label: Label, text: str, *, most: int = 3) -> list[str]:
+    """The keys of ``label`` spelled most like ``text`` (a mistyped name's "did you
+    mean"), at most ``most``; none for labels whose keys nobody types."""
+    if label not in _KEYS:
+        return []
+    keys = [row["key"] for row in graph.query(_KEYS[label], limit=10_000)]
+    return difflib.get_close_matches(text, keys, n=most, cutoff=0.6)

@@ -177,3 +177,11 @@ def test_a_mistyped_kind_is_an_input_error(kb, history):
     result = kb("show", "modle:churn")
     assert result.exit_code == 2
     assert "'modle' is not a kind" in result.output
+
+
+def test_a_mistyped_name_gets_the_names_it_is_close_to(kb, history):
+    result = kb("who-trained", "chrun")
+    assert result.exit_code == 1
+    assert "model 'chrun' does not exist; did you mean 'churn'?" in result.output
+    far = kb("show", "person:zzzzzz")
+    assert far.exit_code == 1 and "did you mean" not in far.output
