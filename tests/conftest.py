@@ -12,6 +12,7 @@ warm server answers the same tests in well under the time a fresh one takes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -87,12 +88,24 @@ class _Server:
             start, self.config)
 
     def end(self) -> None:
-        if self.config is not None and not self.kept:
-            stop(self.config)
-            shutil.rmtree(self.config.home, ignore_errors=True)
+        """Stop the server (once), after its start finished either way."""
+        if self.config is None or self.kept:
+            return
+        if self.started is not None:
+            with contextlib.suppress(Exception):  # the fixture reports a failed start
+                self.started.result()
+        stop(self.config)
+        shutil.rmtree(self.config.home, ignore_errors=True)
+        self.config = None
 
 
 _SERVER = _Server()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A session that ends before any test asked for the server (``-x`` on a unit test,
+    Ctrl-C) stops it too."""
+    _SERVER.end()
 
 
 def free_port() -> int:
