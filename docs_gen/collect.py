@@ -430,7 +430,10 @@ def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
         "counts": counts,
         "production": production,
         "recent": [{**r, "at": when(r["at"])} for r in data["recent"]],
-        "orphans": [{**o, "formerOwners": sorted(o["formerOwners"])} for o in data["orphans"]],
+        # Owner left / never owned, each led by what reaches production.
+        "orphans": sorted(({**o, "formerOwners": sorted(o["formerOwners"])}
+                           for o in data["orphans"]),
+                          key=lambda o: (not o["feedsProduction"], o["kind"], o["name"])),
         "updated": updated,
     }
     return Page(HOME, "home.md.j2", context, "Home", None)

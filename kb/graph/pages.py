@@ -281,7 +281,17 @@ MATCH (a) WHERE (a:Model OR a:Dataset)
     MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND (o:Team OR """ + active("o") + """)
   }
 OPTIONAL MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL
-RETURN head(labels(a)) AS kind, a.name AS name, collect(o.handle) AS formerOwners
+WITH a, collect(o.handle) AS formerOwners
+// Whether it reaches an active production deployment: a model through its versions, a
+// dataset along the data path as far as impact walks (lineage.IMPACT_MAX_DEPTH).
+RETURN head(labels(a)) AS kind, a.name AS name, formerOwners,
+  CASE WHEN a:Model THEN EXISTS {
+    MATCH (a)<-[:VERSION_OF]-(:ModelVersion)<-[:SERVES]-(d:Deployment)
+    WHERE d.status = 'ACTIVE' AND d.environment = 'production' }
+  ELSE EXISTS {
+    MATCH (a)<-[:VERSION_OF]-()((:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->()){1,5}
+          (:ModelVersion)<-[:SERVES]-(d:Deployment)
+    WHERE d.status = 'ACTIVE' AND d.environment = 'production' } END AS feedsProduction
 ORDER BY kind, name
 """
 
