@@ -104,6 +104,16 @@ class ImpactItem:
 
 
 @dataclass(frozen=True)
+class OwnerFact:
+    """A current owner of an asset: a person (``active`` False once they left) or a team."""
+
+    kind: str
+    key: str
+    role: str | None
+    active: bool | None
+
+
+@dataclass(frozen=True)
 class DeploymentFact:
     """A deployment with the people behind it; ``*_active`` is False for people who left."""
 
@@ -121,3 +131,5 @@ class DeploymentFact:
     trained_by: str | None
     trained_by_active: bool | None
     run_id: str | None
+    #: The served model's current owners: whom to ask about what runs here.
+    owners: tuple[OwnerFact, ...] = ()

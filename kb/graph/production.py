@@ -8,7 +8,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import DeploymentStatus
-from kb.domain.answers import DeploymentFact
+from kb.domain.answers import DeploymentFact, OwnerFact
 from kb.errors import InvalidInput
 
 from .driver import Graph, plain
@@ -36,6 +36,12 @@ CALL (v) {{
   OPTIONAL MATCH (t:Person)-[:TRAINED]->(r)
   RETURN r, t ORDER BY r.startedAt DESC LIMIT 1
 }}
+CALL (v) {{
+  OPTIONAL MATCH (o)-[e:OWNS]->(:Model {{name: v.model}}) WHERE e.until IS NULL
+  RETURN collect(CASE WHEN o IS NULL THEN null ELSE
+    {{kind: head(labels(o)), key: coalesce(o.handle, o.name), role: e.role,
+     active: CASE WHEN o:Person THEN {active('o')} END}} END) AS owners
+}}
 RETURN d.id AS id, v.model AS model, v.version AS version, d.environment AS environment,
        d.endpoint AS endpoint, d.status AS status, d.deployedAt AS deployedAt,
        d.retiredAt AS retiredAt,
@@ -45,7 +51,7 @@ RETURN d.id AS id, v.model AS model, v.version AS version, d.environment AS envi
        t.handle AS trainedBy,
        CASE WHEN t IS NULL THEN null ELSE {active('t')} END
          AS trainedByActive,
-       r.id AS runId
+       r.id AS runId, owners
 ORDER BY environment, model, deployedAt DESC, id
 """
 
@@ -64,6 +70,8 @@ def _fact(row: dict[str, Any]) -> DeploymentFact:
         deployed_by=row["deployedBy"], deployed_by_name=row["deployedByName"],
         deployed_by_active=row["deployedByActive"], trained_by=row["trainedBy"],
         trained_by_active=row["trainedByActive"], run_id=row["runId"],
+        owners=tuple(OwnerFact(**o) for o in sorted(
+            row["owners"], key=lambda o: (o["kind"], o["key"], o["role"] or ""))),
     )
 
 
