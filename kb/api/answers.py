@@ -227,12 +227,26 @@ def handover_item(h: HandoverRecord) -> HandoverItem:
                         other_trainers=list(h.other_trainers), at_risk=h.at_risk)
 
 
-@strawberry.type(description="An asset with no active owner.")
+@strawberry.enum(description="Why an asset has no active owner.")
+class OrphanReason(Enum):
+    OWNER_LEFT = strawberry.enum_value("OWNER_LEFT", description="Every owner it had left "
+                                       "(or is a team with no active member).")
+    NEVER_OWNED = strawberry.enum_value("NEVER_OWNED", description="No owner on record.")
+
+
+@strawberry.type(description="An asset with no active owner. `orphans` lists those whose "
+                 "owner left first, then those never owned, each led by what feeds "
+                 "production.")
 class Orphan:
     kind: str
     key: str
     former_owners: list[str]
     last_owned_at: datetime | None
+    feeds_production: bool = strawberry.field(
+        description="Whether it reaches an active deployment in the production "
+        "environment: a model through its versions, a dataset through what was trained "
+        "on it at any depth, an experiment through its runs' versions.")
+    reason: OrphanReason
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -241,7 +255,8 @@ class Orphan:
 
 def orphan(o: OrphanRecord) -> Orphan:
     return Orphan(kind=o.kind, key=o.key, former_owners=list(o.former_owners),
-                  last_owned_at=o.last_owned_at)
+                  last_owned_at=o.last_owned_at, feeds_production=o.feeds_production,
+                  reason=OrphanReason(o.reason))
 
 
 @strawberry.type

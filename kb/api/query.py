@@ -269,8 +269,9 @@ class Query:
         page = _answers(items, first, after, lambda h: (Label(h.kind), h.key))
         return [handover_item(h) for h in page]
 
-    @strawberry.field(description="Assets with no active owner; `after` takes the id of an "
-                      "answer.")
+    @strawberry.field(description="Assets with no active owner: those whose owner left, then "
+                      "those never owned, each led by what feeds production; `after` takes "
+                      "the id of an answer.")
     async def orphans(self, info: Info, first: First = ANSWERS, after: After = None
                       ) -> list[Orphan]:
         list_size(first)

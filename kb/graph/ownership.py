@@ -16,10 +16,13 @@ from kb.errors import NotFound
 
 from .driver import Graph, plain
 from .labels import kb_label
+from .lineage import IMPACT_MAX_DEPTH
 from .people import active
 
 log = logging.getLogger(__name__)
 
+#: The environment whose deployments are production, as the site and ``kb prod`` name it.
+PRODUCTION = "production"
 
 
 def _active_owner(exclude: str) -> str:
@@ -56,16 +59,35 @@ ORDER BY key
 """
 PERSON_EXISTS = "MATCH (p:Person {handle: $handle}) RETURN count(p) > 0 AS found"
 
+# Whether an asset reaches an active production deployment: a model through its versions,
+# an experiment through the versions its runs produced, a dataset along the data path as far
+# as impact walks, a deployment by being one.
+_DATA_PATH = (f"((:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->()){{1,{IMPACT_MAX_DEPTH // 2}}}"
+              "(:ModelVersion)")
+_IN_PRODUCTION = "d.status = 'ACTIVE' AND d.environment = $production"
+FEEDS_PRODUCTION = f"""CASE
+    WHEN a:Deployment THEN a.environment = $production
+    WHEN a:Model THEN EXISTS {{
+      MATCH (a)<-[:VERSION_OF]-(:ModelVersion)<-[:SERVES]-(d:Deployment)
+      WHERE {_IN_PRODUCTION} }}
+    WHEN a:Experiment THEN EXISTS {{
+      MATCH (a)<-[:PART_OF]-(:Run)-[:PRODUCED]->(:ModelVersion)<-[:SERVES]-(d:Deployment)
+      WHERE {_IN_PRODUCTION} }}
+    ELSE EXISTS {{
+      MATCH (a)<-[:VERSION_OF]-(){_DATA_PATH}<-[:SERVES]-(d:Deployment)
+      WHERE {_IN_PRODUCTION} }} END"""
+
 ORPHANS = f"""
 MATCH (a) WHERE (a:Model OR a:Dataset OR a:Experiment
                  OR a:Deployment AND a.status = 'ACTIVE')
   AND NOT EXISTS {{ MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND {_active_owner('true')} }}
-RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key,
-  COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT coalesce(o.handle, o.name) }}
-    AS formerOwners,
+WITH a, COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT coalesce(o.handle, o.name) }}
+    AS formerOwners
+RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, formerOwners,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a) WITH coalesce(e.until, e.since) AS t
-            RETURN t ORDER BY t DESC LIMIT 1 }}[0] AS lastOwnedAt
-ORDER BY labels[0], key
+            RETURN t ORDER BY t DESC LIMIT 1 }}[0] AS lastOwnedAt,
+  {FEEDS_PRODUCTION} AS feedsProduction
+ORDER BY size(formerOwners) = 0, feedsProduction DESC, labels[0], key
 """
 
 
@@ -87,10 +109,19 @@ class HandoverItem:
 
 @dataclass(frozen=True)
 class Orphan:
+    """An asset with no active owner: ``former_owners`` (people or teams, none active) when
+    its owner left, none when it never had one; ``feeds_production`` when it reaches an
+    active deployment in the production environment."""
+
     kind: str
     key: str
     former_owners: tuple[str, ...]
     last_owned_at: datetime | None
+    feeds_production: bool = False
+
+    @property
+    def reason(self) -> str:
+        return "OWNER_LEFT" if self.former_owners else "NEVER_OWNED"
 
 
 def _kind(labels: list[str]) -> str:
@@ -118,9 +149,11 @@ def handover(graph: Graph, person: str) -> list[HandoverItem]:
 
 def _orphans(tx: ManagedTransaction) -> list[Orphan]:
     return [Orphan(_kind(r["labels"]), r["key"], tuple(sorted(r["formerOwners"])),
-                   plain(r["lastOwnedAt"])) for r in tx.run(ORPHANS)]
+                   plain(r["lastOwnedAt"]), bool(r["feedsProduction"]))
+            for r in tx.run(ORPHANS, production=PRODUCTION)]
 
 
 def orphans(graph: Graph) -> list[Orphan]:
-    """Models, datasets, experiments and active deployments with no active owner."""
+    """Models, datasets, experiments and active deployments with no active owner: those
+    whose owner left first, then those never owned, each led by what feeds production."""
     return graph.read(_orphans)

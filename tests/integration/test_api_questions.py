@@ -106,12 +106,17 @@ def test_handover_flags_what_nobody_else_holds(api):
 
 
 def test_orphans_are_assets_without_an_active_owner(api):
-    data = api.data("{ orphans { kind key formerOwners } }")
+    # Owner left first, then never owned; this history's "prod" is not production.
+    data = api.data("{ orphans { kind key formerOwners reason feedsProduction } }")
     assert data["orphans"] == [
-        {"kind": "Deployment", "key": "dep-prod", "formerOwners": []},
-        {"kind": "Deployment", "key": "dep-staging", "formerOwners": []},
-        {"kind": "Experiment", "key": "churn-exp", "formerOwners": ["bob"]},
-        {"kind": "Model", "key": "churn", "formerOwners": ["bob"]},
+        {"kind": "Experiment", "key": "churn-exp", "formerOwners": ["bob"],
+         "reason": "OWNER_LEFT", "feedsProduction": False},
+        {"kind": "Model", "key": "churn", "formerOwners": ["bob"], "reason": "OWNER_LEFT",
+         "feedsProduction": False},
+        {"kind": "Deployment", "key": "dep-prod", "formerOwners": [],
+         "reason": "NEVER_OWNED", "feedsProduction": False},
+        {"kind": "Deployment", "key": "dep-staging", "formerOwners": [],
+         "reason": "NEVER_OWNED", "feedsProduction": False},
     ]
 
 
