@@ -40,6 +40,10 @@ def _person(handle: str | None, active: bool | None) -> str:
     return f"{handle} (left)" if active is False else handle
 
 
+_DIRS = {"UPSTREAM": ("UPSTREAM",), "DOWNSTREAM": ("DOWNSTREAM",),
+         "BOTH": ("UPSTREAM", "DOWNSTREAM")}
+
+
 def _kv(values: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
 
@@ -83,14 +87,19 @@ def lineage_cmd(
     down: bool = typer.Option(False, "--down", help="Only what came of it."),
     depth: int = typer.Option(3, "--depth", "-d", help="Relationships to follow (1-10)."),
     limit: int = typer.Option(200, "--limit", help="Neighbours taken per node and hop."),
+    breadth: int = typer.Option(10, "--breadth", "-b", help="Children shown per node in "
+                                "the tree (--json has them all)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """The lineage of ENTITY: datasets, runs, model versions, deployments and people."""
+    """The lineage of ENTITY as a tree of refs you can paste into ``kb show``: what it came
+    from (upstream), what came of it (downstream), and the people who trained or deployed."""
     from kb.domain import parse_ref
     from kb.graph import lineage
 
     if up and down:
         raise InvalidInput("--up/--down", "give one of them, or neither for both")
+    if breadth < 1:
+        raise InvalidInput("--breadth", "must be at least 1", breadth)
     direction = "UPSTREAM" if up else "DOWNSTREAM" if down else "BOTH"
     ref = parse_ref(entity, default="model")
     graph = open_graph()
@@ -99,16 +108,19 @@ def lineage_cmd(
     finally:
         graph.close()
 
+    from .trees import lineage_json, print_lineage
+
     def render(_: Any) -> None:
-        names = {n.id: f"{n.label}:{n.name}" for n in answer.nodes}
-        table(f"lineage of {ref} ({direction.lower()}, depth {depth})",
-              ["from", "relationship", "to"],
-              [(names[e.source], e.type, names[e.target]) for e in answer.edges])
+        console.print(f"lineage of {ref} (depth {depth})", style="bold", soft_wrap=True)
+        cut = print_lineage(answer, _DIRS[direction], breadth)
+        if cut:
+            console.print(f"{cut} node(s) have more than {breadth} shown; raise --breadth "
+                          "to see them, or use --json for all", style="yellow")
         if answer.truncated:
             console.print(f"some nodes had more than {limit} neighbours; "
                           "raise --limit to see them all", style="yellow")
 
-    emit(plain_data(answer), as_json, render)
+    emit(lineage_json(answer), as_json, render)
 
 
 @app.command("impact")
