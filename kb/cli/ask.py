@@ -123,35 +123,6 @@ def lineage_cmd(
     emit(lineage_json(answer), as_json, render)
 
 
-@app.command("impact")
-def impact_cmd(
-    dataset: str = typer.Argument(..., help="DATASET or DATASET@VERSION."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Every model version and active deployment that depends on DATASET, at any depth."""
-    from kb.graph import impact
-
-    name = dataset.removeprefix("dataset:")
-    version = None
-    if "@" in name:
-        name, _, version = name.rpartition("@")
-        if not name or not version:
-            raise InvalidInput("dataset", "expected DATASET or DATASET@VERSION", dataset)
-    graph = open_graph()
-    try:
-        items = impact(graph, name, version)
-    finally:
-        graph.close()
-
-    def render(_: Any) -> None:
-        table(f"downstream of {dataset}", ["kind", "model version", "environment", "since",
-                                           "hops", "path"],
-              [(i.kind.lower().replace("_", " "), f"{i.model}@{i.version}", i.environment,
-                i.deployed_at, i.hops, " → ".join(n.name for n in i.path)) for i in items])
-
-    emit(plain_data(items), as_json, render)
-
-
 @app.command("prod")
 def prod_cmd(
     environment: str = typer.Option(None, "--environment", "--env", "-e",

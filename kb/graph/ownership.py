@@ -157,3 +157,35 @@ def orphans(graph: Graph) -> list[Orphan]:
     """Models, datasets, experiments and active deployments with no active owner: those
     whose owner left first, then those never owned, each led by what feeds production."""
     return graph.read(_orphans)
+
+
+OWNERS_OF = f"""
+UNWIND $keys AS key
+MATCH (a:Model {{name: key}})
+RETURN key, COLLECT {{
+  MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL
+  RETURN [CASE WHEN o:Team THEN 'team' ELSE 'person' END, coalesce(o.handle, o.name),
+          {_active_owner('true')}] AS owner ORDER BY owner[1]
+}} AS owners
+"""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """An open ownership: ``kind`` is ``person`` or ``team``; ``active`` is False for a
+    person who left or a team with no active member."""
+
+    kind: str
+    key: str
+    active: bool
+
+
+def _owners_of(tx: ManagedTransaction, models: list[str]) -> dict[str, tuple[Owner, ...]]:
+    return {r["key"]: tuple(Owner(k, key, bool(on)) for k, key, on in r["owners"])
+            for r in tx.run(OWNERS_OF, keys=models)}
+
+
+def model_owners(graph: Graph, models: list[str]) -> dict[str, tuple[Owner, ...]]:
+    """The current owners of each named model, in one read; a model with none maps to an
+    empty tuple, one that does not exist is left out."""
+    return graph.read(_owners_of, sorted(set(models)))
