@@ -162,29 +162,3 @@ def prod_cmd(
                           style="yellow")
 
     emit(plain_data(facts), as_json, render)
-
-
-@app.command("show", epilog=ENTITY_HELP)
-def show_cmd(
-    entity: str = typer.Argument(..., help="The entity; a bare name is a model."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """Everything kb holds about ENTITY: its properties and what it links to."""
-    from kb.domain import parse_ref
-    from kb.graph import show
-
-    ref = parse_ref(entity, default="model")
-    graph = open_graph()
-    try:
-        data = show(graph, ref)
-    finally:
-        graph.close()
-
-    def render(_: Any) -> None:
-        props = {k: v for k, v in data.items() if k not in ("links", "ref", "label")}
-        table(str(ref), ["property", "value"],
-              [(k, _kv(v) if isinstance(v, dict) else v) for k, v in sorted(props.items())])
-        table("links", ["relationship", "count", "entities"],
-              [(name, link["count"], link["refs"]) for name, link in data["links"].items()])
-
-    emit(data, as_json, render)

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from neo4j import ManagedTransaction
 
-from kb.errors import NotFound
+from kb.domain import KEY_PROPERTY, Label
+from kb.errors import InvalidInput, NotFound
 
 from .driver import Graph, plain
 from .labels import kb_label
@@ -159,15 +160,22 @@ def orphans(graph: Graph) -> list[Orphan]:
     return graph.read(_orphans)
 
 
-OWNERS_OF = f"""
+
+def _owners_of(label: str) -> str:
+    return f"""
 UNWIND $keys AS key
-MATCH (a:Model {{name: key}})
+MATCH (a:{label} {{{KEY_PROPERTY[Label(label)]}: key}})
 RETURN key, COLLECT {{
   MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL
   RETURN [CASE WHEN o:Team THEN 'team' ELSE 'person' END, coalesce(o.handle, o.name),
           {_active_owner('true')}] AS owner ORDER BY owner[1]
 }} AS owners
 """
+
+
+#: The open ownerships of each asset of a kind, one statement per kind that can be owned.
+OWNABLE = (Label.MODEL, Label.DATASET, Label.EXPERIMENT, Label.DEPLOYMENT)
+OWNERS_OF = {label: _owners_of(label.value) for label in OWNABLE}
 
 
 @dataclass(frozen=True)
@@ -180,12 +188,21 @@ class Owner:
     active: bool
 
 
-def _owners_of(tx: ManagedTransaction, models: list[str]) -> dict[str, tuple[Owner, ...]]:
+def _owners(tx: ManagedTransaction, label: Label, keys: list[str]
+            ) -> dict[str, tuple[Owner, ...]]:
     return {r["key"]: tuple(Owner(k, key, bool(on)) for k, key, on in r["owners"])
-            for r in tx.run(OWNERS_OF, keys=models)}
+            for r in tx.run(OWNERS_OF[label], keys=keys)}
+
+
+def owners_of(graph: Graph, label: Label, keys: list[str]) -> dict[str, tuple[Owner, ...]]:
+    """The current owners of each named asset, in one read; one with none maps to an
+    empty tuple, one that does not exist is left out."""
+    if label not in OWNERS_OF:
+        raise InvalidInput("kind", "must be a model, dataset, experiment or deployment",
+                           label.value)
+    return graph.read(_owners, label, sorted(set(keys)))
 
 
 def model_owners(graph: Graph, models: list[str]) -> dict[str, tuple[Owner, ...]]:
-    """The current owners of each named model, in one read; a model with none maps to an
-    empty tuple, one that does not exist is left out."""
-    return graph.read(_owners_of, sorted(set(models)))
+    """``owners_of`` for models."""
+    return owners_of(graph, Label.MODEL, models)
