@@ -69,14 +69,32 @@ def handover_cmd(person: str = typer.Argument(..., help="The person's handle, e.
 
 @app.command("orphans")
 def orphans_cmd(as_json: bool = JSON_OPTION) -> None:
-    """Models, datasets, experiments and active deployments with no active owner."""
+    """Models, datasets, experiments and active deployments with no active owner: those
+    whose owner left, then those never owned, each led by what feeds production."""
     from kb.graph.ownership import orphans
 
     items = _read(orphans)
-    data = [{**plain_data(i), "ref": ref(i.kind, i.key)} for i in items]
-    emit(data, as_json, lambda _: listing(
-        "orphans (no active owner)", ["asset", "former owners", "last owned"],
-        [(d["ref"], d["former_owners"], d["last_owned_at"]) for d in data]))
+    data = [{"ref": ref(i.kind, i.key), "kind": i.kind, "key": i.key, "reason": i.reason,
+             "feeds_production": i.feeds_production,
+             "former_owners": list(i.former_owners), "last_owned_at": i.last_owned_at}
+            for i in items]
+
+    def render(_: Any) -> None:
+        left = [d for d in data if d["reason"] == "OWNER_LEFT"]
+        never = [d for d in data if d["reason"] != "OWNER_LEFT"]
+        listing(f"owner left ({len(left)})", ["asset", "production", "former owners",
+                                              "last owned"],
+                [(d["ref"], "yes" if d["feeds_production"] else "",
+                  d["former_owners"], d["last_owned_at"]) for d in left])
+        listing(f"no owner on record ({len(never)})", ["asset", "production"],
+                [(d["ref"], "yes" if d["feeds_production"] else "")
+                 for d in never])
+        fed = sum(d["feeds_production"] for d in data)
+        if fed:
+            console.print(f"{fed} of them reach an active production deployment: give "
+                          "them an owner first (kb own ASSET --owner HANDLE)", style="yellow")
+
+    emit(data, as_json, render)
 
 
 @app.command("search")
