@@ -50,18 +50,46 @@ console = InertConsole()
 err_console = InertConsole(stderr=True)
 
 
+class _Mode:
+    """How this invocation prints: ``json`` once ``--json`` was given, so that an error
+    then is JSON on stdout too; ``quiet`` once ``--quiet`` was, so warnings are left out."""
+
+    json = False
+    quiet = False
+
+
+mode = _Mode()
+
+
 def error_line(message: str) -> None:
     """One error on stderr, its message shown as inert text."""
     err_console.print(Text("error:", style="bold red"), message, soft_wrap=True)
 
 
+def warn(message: str) -> None:
+    """One warning on stderr, never on stdout and never with ``--quiet``."""
+    if not mode.quiet:
+        err_console.print(Text("warning:", style="bold yellow"), message, soft_wrap=True)
+
+
+def error_json(exc: KbError, hint: str) -> dict[str, Any]:
+    """``{"error": {"code", "message", "field"}}``, the shape of every ``--json`` error."""
+    return {"error": {"code": exc.code, "message": exc.message + hint,
+                      "field": getattr(exc, "field", None)}}
+
+
 @contextlib.contextmanager
-def cli_errors() -> Iterator[None]:
-    """kb's errors as one line on stderr: exit 2 for bad input, 1 for the rest."""
+def cli_errors(args: Sequence[str] = ()) -> Iterator[None]:
+    """kb's errors as one line on stderr, or with ``--json`` as JSON on stdout: exit 2 for
+    bad input, 1 for the rest."""
     try:
         yield
     except KbError as exc:
-        error_line(exc.message + _did_you_mean(exc))
+        hint = _did_you_mean(exc)
+        if mode.json or "--json" in args:
+            print_json(error_json(exc, hint))
+        else:
+            error_line(exc.message + hint)
         raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
 
 
@@ -89,7 +117,8 @@ class KbGroup(TyperGroup):
     ``cli_errors``, so a known error is one line and an exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        with cli_errors():
+        mode.json = mode.quiet = False
+        with cli_errors(list(ctx.args)):
             return super().invoke(ctx)
 
 
@@ -101,7 +130,22 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+
+def _json_mode(value: bool) -> bool:
+    mode.json = mode.json or bool(value)
+    return value
+
+
+def _quiet_mode(value: bool) -> bool:
+    mode.quiet = mode.quiet or bool(value)
+    return value
+
+
+JSON_OPTION = typer.Option(False, "--json", callback=_json_mode,
+                           help="Print machine-readable JSON; errors too, on stdout.")
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", callback=_quiet_mode,
+                            help="No warnings on stderr.")
 
 
 def get_config() -> Config:

@@ -18,7 +18,7 @@ import typer
 
 from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, console, emit, get_config, open_graph
+from .app import JSON_OPTION, QUIET_OPTION, app, console, emit, get_config, open_graph, warn
 from .ask import ENTITY_HELP
 
 person_app = typer.Typer(help="People: who they are, which team, when they left.",
@@ -47,6 +47,21 @@ def client() -> Iterator[Any]:
         yield Client(graph, actor=actor, default_person=actor, source="cli")
     finally:
         graph.close()
+
+
+def warn_undescribed(graph: Any, handles: list[str | None]) -> None:
+    """A warning per person the write named who has neither name nor email: created in
+    passing, or a typo for someone who is described."""
+    from kb.graph.search import undescribed
+
+    for handle in undescribed(graph, [h for h in handles if h]):
+        warn(f"person {handle!r} is new and has no name or email: "
+             f"`kb person add {handle} --name ... --email ...`")
+
+
+def _person_of(owner: Any) -> str | None:
+    text = str(owner)
+    return text.removeprefix("person:") if text.startswith("person:") else None
 
 
 def _done(data: dict[str, Any], as_json: bool, message: str) -> None:
@@ -168,6 +183,7 @@ def _inputs(items: Any, where: str) -> list[Any]:
 def run_log(
     file: Annotated[Path, typer.Argument(help="A JSON object or list of runs.")],
     as_json: bool = JSON_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Record finished runs from FILE, all in one transaction (all or nothing).
 
@@ -193,6 +209,8 @@ def run_log(
             b.run_with_models(models=models, where=where, **spec)
         ids = [r.id for r in b.batch().runs]
         result = c.write(b)
+        warn_undescribed(c.graph, [r.get("person") for r in runs
+                                   if isinstance(r.get("person"), str)])
     versions = [{"model": m, "version": v, "run": r} for m, v, r in result.model_versions]
     _done({"runs": ids, "model_versions": versions}, as_json,
           f"recorded {len(ids)} run(s)" + "".join(
@@ -226,12 +244,24 @@ def deploy_cmd(
     by: str = typer.Option(None, "--by", help="Who deployed (default: you)."),
     endpoint: str = typer.Option(None, "--endpoint", help="Where it answers."),
     as_json: bool = JSON_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Record a deployment; the version it replaces in that environment is retired."""
+    """Record a deployment; the version it replaces in that environment is retired.
+
+    A first deployment to an environment, or one by a person nobody described, is written
+    with a warning on stderr (a typo such as ``prd`` would otherwise start an environment
+    of its own)."""
+    from kb.graph.production import environments
+
     model, version = _split(ref.removeprefix("model:"), "model")
     with client() as c:
+        known = environments(c.graph)
         rec = c.deploy(model, version, environment=env, by=by or c.default_person,
                        endpoint=endpoint)
+        if rec.environment not in known:
+            warn(f"new environment {rec.environment!r}; existing: "
+                 f"{', '.join(known) or 'none yet'}")
+        warn_undescribed(c.graph, [by])
     _done({"id": rec.id, "model": rec.model, "version": rec.version,
            "environment": rec.environment, "deployed_by": rec.deployed_by}, as_json,
           f"deployed {rec.model}@{rec.version} to {rec.environment} (deployment:{rec.id})")
@@ -255,10 +285,12 @@ def own_cmd(
     owner: str = typer.Option(..., "--owner", help="A person's handle or team:NAME."),
     role: str = typer.Option("owner", "--role"),
     as_json: bool = JSON_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Give ASSET an owner (a bare name is the model, else dataset, experiment, deployment)."""
     with client() as c:
         rec = c.own(asset, owner=owner, role=role)
+        warn_undescribed(c.graph, [_person_of(rec.owner)])
     _done({"asset": str(rec.asset), "owner": str(rec.owner), "role": rec.role}, as_json,
           f"{rec.owner} owns {rec.asset} ({rec.role})")
 
@@ -270,10 +302,12 @@ def transfer_cmd(
     to: str = typer.Option(..., "--to", help="The new owner."),
     role: str = typer.Option("owner", "--role"),
     as_json: bool = JSON_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Hand ASSET over: the old ownership is closed (kept as history), the new one opened."""
     with client() as c:
         rec = c.transfer(asset, to=to, from_=from_, role=role)
+        warn_undescribed(c.graph, [_person_of(rec.owner)])
     _done({"asset": str(rec.asset), "from": str(rec.transfer_from), "to": str(rec.owner),
            "role": rec.role}, as_json, f"{rec.asset} passed from {rec.transfer_from} to "
           f"{rec.owner} ({rec.role})")
@@ -285,9 +319,11 @@ def note_cmd(
     text: str = typer.Argument(..., help="Markdown."),
     by: str = typer.Option(None, "--by", help="Author (default: you)."),
     as_json: bool = JSON_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
     """Attach a note (caveat, incident, decision) to any entity."""
     with client() as c:
         rec = c.note(entity, text, by=by)
+        warn_undescribed(c.graph, [by])
     _done({"id": rec.id, "about": str(rec.about), "by": rec.author}, as_json,
           f"noted on {rec.about} (note:{rec.id})")

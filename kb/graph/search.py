@@ -106,3 +106,18 @@ def names_like(graph: Graph, label: Label, text: str, *, most: int = 3) -> list[
         return []
     keys = [row["key"] for row in graph.query(_KEYS[label], limit=10_000)]
     return difflib.get_close_matches(text, keys, n=most, cutoff=0.6)
+
+
+UNDESCRIBED = """
+UNWIND $handles AS handle
+MATCH (p:Person {handle: handle}) WHERE p.name IS NULL AND p.email IS NULL
+RETURN p.handle AS handle ORDER BY handle
+"""
+
+
+def undescribed(graph: Graph, handles: list[str]) -> list[str]:
+    """Those of ``handles`` that name a person with neither a name nor an email: someone a
+    write created in passing, or a typo for someone who is described."""
+    if not handles:
+        return []
+    return [row["handle"] for row in graph.query(UNDESCRIBED, handles=sorted(set(handles)))]
