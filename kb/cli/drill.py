@@ -169,11 +169,24 @@ def runs_cmd(experiment: str = typer.Option(None, "--experiment", "-e",
                    person=_bare(person, "person"), status=_status(status),
                    model=_bare(model, "model"), dataset=_bare(dataset, "dataset"),
                    since=_since(since), limit=_first(first))
-    data = [{**plain_data(s), "ref": f"run:{s.id}"} for s in sheets]
+    data = [run_json(s) for s in sheets]
     emit(data, as_json, lambda _: listing(
         "runs", ["run", "status", "started", "person", "experiment", "produced"],
         [(f"run:{s.id}", (s.status or "").lower(), s.started_at, s.person, s.experiment,
           [f"model:{k}" for k in s.produced]) for s in sheets]))
+
+
+def run_json(sheet: Any) -> dict[str, Any]:
+    """A run sheet with every entity it names as a ref."""
+    def named(kind: str, key: str | None) -> str | None:
+        return f"{kind}:{key}" if key else None
+
+    return {**plain_data(sheet), "ref": f"run:{sheet.id}",
+            "person": named("person", sheet.person),
+            "experiment": named("experiment", sheet.experiment),
+            "produced": [f"model:{k}" for k in sheet.produced],
+            "inputs": [f"dataset:{k}" for k in sheet.inputs],
+            "environment": named("env", sheet.environment)}
 
 
 def _first(first: int) -> int:
@@ -294,7 +307,7 @@ def compare_cmd(runs: list[str] = RUNS_ARGUMENT,
         raise InvalidInput("runs", "name each run once", " ".join(runs))
     sheets = _read(run_sheets, ids)
     rows = _comparison_rows(sheets)
-    data = {"runs": [{**plain_data(s), "ref": f"run:{s.id}"} for s in sheets],
+    data = {"runs": [run_json(s) for s in sheets],
             "differ": [name for name, _, differs in rows if differs]}
 
     def render(_: Any) -> None:
