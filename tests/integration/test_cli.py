@@ -78,17 +78,19 @@ def test_questions_after_writes(kb, tmp_path: Path) -> None:
     assert ok_json(kb("who-trained", "churn@1", "--json"))[0]["version"] == "1"
 
     up = ok_json(kb("lineage", "churn@1", "--up", "--depth", "10", "--json"))
-    assert {n["key"] for n in up["nodes"]} >= {"churn@1", "run-1", "alice", "train@1",
-                                               "clean@1", "raw@1"}
+    assert {n["ref"] for n in up["nodes"]} >= {"model:churn@1", "run:run-1", "person:alice",
+                                               "dataset:train@1", "dataset:clean@1",
+                                               "dataset:raw@1"}
     assert up["direction"] == "UPSTREAM" and up["truncated"] is False
     down = ok_json(kb("lineage", "dataset:raw@1", "--down", "--depth", "10", "--json"))
     assert {"churn@1", "churn@2"} <= {n["key"] for n in down["nodes"]}
 
-    items = ok_json(kb("impact", "raw@1", "--json"))
-    assert {(i["kind"], i["model"], i["version"], i["environment"]) for i in items} == {
-        ("MODEL_VERSION", "churn", "1", None), ("MODEL_VERSION", "churn", "2", None),
-        ("DEPLOYMENT", "churn", "1", "production"), ("DEPLOYMENT", "churn", "2", "staging")}
-    assert all(i["path"][0]["key"] == "raw@1" for i in items)
+    items = ok_json(kb("impact", "raw@1", "--json"))["items"]
+    assert [(i["kind"], i["model_version"], i["environment"]) for i in items] == [
+        ("DEPLOYMENT", "model:churn@1", "production"),
+        ("DEPLOYMENT", "model:churn@2", "staging"),
+        ("MODEL_VERSION", "model:churn@1", None), ("MODEL_VERSION", "model:churn@2", None)]
+    assert all(i["path"][0] == "dataset:raw@1" for i in items)
 
     prod = ok_json(kb("prod", "--environment", "production", "--json"))
     assert [(d["model"], d["version"], d["deployed_by"], d["deployed_by_active"],
