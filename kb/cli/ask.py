@@ -34,6 +34,35 @@ def plain_data(value: Any) -> Any:
     return value
 
 
+def named(kind: str, key: str | None) -> str | None:
+    """``kind:key``, or None when there is no key."""
+    return f"{kind}:{key}" if key else None
+
+
+def training_json(fact: Any) -> dict[str, Any]:
+    """A who-trained fact with every entity it names as a ref."""
+    data = plain_data(fact)
+    data.pop("run_id")
+    data.pop("environment_digest")
+    return {**data, "ref": f"model:{fact.model}@{fact.version}",
+            "model": f"model:{fact.model}", "person": named("person", fact.person),
+            "run": named("run", fact.run_id),
+            "experiment": named("experiment", fact.experiment),
+            "environment": named("env", fact.environment_digest),
+            "inputs": [{"ref": f"dataset:{i.dataset}@{i.version}", "digest": i.digest,
+                        "uri": i.uri, "role": i.role} for i in fact.inputs]}
+
+
+def deployment_json(fact: Any) -> dict[str, Any]:
+    """A deployment fact with every entity it names as a ref."""
+    data = plain_data(fact)
+    data.pop("run_id")
+    return {**data, "ref": f"deployment:{fact.id}", "model": f"model:{fact.model}",
+            "model_version": f"model:{fact.model}@{fact.version}",
+            "deployed_by": named("person", fact.deployed_by),
+            "trained_by": named("person", fact.trained_by), "run": named("run", fact.run_id)}
+
+
 def _person(handle: str | None, active: bool | None) -> str:
     if handle is None:
         return ""
@@ -77,7 +106,7 @@ def who_trained_cmd(
                 (f.commit or "")[:10] + (" (dirty)" if f.dirty else ""),
                 _kv(f.params), _kv(f.metrics)) for f in facts])
 
-    emit(plain_data(facts), as_json, render)
+    emit([training_json(f) for f in facts], as_json, render)
 
 
 @app.command("lineage", epilog=ENTITY_HELP)
@@ -161,4 +190,4 @@ def prod_cmd(
             console.print(f"people who left stand behind these: {', '.join(gone)}",
                           style="yellow")
 
-    emit(plain_data(facts), as_json, render)
+    emit([deployment_json(f) for f in facts], as_json, render)

@@ -51,7 +51,11 @@ def handover_cmd(person: str = typer.Argument(..., help="The person's handle, e.
 
     handle = _bare(person, "person")
     items = _read(handover, handle)
-    data = [{**plain_data(i), "ref": ref(i.kind, i.key), "at_risk": i.at_risk} for i in items]
+    data = [{**plain_data(i), "ref": ref(i.kind, i.key), "at_risk": i.at_risk,
+             "other_owners": list(i.other_owner_refs),
+             "other_trainers": [f"person:{h}" for h in i.other_trainers]} for i in items]
+    for d in data:
+        del d["other_owner_refs"]
 
     def render(_: Any) -> None:
         listing(f"handover of person:{handle}",
@@ -76,7 +80,7 @@ def orphans_cmd(as_json: bool = JSON_OPTION) -> None:
     items = _read(orphans)
     data = [{"ref": ref(i.kind, i.key), "kind": i.kind, "key": i.key, "reason": i.reason,
              "feeds_production": i.feeds_production,
-             "former_owners": list(i.former_owners), "last_owned_at": i.last_owned_at}
+             "former_owners": list(i.former_owner_refs), "last_owned_at": i.last_owned_at}
             for i in items]
 
     def render(_: Any) -> None:

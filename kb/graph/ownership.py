@@ -34,6 +34,10 @@ def _active_owner(exclude: str) -> str:
 
 
 
+# An owner as its ref (``person:alice``, ``team:ml``); callers that want the bare name
+# take what follows the colon.
+_OWNER_REF = ("CASE WHEN o:Team THEN 'team:' + o.name ELSE 'person:' + o.handle END")
+
 HANDOVER = f"""
 MATCH (p:Person {{handle: $handle}})
 CALL (p) {{
@@ -50,7 +54,7 @@ WITH p, a, collect(DISTINCT relation) AS relations, collect(DISTINCT role) AS ro
 RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, relations, roles,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a)
             WHERE e.until IS NULL AND o <> p AND {_active_owner('q <> p')}
-            RETURN DISTINCT coalesce(o.handle, o.name) }} AS otherOwners,
+            RETURN DISTINCT {_OWNER_REF} }} AS otherOwners,
   COLLECT {{ MATCH (q:Person)-[:TRAINED]->(:Run)-[:PRODUCED|USED]->(v)
             WHERE q <> p AND {active('q')}
               AND ((v:ModelVersion OR v:DatasetVersion) AND (v)-[:VERSION_OF]->(a)
@@ -82,8 +86,7 @@ ORPHANS = f"""
 MATCH (a) WHERE (a:Model OR a:Dataset OR a:Experiment
                  OR a:Deployment AND a.status = 'ACTIVE')
   AND NOT EXISTS {{ MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND {_active_owner('true')} }}
-WITH a, COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT coalesce(o.handle, o.name) }}
-    AS formerOwners
+WITH a, COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT {_OWNER_REF} }} AS formerOwners
 RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, formerOwners,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a) WITH coalesce(e.until, e.since) AS t
             RETURN t ORDER BY t DESC LIMIT 1 }}[0] AS lastOwnedAt,
@@ -102,6 +105,7 @@ class HandoverItem:
     roles: tuple[str, ...]
     other_owners: tuple[str, ...]
     other_trainers: tuple[str, ...]
+    other_owner_refs: tuple[str, ...] = ()
 
     @property
     def at_risk(self) -> bool:
@@ -119,6 +123,7 @@ class Orphan:
     former_owners: tuple[str, ...]
     last_owned_at: datetime | None
     feeds_production: bool = False
+    former_owner_refs: tuple[str, ...] = ()
 
     @property
     def reason(self) -> str:
@@ -130,13 +135,18 @@ def _kind(labels: list[str]) -> str:
     return label.value if label else labels[0]
 
 
+def _names(refs: list[str]) -> tuple[str, ...]:
+    return tuple(sorted(r.partition(":")[2] for r in refs))
+
+
 def _handover(tx: ManagedTransaction, handle: str) -> list[HandoverItem] | None:
     if not tx.run(PERSON_EXISTS, handle=handle).single(strict=True)["found"]:
         return None
     rows = tx.run(HANDOVER, handle=handle)
     return [HandoverItem(_kind(r["labels"]), r["key"], tuple(sorted(r["relations"])),
                          tuple(sorted(x for x in r["roles"] if x)),
-                         tuple(sorted(r["otherOwners"])), tuple(sorted(r["otherTrainers"])))
+                         _names(r["otherOwners"]), tuple(sorted(r["otherTrainers"])),
+                         tuple(sorted(r["otherOwners"])))
             for r in rows]
 
 
@@ -149,8 +159,9 @@ def handover(graph: Graph, person: str) -> list[HandoverItem]:
 
 
 def _orphans(tx: ManagedTransaction) -> list[Orphan]:
-    return [Orphan(_kind(r["labels"]), r["key"], tuple(sorted(r["formerOwners"])),
-                   plain(r["lastOwnedAt"]), bool(r["feedsProduction"]))
+    return [Orphan(_kind(r["labels"]), r["key"], _names(r["formerOwners"]),
+                   plain(r["lastOwnedAt"]), bool(r["feedsProduction"]),
+                   tuple(sorted(r["formerOwners"])))
             for r in tx.run(ORPHANS, production=PRODUCTION)]
 
 

@@ -70,9 +70,9 @@ def test_questions_after_writes(kb, tmp_path: Path) -> None:
     facts = ok_json(kb("who-trained", "churn", "--json"))
     assert [f["version"] for f in facts] == ["2", "1"]
     v1 = facts[1]
-    assert (v1["person"], v1["person_active"], v1["run_id"], v1["commit"]) == (
-        "alice", False, "run-1", "abc123")
-    assert v1["inputs"] == [{"dataset": "train", "version": "1", "digest": "sha256:t1",
+    assert (v1["ref"], v1["person"], v1["person_active"], v1["run"], v1["commit"]) == (
+        "model:churn@1", "person:alice", False, "run:run-1", "abc123")
+    assert v1["inputs"] == [{"ref": "dataset:train@1", "digest": "sha256:t1",
                              "uri": None, "role": "train"}]
     assert facts[0]["aliases"] == ["champion"]
     assert ok_json(kb("who-trained", "churn@1", "--json"))[0]["version"] == "1"
@@ -93,10 +93,11 @@ def test_questions_after_writes(kb, tmp_path: Path) -> None:
     assert all(i["path"][0] == "dataset:raw@1" for i in items)
 
     prod = ok_json(kb("prod", "--environment", "production", "--json"))
-    assert [(d["model"], d["version"], d["deployed_by"], d["deployed_by_active"],
-             d["endpoint"]) for d in prod] == [("churn", "1", "alice", False, "https://churn")]
+    assert [(d["model_version"], d["deployed_by"], d["deployed_by_active"],
+             d["endpoint"]) for d in prod] == [("model:churn@1", "person:alice", False,
+                                                "https://churn")]
     staging = ok_json(kb("prod", "--env", "staging", "--json"))
-    assert staging[0]["deployed_by"] == "dora"  # the actor, when --by is not given
+    assert staging[0]["deployed_by"] == "person:dora"  # the actor, when --by is not given
 
     table = kb("prod")
     assert table.exit_code == 0

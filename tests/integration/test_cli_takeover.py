@@ -144,7 +144,7 @@ def test_orphans_split_and_production_first(history) -> None:
     by_ref = {i["ref"]: i for i in items}
     assert by_ref["model:churn"]["reason"] == "OWNER_LEFT"
     assert by_ref["model:churn"]["feeds_production"] is True
-    assert by_ref["model:churn"]["former_owners"] == ["alice"]
+    assert by_ref["model:churn"]["former_owners"] == ["person:alice"]
     assert by_ref["dataset:labels"]["feeds_production"] is True  # through train@2, churn@2
     assert by_ref["dataset:events"] == {**by_ref["dataset:events"], "reason": "NEVER_OWNED",
                                         "feeds_production": False}

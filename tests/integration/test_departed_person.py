@@ -76,4 +76,4 @@ def test_the_cli_calls_them_departed(departed: Graph, kb_env: Path) -> None:
     result = runner.invoke(app, ["who-trained", "churn", "--json"])
     assert result.exit_code == 0, result.output
     (fact,) = json.loads(result.stdout)
-    assert (fact["person"], fact["person_active"]) == ("olga", False)
+    assert (fact["person"], fact["person_active"]) == ("person:olga", False)
