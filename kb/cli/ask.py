@@ -14,6 +14,7 @@ import typer
 from kb.errors import InvalidInput
 
 from .app import JSON_OPTION, app, console, emit, open_graph, table
+from .listing import listing
 
 #: The entity naming scheme, repeated in the help of every command that takes an entity.
 ENTITY_HELP = (
@@ -58,9 +59,20 @@ def deployment_json(fact: Any) -> dict[str, Any]:
     data = plain_data(fact)
     data.pop("run_id")
     return {**data, "ref": f"deployment:{fact.id}", "model": f"model:{fact.model}",
+            "owners": [{"ref": f"{o.kind.lower()}:{o.key}", "role": o.role,
+                        "active": o.active is not False} for o in fact.owners],
             "model_version": f"model:{fact.model}@{fact.version}",
             "deployed_by": named("person", fact.deployed_by),
             "trained_by": named("person", fact.trained_by), "run": named("run", fact.run_id)}
+
+
+def owners_text(owners: Any) -> str:
+    """``bob, team:ml``, a departed person marked, and no active owner said loudly."""
+    names = [(o.key if o.kind == "Person" else f"{o.kind.lower()}:{o.key}")
+             + (" (left)" if o.active is False else "") for o in owners]
+    if not any(o.active is not False for o in owners):
+        names.append("NO ACTIVE OWNER")
+    return ", ".join(names)
 
 
 def _person(handle: str | None, active: bool | None) -> str:
@@ -99,12 +111,18 @@ def who_trained_cmd(
 
     def render(_: Any) -> None:
         table(f"who trained {model}", ["version", "person", "run", "status", "started",
-                                       "inputs", "commit", "params", "metrics"],
-              [(f.version + (f" [{', '.join(f.aliases)}]" if f.aliases else ""),
-                _person(f.person, f.person_active), f.run_id, f.run_status, f.started_at,
-                [f"{i.dataset}@{i.version}" for i in f.inputs],
-                (f.commit or "")[:10] + (" (dirty)" if f.dirty else ""),
-                _kv(f.params), _kv(f.metrics)) for f in facts])
+                                       "inputs", "repository", "commit", "command", "seed",
+                                       "environment",
+                                       "params", "metrics"],
+              [(f"model:{f.model}@{f.version}"
+                + (f" [{', '.join(f.aliases)}]" if f.aliases else ""),
+                _person(f.person, f.person_active), named("run", f.run_id),
+                (f.run_status or "").lower(), f.started_at,
+                [f"dataset:{i.dataset}@{i.version}" + (f" ({i.role})" if i.role else "")
+                 for i in f.inputs],
+                f.repo, (f.commit or "") + (" (dirty)" if f.dirty else ""), f.command, f.seed,
+                named("env", f.environment_digest), _kv(f.params), _kv(f.metrics))
+               for f in facts])
 
     emit([training_json(f) for f in facts], as_json, render)
 
@@ -125,6 +143,8 @@ def lineage_cmd(
     from kb.domain import parse_ref
     from kb.graph import lineage
 
+    from .trees import deployment_status, lineage_json, print_lineage
+
     if up and down:
         raise InvalidInput("--up/--down", "give one of them, or neither for both")
     if breadth < 1:
@@ -134,14 +154,13 @@ def lineage_cmd(
     graph = open_graph()
     try:
         answer = lineage(graph, ref, direction=direction, depth=depth, per_hop_limit=limit)
+        status = {} if as_json else deployment_status(graph, answer)
     finally:
         graph.close()
 
-    from .trees import lineage_json, print_lineage
-
     def render(_: Any) -> None:
         console.print(f"lineage of {ref} (depth {depth})", style="bold", soft_wrap=True)
-        cut = print_lineage(answer, _DIRS[direction], breadth)
+        cut = print_lineage(answer, _DIRS[direction], breadth, status)
         if cut:
             console.print(f"{cut} node(s) have more than {breadth} shown; raise --breadth "
                           "to see them, or use --json for all", style="yellow")
@@ -178,11 +197,19 @@ def prod_cmd(
                           f"environments are: {', '.join(known) or 'none yet'}",
                           style="yellow")
             return
-        table("deployments", ["model version", "environment", "status", "since", "deployed by",
-                              "trained by", "endpoint", "id"],
-              [(f"{f.model}@{f.version}", f.environment, f.status, f.deployed_at,
-                _person(f.deployed_by, f.deployed_by_active),
-                _person(f.trained_by, f.trained_by_active), f.endpoint, f.id) for f in facts])
+        envs = sorted({f.environment for f in facts},
+                      key=lambda e: (e != "production", e))
+        for env in envs:
+            rows = [f for f in facts if f.environment == env]
+            columns = ["model version", "since", "deployed by", "trained by", "owners"]
+            listing(env, columns + (["status"] if all_ else []),
+                    [(f"model:{f.model}@{f.version}", f.deployed_at,
+                      _person(f.deployed_by, f.deployed_by_active),
+                      _person(f.trained_by, f.trained_by_active), owners_text(f.owners),
+                      *([f.status.lower()] if all_ else [])) for f in rows])
+        if facts:
+            console.print("deployment ids and endpoints: --json, or kb show "
+                          "model:NAME@VERSION", style="dim", soft_wrap=True)
         gone = sorted({p for f in facts for p, a in ((f.deployed_by, f.deployed_by_active),
                                                       (f.trained_by, f.trained_by_active))
                        if p and a is False})

@@ -78,8 +78,12 @@ def render_impact(data: dict[str, Any]) -> None:
     if orphaned:
         console.print(Text(f"no active owner: {', '.join(orphaned)} (kb orphans; kb own "
                            "MODEL --owner HANDLE)", style="bold red"), soft_wrap=True)
-    listing("model versions downstream", ["model version", "hops", "path"],
-            [(d["model_version"], d["hops"], " → ".join(d["path"])) for d in versions])
+    # The last data and run before each version; --json has every path whole.
+    listing("model versions downstream", ["model version", "hops", "by run ← on data"],
+            [(d["model_version"], d["hops"], " ← ".join(reversed(d["path"][-3:-1])))
+             for d in versions])
+    if any(len(d["path"]) > 3 for d in versions):
+        console.print("every path whole, from the dataset version: --json", style="dim")
 
 
 @app.command("impact")

@@ -53,8 +53,9 @@ def lineage_json(answer: Any) -> dict[str, Any]:
 class _Shape:
     """The answer's edges as children per parent, for one direction, and its people."""
 
-    def __init__(self, answer: Any, direction: str) -> None:
+    def __init__(self, answer: Any, direction: str, status: dict[str, str]) -> None:
         self.refs = refs_by_id(answer)
+        self.status = status
         self.names = {n.id: n.name for n in answer.nodes}
         self.children: dict[str, list[tuple[str, str]]] = {}
         self.people: dict[str, list[str]] = {}
@@ -76,6 +77,8 @@ class _Shape:
         notes = []
         if name and name != ref.partition(":")[2] and not ref.startswith("deployment:"):
             notes.append(repr(name))
+        if ref in self.status:
+            notes.append(self.status[ref])
         notes += self.people.get(node, [])
         if notes:
             text.append("  " + inert(", ".join(notes)), style="dim")
@@ -126,12 +129,28 @@ def _unfolded(width: int) -> Iterator[None]:
         console.width = old
 
 
-def print_lineage(answer: Any, directions: tuple[str, ...], breadth: int) -> int:
+def deployment_status(graph: Any, answer: Any) -> dict[str, str]:
+    """``deployment:<id>`` → ``active in production`` or ``retired``, read in one go: a
+    retired deployment in a tree must not pass for one that serves."""
+    from kb.domain import Label
+    from kb.graph.nodes import nodes_by_keys
+
+    keys = [n.key for n in answer.nodes if n.label == Label.DEPLOYMENT.value]
+    if not keys:
+        return {}
+    found = graph.read(nodes_by_keys, Label.DEPLOYMENT, keys)
+    return {f"deployment:{k}": (f"active in {p.get('environment')}"
+                                if p.get("status") == "ACTIVE" else "retired")
+            for k, p in found.items()}
+
+
+def print_lineage(answer: Any, directions: tuple[str, ...], breadth: int,
+                  status: dict[str, str]) -> int:
     """A tree per direction, each from the root; returns how many nodes had children left
-    out because of ``breadth``."""
+    out because of ``breadth``. ``status`` notes each deployment's state."""
     counts = {"cut": 0}
     for direction in directions:
-        shape = _Shape(answer, direction)
+        shape = _Shape(answer, direction, status)
         tree = Tree(shape.label(answer.root, None))
         _grow(shape, tree, answer.root, breadth, {answer.root}, counts)
         console.print(Text(_SECTION[direction], style="bold underline"))

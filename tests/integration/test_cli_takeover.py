@@ -82,6 +82,7 @@ def test_lineage_tree_labels_paste_into_show(history) -> None:
             "model:churn@1"} <= set(refs)
     assert any(r.startswith("deployment:") for r in refs)
     assert "…" not in text and "upstream" in text and "downstream" in text
+    assert "active in production" in text and "active in staging" not in text
     for one in sorted(set(refs)):
         ok(kb("show", one))
 
@@ -197,3 +198,23 @@ def test_writes_warn_of_new_environments_and_undescribed_people(history) -> None
     assert quiet.exit_code == 0 and quiet.stderr == ""
     described = kb("own", "experiment:events", "--owner", "bob")
     assert described.stderr == ""
+
+
+@pytest.mark.slow
+def test_prod_and_who_trained_answer_the_drill(history) -> None:
+    kb = history
+    text = ok(kb("prod"))
+    assert text.index("production") < text.index("staging")
+    assert "model:churn@2" in text and "alice (left)" in text and "NO ACTIVE" in text
+    (prod,) = ok_json(kb("prod", "--env", "production", "--json"))
+    assert (prod["model_version"], prod["deployed_by"], prod["trained_by"], prod["run"]) == (
+        "model:churn@2", "person:bob", "person:alice", f"run:{LONG_RUN}")
+    assert prod["owners"] == [{"ref": "person:alice", "role": "owner", "active": False}]
+
+    facts = ok_json(kb("who-trained", "churn", "--json"))
+    assert [(f["ref"], f["person"], f["run"]) for f in facts] == [
+        ("model:churn@2", "person:alice", f"run:{LONG_RUN}"),
+        ("model:churn@1", "person:alice", "run:run-a")]
+    assert facts[0]["inputs"][0]["ref"] == "dataset:train@2"
+    text = ok(kb("who-trained", "churn"))
+    assert f"run:{LONG_RUN}" in text and "dataset:train@2" in text and "alice (left)" in text
