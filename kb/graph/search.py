@@ -10,6 +10,7 @@ import difflib
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from neo4j import ManagedTransaction
 
@@ -61,21 +62,41 @@ def lucene_query(text: str) -> str:
     return " ".join(parts)
 
 
-def _search(tx: ManagedTransaction, query: str, labels: list[str] | None, limit: int
-            ) -> list[SearchHit]:
-    hits = []
-    for row in tx.run(SEARCH, text=query, labels=labels, limit=limit):
-        label = kb_label(row["labels"])
-        if label is None:
-            continue
-        props = decode(label, row["props"])
-        hits.append(SearchHit(label, props[KEY_PROPERTY[label]], props, row["score"]))
-    return hits
+# An entity whose key is the text as typed (model ``churn`` for "churn") leads, above
+# everything that merely mentions it; each label's key constraint makes these seeks.
+_EXACT = {label: f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}}) "
+                 "RETURN labels(n) AS labels, properties(n) AS props"
+          for label in (Label.MODEL, Label.DATASET, Label.PERSON, Label.TEAM,
+                        Label.EXPERIMENT, Label.RUN)}
+
+
+def _hit(row: Any, score: float) -> SearchHit | None:
+    label = kb_label(row["labels"])
+    if label is None:
+        return None
+    props = decode(label, row["props"])
+    return SearchHit(label, props[KEY_PROPERTY[label]], props, score)
+
+
+def _search(tx: ManagedTransaction, query: str, labels: list[str] | None, limit: int,
+            exact: str) -> list[SearchHit]:
+    rows = list(tx.run(SEARCH, text=query, labels=labels, limit=limit))
+    top = max((r["score"] for r in rows), default=0.0) + 1.0
+    hits = [h for label, statement in _EXACT.items()
+            if labels is None or label.value in labels
+            for h in (_hit(r, top) for r in tx.run(statement, key=exact)) if h is not None]
+    seen = {(h.label, h.key) for h in hits}
+    for row in rows:
+        hit = _hit(row, row["score"])
+        if hit is not None and (hit.label, hit.key) not in seen:
+            hits.append(hit)
+    return hits[:limit]
 
 
 def search(graph: Graph, text: str, *, types: list[Label] | None = None,
            limit: int = 20) -> list[SearchHit]:
-    """Entities whose names, descriptions or notes match ``text``, best first."""
+    """Entities whose names, descriptions or notes match ``text``, best first; one whose
+    key is ``text`` exactly comes before them all."""
     if not text or not text.strip():
         raise InvalidInput("text", "must contain at least one word to search for", text)
     if len(text) > 500:
@@ -90,7 +111,7 @@ def search(graph: Graph, text: str, *, types: list[Label] | None = None,
     if not query:
         raise InvalidInput("text", "must contain at least one word to search for", text)
     labels = [label.value for label in types] if types else None
-    return graph.read(_search, query, labels, limit)
+    return graph.read(_search, query, labels, limit, text.strip())
 
 
 #: Labels whose keys are names a person types (not run ids or digests), for "did you mean".

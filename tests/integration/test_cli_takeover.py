@@ -218,3 +218,12 @@ def test_prod_and_who_trained_answer_the_drill(history) -> None:
     assert facts[0]["inputs"][0]["ref"] == "dataset:train@2"
     text = ok(kb("who-trained", "churn"))
     assert f"run:{LONG_RUN}" in text and "dataset:train@2" in text and "alice (left)" in text
+
+
+@pytest.mark.slow
+def test_search_puts_the_exact_name_first(history) -> None:
+    kb = history
+    hits = [h["ref"] for h in ok_json(kb("search", "churn", "--json"))]
+    assert hits[:2] == ["model:churn", "experiment:churn"] and len(hits) == len(set(hits))
+    first = ok_json(kb("search", "churn", "--kind", "experiment", "--json"))[0]
+    assert first["ref"] == "experiment:churn"
