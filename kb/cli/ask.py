@@ -118,8 +118,9 @@ def who_trained_cmd(
                 + (f" [{', '.join(f.aliases)}]" if f.aliases else ""),
                 _person(f.person, f.person_active), named("run", f.run_id),
                 (f.run_status or "").lower(), f.started_at,
-                [f"dataset:{i.dataset}@{i.version}" + (f" ({i.role})" if i.role else "")
-                 for i in f.inputs],
+                [f"dataset:{i.dataset}@{i.version}"
+                 + (f" ({', '.join(x for x in (i.role, i.digest) if x)})"
+                    if i.role or i.digest else "") for i in f.inputs],
                 f.repo, (f.commit or "") + (" (dirty)" if f.dirty else ""), f.command, f.seed,
                 named("env", f.environment_digest), _kv(f.params), _kv(f.metrics))
                for f in facts])

@@ -17,6 +17,7 @@ from kb.cli.app import console
 runner = CliRunner()
 
 LONG_RUN = "churn-gbm-2026-01-15-nightly-retrain-on-the-full-customer-history-x1"
+HOSTILE = "ranker [red]retrain[/red] [link=https://evil.example]x[/link]"
 REF = re.compile(r"^[│├└─ ]*((?:dataset|model|run|deployment|experiment|person):\S+)")
 
 
@@ -60,6 +61,7 @@ def history(kb, tmp_path: Path):
          "started_at": "2026-01-15T09:00:00Z", "params": {"lr": 0.05},
          "metrics": {"auc": 0.83}, "inputs": ["train@2"], "models": [{"model": "churn"}]},
         {"id": "run-b", "person": "bob", "experiment": "events", "status": "COMPLETED",
+         "name": HOSTILE,
          "started_at": "2026-02-01T09:00:00Z", "inputs": ["events@1"],
          "models": [{"model": "ranker"}]},
     ]))
@@ -227,3 +229,10 @@ def test_search_puts_the_exact_name_first(history) -> None:
     assert hits[:2] == ["model:churn", "experiment:churn"] and len(hits) == len(set(hits))
     first = ok_json(kb("search", "churn", "--kind", "experiment", "--json"))[0]
     assert first["ref"] == "experiment:churn"
+
+
+@pytest.mark.slow
+def test_graph_text_in_a_tree_stays_text(history) -> None:
+    text = ok(history("lineage", "dataset:events@1", "--down"))
+    assert "[red]retrain[/red]" in text and "[link=https://evil.example]x[/link]" in text
+    assert "run:run-b" in text
