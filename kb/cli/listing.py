@@ -4,6 +4,7 @@ one card per row that does not. No value is ever cut short, since ids are what
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -69,12 +70,31 @@ def listing(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -
     else:
         console.print(Text(title, style="bold"))
     for row in cards:
-        # soft_wrap: a long value is left for the terminal to wrap, never folded or cut.
         if len(columns) == 2:
-            console.print(Text(f"{row[0]}: ", style="bold"), row[1], sep="", soft_wrap=True)
+            _card_line(f"{row[0]}: ", row[1], "bold")
             continue
         console.print()
-        console.print(row[0], style="bold", soft_wrap=True)
+        _card_line("", row[0], "bold")
         for col, value in zip(columns[1:], row[1:], strict=True):
             if value:
-                console.print(Text(f"  {col}: ", style="dim"), value, sep="", soft_wrap=True)
+                _card_line(f"  {col}: ", value, "dim")
+
+
+def _card_line(label: str, value: str, style: str) -> None:
+    """``label`` then ``value`` wrapped between words under a hanging indent. A word wider
+    than the terminal is never folded or cut: it stands alone for the terminal to wrap."""
+    indent = " " * (len(label) - len(label.lstrip()) + 2)
+    first = True
+    for part in value.splitlines() or [""]:
+        lines = textwrap.wrap(label + part if first else indent + part, console.width,
+                              subsequent_indent=indent, break_long_words=False,
+                              break_on_hyphens=False) or [label]
+        for line in lines:
+            if first:
+                console.print(Text(label if line != label else label.rstrip(),
+                                   style=style if label else ""),
+                              Text(line[len(label):], style=style if not label else ""),
+                              sep="", soft_wrap=True)
+                first = False
+            else:
+                console.print(Text(line), soft_wrap=True)
