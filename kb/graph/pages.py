@@ -131,6 +131,7 @@ WITH m, collect({
            "id", "name", "status", "params", "metrics", "command", "seed", "trackerUrl",
            "updatedAt", "startedAt", "endedAt")) + """,
        trainedBy: p.handle,
+       trainerActive: CASE WHEN p IS NULL THEN null ELSE """ + active("p") + """ END,
        code: """ + projection("c", Label.CODE_VERSION, ("repo", "commit", "branch", "dirty")) + """,
        environment: """ + projection("env", Label.ENVIRONMENT, (
            "digest", "python", "platform", "accelerator", "packages")) + """,
