@@ -505,7 +505,8 @@ def index_pages(rows: dict[str, list[dict[str, Any]]], kinds: Iterable[str]) -> 
 def production_page(rows: list[dict[str, Any]]) -> Page:
     items = sorted(
         ({**r["deployment"], "model": r["model"], "version": r["version"],
-          "deployedBy": r["deployedBy"]} for r in rows),
+          "deployedBy": r["deployedBy"], "trainedBy": r.get("trainedBy") or [],
+          "owners": r.get("owners") or []} for r in rows),
         key=lambda d: (d["environment"] or "", d["model"] or "", d.get("deployedAt") or
                        datetime.min, d["id"]))
     active = [{**d, "deployedAt": when(d.get("deployedAt"))} for d in items
