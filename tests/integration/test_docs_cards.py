@@ -38,6 +38,10 @@ def _at(day: int) -> datetime:
     return datetime(2024, 5, day, 12, 0, tzinfo=UTC)
 
 
+def _digest(v: int) -> str:
+    return f"sha256:feat{v}" + "0" * 58
+
+
 def history(client: Client) -> None:
     """``fraud`` v1 (by a person who has left) in production, v2 in staging, v3 newest."""
     with client.batch() as b:
@@ -45,7 +49,7 @@ def history(client: Client) -> None:
         b.person("dave", name="Dave")
         b.dataset_version("events", "raw", digest=DIGEST, rows=10, created_at=_at(1))
         for v in (1, 2, 3):
-            b.dataset_version("features", f"f{v}", digest=f"sha256:feat{v}",
+            b.dataset_version("features", f"f{v}", digest=_digest(v),
                               derived_from=["events@raw"], created_at=_at(1 + v))
         b.model("fraud", description="Flags fraudulent payments", task="classification")
     client.own("model:fraud", owner="dave")
@@ -101,17 +105,18 @@ def test_the_card_leads_with_what_runs_where_and_describes_each_version(
         assert f"<code>commit{v}aaaa</code>" in section
         assert f"| lr | 0\\.{v} |" in section and f"| trees | {100 * v} |" in section
         assert f"[features@f{v}](../datasets/features.md)" in section
-        assert f"[events@raw](../datasets/events.md)" in section  # derived from
+        assert "[events@raw](../datasets/events.md)" in section  # derived from
         assert f"python train\\.py \\-\\-trees {100 * v}" in section
         assert f"<code>env\\-{v}</code>" in section and f"Seed\n:   {v}\n" in section
         assert f"git checkout commit{v}aaaa" in section
         assert f"[https://mlflow\\.example/runs/{v}](https://mlflow.example/runs/{v})" in section
+        # a long digest is shortened in the table, whole in its title and the recipe
+        assert f'<code title="{_digest(v)}">{_digest(v)[:16]}…</code>' in section
+        assert f"({_digest(v)})" in section
         others = {1, 2, 3} - {v}
         assert not any(f"commit{o}aaaa" in section for o in others), section
     assert "**with uncommitted changes**" in _section(body, "### Version 2 {#version-2}")
     assert "(clean tree)" in _section(body, "### Version 1 {#version-1}")
-    # a long digest is shortened in the table, whole in its title
-    assert f'<code title="{DIGEST}">sha256:012345678…</code>' not in body  # (derived only)
     page = (out / "models/fraud/index.html").read_text()
     for v in (1, 2, 3):
         assert f'id="version-{v}"' in page
@@ -174,6 +179,14 @@ def served(built: tuple[Path, Path]) -> Iterator[str]:
         server.server_close()
 
 
+#: The theme draws diagrams in closed shadow roots; open them so the test can look in.
+_OPEN_SHADOWS = """
+const attach = Element.prototype.attachShadow;
+Element.prototype.attachShadow = function (init) {
+  return attach.call(this, {...init, mode: 'open'});
+};
+"""
+
 #: Tables whose last column ends beyond the page's content (a key column hidden).
 _CLIPPED = """
 () => [...document.querySelectorAll('article table')].filter(t => {
@@ -210,7 +223,10 @@ def test_a_browser_draws_the_charts_sorts_tables_and_follows_the_reader_s_theme(
                 assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") \
                     == ("slate" if scheme == "dark" else "default")
                 context.close()
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.route(lambda url: not url.startswith(served), lambda r: r.abort())
+            context.add_init_script(_OPEN_SHADOWS)
+            page = context.new_page()
             page.goto(f"{served}/models/fraud/", wait_until="load")
             # one chart per metric, drawn (a canvas with pixels) and labelled as text
             page.wait_for_function("document.querySelectorAll('.kb-chart canvas').length == 2")
@@ -226,7 +242,8 @@ def test_a_browser_draws_the_charts_sorts_tables_and_follows_the_reader_s_theme(
             page.locator("a[href$='#version-1']").first.click()
             assert page.url.endswith("#version-1")
             page.wait_for_function(
-                "[...document.querySelectorAll('.mermaid')].every(e => e.shadowRoot)")
+                "[...document.querySelectorAll('.mermaid')].every("
+                "e => e.shadowRoot && e.shadowRoot.querySelector('svg'))")
             links = page.evaluate("""() => [...document.querySelectorAll('.mermaid')].flatMap(
                 e => [...e.shadowRoot.querySelectorAll('a')].map(
                     a => a.getAttribute('xlink:href') || a.getAttribute('href')))""")
