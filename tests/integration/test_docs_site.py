@@ -293,12 +293,14 @@ def test_a_raw_datasheet_shows_the_whole_downstream_impact(
     path = f"from customers@2024\\-05 through [customers\\-clean]({slug('customers-clean')}.md)"
     production, staging = (next(i for i in deployments if i.environment == env)
                            for env in ("production", "staging"))
+    # each model version links to its own section of the card
     assert rows[:2] == [  # production first
-        f"- **production**: [churn@2]({card}), deployment {md(production.key)} since "
-        f"2024-05-20 12:00 UTC; {production.hops} hops {path}",
-        f"- **staging**: [churn@1]({card}), deployment {md(staging.key)} since "
+        f"- **production**: [churn@2]({card}#version-2), deployment {md(production.key)} "
+        f"since 2024-05-20 12:00 UTC; {production.hops} hops {path}",
+        f"- **staging**: [churn@1]({card}#version-1), deployment {md(staging.key)} since "
         f"2024-05-21 12:00 UTC; {staging.hops} hops {path}"]
-    assert rows[2:] == [f"- [{i.key}]({card}): {i.hops} hops {path}" for i in versions]
+    assert rows[2:] == [f"- [{i.key}]({card}#version-{i.version}): {i.hops} hops {path}"
+                        for i in versions]
     # one step down and one step up, each linked to its datasheet
     assert f"- [customers\\-clean]({slug('customers-clean')}.md)" in _section(
         raw, "Derived datasets")
@@ -310,7 +312,7 @@ def test_a_raw_datasheet_shows_the_whole_downstream_impact(
     assert "**Active deployments that depend on it: 2** (1 in production):" in derived
     html = (result.out_dir / f"datasets/{slug('customers')}/index.html").read_text()
     assert f'href="../{slug("customers-clean")}/"' in html
-    assert 'href="../../models/churn/"' in html
+    assert 'href="../../models/churn/#version-2"' in html
 
 
 _STAMP = re.compile(r'var text = "Generated (\S+) from the graph as of (\S+)";')
