@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Iterable
@@ -122,7 +123,8 @@ def _prepare(site_dir: Path, home: Path | None, mermaid: Path | None) -> list[st
     target = docs_dir(site_dir)
     target.mkdir(parents=True, exist_ok=True)
     copied = copy_hand_written(site_dir)
-    vendor.install(target, home or Path.home() / ".kb", explicit=mermaid)
+    vendor.install_all(target, home or Path.home() / ".kb", environ=os.environ,
+                       explicit={vendor.MERMAID.name: mermaid})
     keep_compiled(site_dir / PAGE_TEMPLATE_CACHE)
     return copied
 

@@ -22,7 +22,7 @@ from kb.graph.properties import read_json
 
 from . import reproduce
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path
-from .slugs import mermaid_id
+from .slugs import mermaid_id, version_anchor
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,13 @@ def _notes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- models -------------------------------------------------------------------------------
 
+#: Hops of derived data above a version's inputs that cards list and draw; the datasheets
+#: hold the rest of the chain.
+LINEAGE_HOPS = 3
+#: Metrics a card charts, in key order; its metrics table lists every one.
+CHARTS_SHOWN = 8
+
+
 def _version_row(row: dict[str, Any]) -> dict[str, Any]:
     v, run = row["version"], row["run"] or {}
     deployments = sorted(
@@ -102,18 +109,22 @@ def _version_row(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": v["version"],
         "key": v["key"],
+        "anchor": version_anchor(v["version"]),
         "uri": v.get("uri"),
         "framework": v.get("framework"),
         "aliases": sorted(v.get("aliases") or []),
         "created": when(v.get("createdAt")),
         "trained_at": when(run.get("endedAt") or run.get("startedAt") or v.get("createdAt")),
         "trained_by": row["trainedBy"],
+        "trainer_active": row.get("trainerActive"),
         "run_id": run.get("id"),
         "run_name": run.get("name"),
         "run_status": run.get("status"),
+        "started": when(run.get("startedAt")),
+        "ended": when(run.get("endedAt")),
         "experiment": row["experiment"],
         "tracker_url": run.get("trackerUrl"),
-        "_params": run.get("params"),  # decoded for the latest version only
+        "params": _sorted_items(run.get("params")),
         "metrics": _sorted_items(run.get("metrics")),
         "command": run.get("command"),
         "seed": run.get("seed"),
@@ -121,84 +132,126 @@ def _version_row(row: dict[str, Any]) -> dict[str, Any]:
         "environment": {**env, "packages": sorted(env.get("packages") or [])} if env else None,
         "inputs": inputs,
         "deployments": deployments,
+        "active": [d for d in deployments if d["status"] == "ACTIVE"],
         "_updated": _latest(v.get("updatedAt"), run.get("updatedAt"),
                             *(d["_at"] for d in deployments)),
     }
 
 
-def _upstream(keys: Iterable[str], parents: dict[str, list[str]]) -> set[tuple[str, str]]:
-    """Dataset-version derivation edges (src, dst) above ``keys``, any number of hops."""
+def _upstream(keys: Iterable[str], parents: dict[str, list[str]], hops: int
+              ) -> tuple[set[tuple[str, str]], set[str]]:
+    """Dataset-version derivation edges (src, dst) up to ``hops`` above ``keys``, and the
+    dataset versions one hop further that are left out."""
     edges: set[tuple[str, str]] = set()
-    todo, seen = list(keys), set()
+    level, seen = set(keys), set(keys)
+    for _ in range(hops):
+        above = set()
+        for key in level:
+            for src in parents.get(key, []):
+                edges.add((src, key))
+                above.add(src)
+        level = above - seen
+        seen |= above
+    beyond = {src for key in level for src in parents.get(key, [])} - seen
+    return edges, beyond
+
+
+def _sources(key: str, parents: dict[str, list[str]]) -> dict[str, Any]:
+    """What a dataset version was derived from, nearest first, up to ``LINEAGE_HOPS``."""
+    edges, beyond = _upstream([key], parents, LINEAGE_HOPS)
+    chain, todo = [], [key]
+    seen = {key}
     while todo:
-        key = todo.pop()
-        if key in seen:
-            continue
-        seen.add(key)
-        for src in parents.get(key, []):
-            edges.add((src, key))
-            todo.append(src)
-    return edges
+        nxt = []
+        for k in todo:
+            for src in parents.get(k, []):
+                if (src, k) in edges and src not in seen:
+                    seen.add(src)
+                    chain.append({"key": src, "dataset": _dataset_of(src)})
+                    nxt.append(src)
+        todo = sorted(nxt)
+    return {"chain": chain, "more": bool(beyond)}
 
 
 def _lineage(model: str, versions: list[dict[str, Any]], parents: dict[str, list[str]]
              ) -> dict[str, Any]:
-    """Nodes and edges of the card's diagram: raw data -> derived data -> versions -> serving."""
-    shown = versions[:LINEAGE_VERSIONS]
+    """Nodes and edges of the card's diagram: raw data -> derived data -> versions ->
+    serving, for the deployed versions and the newest, ``LINEAGE_HOPS`` of derivations
+    deep; each node names the page it links to."""
+    deployed = [v for v in versions if v["active"]]
+    shown = deployed + [v for v in versions if not v["active"]][
+        :max(0, LINEAGE_VERSIONS - len(deployed))]
     edges: set[tuple[str, str, str]] = set()
     for v in shown:
         for i in v["inputs"]:
             edges.add((f"d:{i['key']}", f"m:{v['key']}", i["role"] or ""))
-        for d in v["deployments"]:
-            if d["status"] == "ACTIVE":
-                edges.add((f"m:{v['key']}", f"x:{d['id']}", ""))
+        for d in v["active"]:
+            edges.add((f"m:{v['key']}", f"x:{d['id']}", ""))
     data_keys = {i["key"] for v in shown for i in v["inputs"]}
-    for src, dst in _upstream(data_keys, parents):
+    derived, beyond = _upstream(data_keys, parents, LINEAGE_HOPS)
+    for src, dst in derived:
         edges.add((f"d:{src}", f"d:{dst}", "derived"))
     labels: dict[str, str] = {}
+    targets: dict[str, str] = {}
     for v in shown:
         labels[f"m:{v['key']}"] = f"{model} v{v['version']}"
-        for d in v["deployments"]:
-            if d["status"] == "ACTIVE":
-                labels[f"x:{d['id']}"] = f"{d['environment']}: {d['endpoint'] or d['id']}"
+        targets[f"m:{v['key']}"] = "#" + v["anchor"]
+        for d in v["active"]:
+            labels[f"x:{d['id']}"] = f"{d['environment']}: {d['endpoint'] or d['id']}"
+            targets[f"x:{d['id']}"] = PRODUCTION
     for a, b, _ in edges:
         for n in (a, b):
             if n.startswith("d:"):
                 labels[n] = n[2:]
+                targets[n] = entity_path("Dataset", _dataset_of(n[2:]))
     order = sorted(labels)
     ids = {n: i for i, n in enumerate(order)}
     names = [mermaid_id(n[0], i) for i, n in enumerate(order)]
     return {
-        "nodes": [{"id": names[i], "kind": n[0], "label": labels[n]} for i, n in enumerate(order)],
+        "nodes": [{"id": names[i], "kind": n[0], "label": labels[n], "target": targets[n]}
+                  for i, n in enumerate(order)],
         "edges": [(names[a], names[b], role)
                   for a, b, role in sorted((ids[a], ids[b], role) for a, b, role in edges)],
+        "shown": len(shown),
         "omitted": max(0, len(versions) - len(shown)),
+        "beyond": len(beyond),
     }
 
 
-def _front_matter(model: dict[str, Any], latest: dict[str, Any] | None, tags: list[str]
+def _served(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The version the card's metadata describes: the one serving production, else the
+    one any environment serves, else the newest (``versions`` is newest first)."""
+    for env in ("production", None):
+        for v in versions:
+            if any(env is None or d["environment"] == env for d in v["active"]):
+                return v
+    return versions[0] if versions else None
+
+
+def _front_matter(model: dict[str, Any], served: dict[str, Any] | None, tags: list[str]
                   ) -> dict[str, Any]:
-    """Hugging Face model-card metadata, so the card can be reused outside the site, and
-    the page title (the theme's; ``render.front_matter`` escapes it and the tags)."""
+    """Hugging Face model-card metadata (of the served version, ``_served``), so the card
+    can be reused outside the site, and the page title (the theme's;
+    ``render.front_matter`` escapes it and the tags)."""
     meta: dict[str, Any] = {"title": model["name"], "tags": tags}
     if model.get("license"):
         meta["license"] = model["license"]
     if model.get("baseModel"):
         meta["base_model"] = model["baseModel"]
-    if latest:
-        meta["datasets"] = sorted({i["dataset"] for i in latest["inputs"]})
-        meta["metrics"] = [k for k, _ in latest["metrics"]]
-        evals = [i for i in latest["inputs"] if i["role"] in ("test", "validation")]
-        data = evals[0] if evals else (latest["inputs"][0] if latest["inputs"] else None)
-        if latest["metrics"]:
+    if served:
+        meta["datasets"] = sorted({i["dataset"] for i in served["inputs"]})
+        meta["metrics"] = [k for k, _ in served["metrics"]]
+        evals = [i for i in served["inputs"] if i["role"] in ("test", "validation")]
+        data = evals[0] if evals else (served["inputs"][0] if served["inputs"] else None)
+        if served["metrics"]:
             result: dict[str, Any] = {
                 "task": {"type": model.get("task") or "other"},
-                "metrics": [{"type": k, "name": k, "value": v} for k, v in latest["metrics"]],
+                "metrics": [{"type": k, "name": k, "value": v} for k, v in served["metrics"]],
             }
             if data:
                 result["dataset"] = {"name": data["dataset"], "type": data["dataset"],
                                      "revision": data["version"]}
-            meta["model-index"] = [{"name": f"{model['name']}@{latest['version']}",
+            meta["model-index"] = [{"name": f"{model['name']}@{served['version']}",
                                     "results": [result]}]
     return meta
 
@@ -211,6 +264,44 @@ def _parents(derivations: list[dict[str, Any]]) -> dict[str, list[str]]:
     for srcs in parents.values():
         srcs.sort()
     return parents
+
+
+def _runs_where(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each active deployment with the version it serves, production first."""
+    rows = [{**d, "version": v["version"], "trained_by": v["trained_by"],
+             "trainer_active": v["trainer_active"], "run_id": v["run_id"]}
+            for v in versions for d in v["active"]]
+    rows.sort(key=lambda d: (d["environment"] != "production", d["environment"] or "",
+                             version_order(d["version"]), d["id"]))
+    return rows
+
+
+def _number(value: Any) -> float | int | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _metrics_by_version(shown: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every shown version's metrics side by side, oldest first, as a table and as the
+    chart's data (numbers only; the production versions marked)."""
+    ordered = sorted(shown, key=lambda v: version_order(v["version"]))
+    keys = sorted({k for v in ordered for k, _ in v["metrics"]})
+    rows = []
+    for v in ordered:
+        values = dict(v["metrics"])
+        rows.append({"version": v["version"], "anchor": v["anchor"],
+                     "environments": sorted({d["environment"] for d in v["active"]}),
+                     "values": [values.get(k) for k in keys]})
+    charted = [k for k in keys if any(_number(r["values"][keys.index(k)]) is not None
+                                      for r in rows)][:CHARTS_SHOWN]
+    chart = {
+        "versions": [r["version"] for r in rows],
+        "production": [r["version"] for r in rows if "production" in r["environments"]],
+        "deployed": [r["version"] for r in rows if r["environments"]],
+        "metrics": [{"name": k, "values": [_number(r["values"][keys.index(k)])
+                                           for r in rows]} for k in charted],
+    }
+    return {"keys": keys, "rows": rows, "chart": chart if charted else None,
+            "uncharted": len(keys) - len(charted)}
 
 
 def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = None
@@ -227,10 +318,14 @@ def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = Non
         name = m["name"]
         versions = sorted(by_model.get(name, []), key=lambda v: version_order(v["version"]),
                           reverse=True)
+        # a full section for the newest and for every deployed version; the rest a row each
+        shown = [v for i, v in enumerate(versions) if i < VERSIONS_SHOWN or v["active"]]
+        older = [v for i, v in enumerate(versions) if i >= VERSIONS_SHOWN and not v["active"]]
+        for v in shown:
+            v["reproduce"] = reproduce.snippet(v["code"], v["command"])
+            v["inputs"] = [{**i, "derived": _sources(i["key"], parents)} for i in v["inputs"]]
         latest = versions[0] if versions else None
-        if latest:
-            latest["params"] = sorted(_map(read_json(latest["_params"])).items())
-            latest["reproduce"] = reproduce.snippet(latest["code"], latest["command"])
+        served = _served(versions)
         teams = sorted(set(row["teams"]))
         tags = [f"team: {t}" for t in teams] + ([f"task: {m['task']}"] if m.get("task") else [])
         history = sorted(
@@ -243,13 +338,18 @@ def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = Non
                                             "limitations", "license", "baseModel")},
             "owners": _owners(row["owners"]),
             "teams": teams,
-            "versions": versions[:VERSIONS_SHOWN],
+            "runs_where": _runs_where(versions),
+            "versions": shown,
+            "older": older,
             "version_count": len(versions),
+            "versions_shown": VERSIONS_SHOWN,
+            "lineage_hops": LINEAGE_HOPS,
             "latest": latest,
+            "metrics": _metrics_by_version(shown),
             "lineage": _lineage(name, versions, parents),
             "deployments": history,
             "notes": notes,
-            "front_matter": _front_matter(m, latest, tags),
+            "front_matter": _front_matter(m, served, tags),
             "updated": when(updated),
         }
         out.append(Page(entity_path("Model", name), "model.md.j2", context, "Model", name))
@@ -405,7 +505,8 @@ def index_pages(rows: dict[str, list[dict[str, Any]]], kinds: Iterable[str]) -> 
 def production_page(rows: list[dict[str, Any]]) -> Page:
     items = sorted(
         ({**r["deployment"], "model": r["model"], "version": r["version"],
-          "deployedBy": r["deployedBy"]} for r in rows),
+          "deployedBy": r["deployedBy"], "trainedBy": r.get("trainedBy") or [],
+          "owners": r.get("owners") or []} for r in rows),
         key=lambda d: (d["environment"] or "", d["model"] or "", d.get("deployedAt") or
                        datetime.min, d["id"]))
     active = [{**d, "deployedAt": when(d.get("deployedAt"))} for d in items

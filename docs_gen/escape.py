@@ -9,7 +9,11 @@ MLflow store, a script), so none of them may ever become markup. One function pe
 - ``title`` / ``tag``: front-matter values the theme writes into HTML without escaping;
 - ``mermaid_label``: a quoted mermaid label;
 - ``note``: a note's Markdown as sanitised HTML (``nh3``), the only markup a writer controls;
-- ``script_string``: a JavaScript string literal in a script file of the site.
+- ``script_string``: a JavaScript string literal in a script file of the site;
+- ``data_attribute``: JSON data in a double-quoted HTML attribute (charts' data);
+- ``literal``: an identifier as inline code;
+- ``digest``: a long identifier shortened in a table cell, whole in its hover title;
+- ``mermaid_link``: a link target of a mermaid ``click`` line.
 """
 
 from __future__ import annotations
@@ -142,3 +146,45 @@ _SCRIPT = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
 def script_string(text: object) -> str:
     """A double-quoted JavaScript string literal holding ``text`` as it is."""
     return json.dumps(_text(text), ensure_ascii=False).translate(_SCRIPT)
+
+
+def _attribute(text: str) -> str:
+    """``text`` for a double-quoted HTML attribute in Markdown: every character but letters,
+    digits and a few plain marks is a character reference, so nothing in it can end the
+    attribute, open a tag, or be read as Markdown (links, emphasis, table pipes)."""
+    return "".join(c if c.isalnum() or c in " ,.:/-" else f"&#{ord(c)};" for c in text)
+
+
+def data_attribute(value: object) -> str:
+    """``value`` as JSON inside a double-quoted HTML attribute (``data-kb-chart="..."``);
+    the browser's ``dataset`` gives the JSON back exactly."""
+    return _attribute(_text(json.dumps(value, ensure_ascii=False, sort_keys=True,
+                                       allow_nan=False)))
+
+
+def literal(text: object) -> str:
+    """Inline code for an identifier (a commit, a digest): shown exactly as recorded, which
+    a Markdown code span cannot promise (its content keeps backslashes, a backtick ends it).
+    """
+    return f"<code>{md(text)}</code>"
+
+
+#: Characters of a long identifier a table cell shows before the ellipsis.
+SHORT = 16
+
+
+def digest(text: object, keep: int = SHORT) -> str:
+    """A digest, commit or id for a table cell: at most ``keep`` characters and an ellipsis,
+    the whole value in the element's title (shown on hover, and copied with the text)."""
+    if text is None:
+        return ""
+    value = " ".join(_text(text).split())
+    if len(value) <= keep + 1:
+        return literal(value)
+    return f'<code title="{_attribute(value)}">{md(value[:keep])}…</code>'
+
+
+def mermaid_link(target: str) -> str:
+    """A double-quoted link target for a mermaid ``click`` line: percent-encoded, so it can
+    hold no quote, space or mermaid syntax."""
+    return '"' + quote(_text(target), safe="/#.-_~") + '"'

@@ -14,6 +14,7 @@ from jinja2.bccache import Bucket
 
 from . import escape
 from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path, relative
+from .slugs import version_anchor
 
 #: libyaml's emitter when PyYAML was built with it, because the pure-Python one is a large
 #: part of a model card's render time. Both emit the same text for these plain values.
@@ -69,7 +70,10 @@ def environment() -> Environment:
         auto_reload=False,  # packaged templates: no stat of each file on every page
     )
     env.filters.update(md=escape.md, cell=escape.cell, block=escape.block, code=escape.code,
-                       url=escape.url, note=escape.note, mermaid_label=escape.mermaid_label)
+                       url=escape.url, note=escape.note, mermaid_label=escape.mermaid_label,
+                       digest=escape.digest, literal=escape.literal,
+                       data_attribute=escape.data_attribute,
+                       mermaid_link=escape.mermaid_link)
     env.globals.update(FOLDERS=FOLDERS, HOME=HOME, PRODUCTION=PRODUCTION, INDEXES=INDEXES,
                        NOT_RECORDED="*Not recorded.*")
     return env
@@ -100,6 +104,28 @@ def _link(folder: str, kind: str, key: str, text: str | None) -> str:
     return f"[{escape.md(text if text is not None else key)}]({target})"
 
 
+@lru_cache(maxsize=65536)
+def _version_link(folder: str, model: str, version: str, text: str | None) -> str:
+    target = posixpath.relpath(entity_path("Model", model), folder)
+    label = text if text is not None else f"{model}@{version}"
+    return f"[{escape.md(label)}]({target}#{version_anchor(version)})"
+
+
+def _built(path: str) -> str:
+    """A page's folder in the built site (``models/churn.md`` -> ``models/churn``), as
+    mkdocs lays it out with ``use_directory_urls``."""
+    stem = path[:-3] if path.endswith(".md") else path
+    return "." if stem == "index" else stem.removesuffix("/index")
+
+
+def site_href(page_path: str, target: str) -> str:
+    """The URL of ``target`` (a page path, or ``#anchor`` on this page) from the built
+    page of ``page_path``: for links Markdown does not rewrite (diagrams)."""
+    if target.startswith("#"):
+        return target
+    return posixpath.relpath(_built(target), _built(page_path)) + "/"
+
+
 def render(page: Page) -> str:
     """The page's Markdown; links are relative to the page so strict mkdocs checks them."""
     path = page.path
@@ -111,7 +137,15 @@ def render(page: Page) -> str:
     def to(target: str) -> str:
         return relative(path, target)
 
+    def version_link(model: str, version: str, text: str | None = None) -> str:
+        """A link to a model version's section on its card."""
+        return _version_link(folder, model, version, text)
+
+    def href(target: str) -> str:
+        return site_href(path, target)
+
     template = environment().get_template(page.template)
-    body = template.render(page.context, link=link, to=to)
+    body = template.render(page.context, link=link, to=to, version_link=version_link,
+                           href=href)
     meta = page.context.get("front_matter") or {}
     return front_matter(meta) + body.rstrip("\n") + "\n"

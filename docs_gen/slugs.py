@@ -34,3 +34,9 @@ _MERMAID_ID = re.compile(r"[^A-Za-z0-9_]")
 def mermaid_id(prefix: str, index: int) -> str:
     """Mermaid ids cannot hold most punctuation; ids are positional, labels carry names."""
     return f"{_MERMAID_ID.sub('_', prefix)}{index}"
+
+
+def version_anchor(version: str) -> str:
+    """The id of a model version's section on its card (``#version-3``), the same for
+    every page that links to it."""
+    return f"version-{slug(version)}"

@@ -1,8 +1,10 @@
-"""The mermaid script the site serves itself, so diagrams render with no internet.
+"""The browser scripts the site serves itself, so it works with no internet access:
+mermaid (diagrams), Chart.js (metric charts) and tablesort (sortable tables).
 
-Looked up in order: ``KB_MERMAID_JS`` (a file), the cache under the kb home, then fetched
-once from the npm registry with ``npm pack mermaid@11`` into that cache. Without any of
-them the build still succeeds and the theme falls back to its CDN copy.
+Each is looked up in order: its ``KB_*_JS`` variable (a file), the cache under the kb
+home, then fetched once from the npm registry with ``npm pack`` into that cache. Without
+any of them the build still succeeds: the theme loads mermaid from its CDN, and the site's
+own script (``kb-site.js``) leaves the tables unsorted and shows the metrics table alone.
 """
 
 from __future__ import annotations
@@ -12,64 +14,122 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-MERMAID_SPEC = "mermaid@11"
-ASSET = Path("assets/javascripts/mermaid.min.js")
+
+@dataclass(frozen=True)
+class Script:
+    """One npm package's browser build: where it is in the tarball and on the site."""
+
+    spec: str  # what ``npm pack`` fetches
+    member: str  # the file inside the package's tarball
+    name: str  # its file name in the cache and under ``assets/javascripts``
+    variable: str  # the environment variable naming a local copy
+
+    @property
+    def asset(self) -> Path:
+        return Path("assets/javascripts") / self.name
 
 
-def cached_path(home: Path) -> Path:
-    return home / "vendor" / "mermaid.min.js"
+MERMAID = Script("mermaid@11", "package/dist/mermaid.min.js", "mermaid.min.js",
+                 "KB_MERMAID_JS")
+SCRIPTS = (
+    MERMAID,
+    Script("chart.js@4", "package/dist/chart.umd.min.js", "chart.umd.min.js", "KB_CHART_JS"),
+    Script("tablesort@5", "package/dist/tablesort.min.js", "tablesort.min.js",
+           "KB_TABLESORT_JS"),
+    Script("tablesort@5", "package/dist/sorts/tablesort.number.min.js",
+           "tablesort.number.min.js", "KB_TABLESORT_NUMBER_JS"),
+)
+#: The mermaid script's place on the site (kept for callers of the single-script API).
+ASSET = MERMAID.asset
 
 
-def fetch(home: Path) -> Path | None:
-    """Download mermaid's browser build into the cache; None when npm is missing or fails."""
-    target = cached_path(home)
+def cached_path(home: Path, script: Script = MERMAID) -> Path:
+    return home / "vendor" / script.name
+
+
+def fetch(home: Path, script: Script = MERMAID) -> Path | None:
+    """Download the script into the cache; None when npm is missing or fails."""
+    target = cached_path(home, script)
     npm = shutil.which("npm")
     if npm is None:
-        log.warning("npm not found: mermaid diagrams will load from the theme's CDN")
+        log.warning("npm not found: %s is not served by the site", script.spec)
         return None
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            out = subprocess.run([npm, "pack", MERMAID_SPEC, "--silent"], cwd=tmp, check=True,
+            out = subprocess.run([npm, "pack", script.spec, "--silent"], cwd=tmp, check=True,
                                  capture_output=True, text=True, timeout=300)
         except (subprocess.SubprocessError, OSError) as exc:
-            log.warning("npm pack %s failed (%s): diagrams will use the CDN", MERMAID_SPEC, exc)
+            log.warning("npm pack %s failed (%s): the site does without it", script.spec, exc)
             return None
         tgz = Path(tmp) / out.stdout.strip().splitlines()[-1]
         with tarfile.open(tgz) as tar:
-            member = tar.getmember("package/dist/mermaid.min.js")
-            source = tar.extractfile(member)
+            try:
+                source = tar.extractfile(tar.getmember(script.member))
+            except KeyError:
+                log.warning("%s holds no %s", script.spec, script.member)
+                return None
             if source is None:
                 return None
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(".part")
             partial.write_bytes(source.read())
             partial.replace(target)
-    log.info("vendored %s into %s", MERMAID_SPEC, target)
+    log.info("vendored %s into %s", script.spec, target)
     return target
+
+
+def script_path(home: Path, script: Script = MERMAID, *, explicit: Path | None = None,
+                download: bool = True) -> Path | None:
+    if explicit is not None and explicit.is_file():
+        return explicit
+    cached = cached_path(home, script)
+    if cached.is_file():
+        return cached
+    return fetch(home, script) if download else None
 
 
 def mermaid_js(home: Path, *, explicit: Path | None = None, download: bool = True
                ) -> Path | None:
-    if explicit is not None and explicit.is_file():
-        return explicit
-    cached = cached_path(home)
-    if cached.is_file():
-        return cached
-    return fetch(home) if download else None
+    return script_path(home, MERMAID, explicit=explicit, download=download)
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Copy only when it differs, so a sync leaves an unchanged script alone."""
+    if not target.is_file() or target.stat().st_size != source.stat().st_size:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
 
 def install(docs_dir: Path, home: Path, *, explicit: Path | None = None,
             download: bool = True) -> bool:
-    """Copy the script into the docs tree (only when it differs); True when present."""
+    """Copy the mermaid script into the docs tree; True when present."""
     source = mermaid_js(home, explicit=explicit, download=download)
     if source is None:
         return False
-    target = docs_dir / ASSET
-    if not target.is_file() or target.stat().st_size != source.stat().st_size:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+    _copy(source, docs_dir / MERMAID.asset)
     return True
+
+
+def install_all(docs_dir: Path, home: Path, *, environ: Mapping[str, str],
+                explicit: Mapping[str, Path | None] | None = None,
+                download: bool = True) -> dict[str, bool]:
+    """Copy every script into the docs tree; by file name, whether it is there.
+
+    ``explicit`` (by file name) wins over ``environ``'s ``KB_*_JS`` variables.
+    """
+    present = {}
+    for script in SCRIPTS:
+        given = (explicit or {}).get(script.name)
+        if given is None and environ.get(script.variable):
+            given = Path(environ[script.variable])
+        source = script_path(home, script, explicit=given, download=download)
+        if source is not None:
+            _copy(source, docs_dir / script.asset)
+        present[script.name] = source is not None
+    return present

@@ -131,6 +131,7 @@ WITH m, collect({
            "id", "name", "status", "params", "metrics", "command", "seed", "trackerUrl",
            "updatedAt", "startedAt", "endedAt")) + """,
        trainedBy: p.handle,
+       trainerActive: CASE WHEN p IS NULL THEN null ELSE """ + active("p") + """ END,
        code: """ + projection("c", Label.CODE_VERSION, ("repo", "commit", "branch", "dirty")) + """,
        environment: """ + projection("env", Label.ENVIRONMENT, (
            "digest", "python", "platform", "accelerator", "packages")) + """,
@@ -247,7 +248,11 @@ MATCH (d:Deployment)
 OPTIONAL MATCH (d)-[:SERVES]->(v:ModelVersion)
 OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d)
 RETURN """ + projection("d", Label.DEPLOYMENT) + """ AS deployment, v.model AS model,
-       v.version AS version, p.handle AS deployedBy
+       v.version AS version, p.handle AS deployedBy,
+       COLLECT { MATCH (t:Person)-[:TRAINED]->(:Run)-[:PRODUCED]->(v)
+                 RETURN DISTINCT t.handle AS h ORDER BY h } AS trainedBy,
+       COLLECT { MATCH (v)-[:VERSION_OF]->(:Model)<-[e:OWNS]-(o) WHERE e.until IS NULL
+                 RETURN DISTINCT coalesce(o.handle, o.name) AS h ORDER BY h } AS owners
 """
 
 COUNTS = """

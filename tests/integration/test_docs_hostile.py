@@ -194,6 +194,16 @@ _INSPECT = """
     }
   };
   walk(document);
+  // charts' data: JSON that parses, drawn, its names shown as the text they are
+  out.charts = [...document.querySelectorAll('[data-kb-chart]')].map(e => {
+    try {
+      const names = JSON.parse(e.getAttribute('data-kb-chart')).metrics.map(m => m.name);
+      const shown = [...e.querySelectorAll('figcaption')].map(c => c.textContent);
+      const drawn = e.querySelectorAll('canvas').length;
+      return JSON.stringify(names) === JSON.stringify(shown) && drawn === names.length
+        ? 'ok' : `names ${JSON.stringify(names)} shown as ${JSON.stringify(shown)}`;
+    } catch (err) { return `unreadable: ${err}`; }
+  });
   return out;
 }
 """
@@ -282,6 +292,9 @@ def test_hostile_values_in_every_field_never_run_in_a_browser(
                 problems += [f"{path}: handler {h}" for h in found["handlers"]]
                 problems += [f"{path}: script URL {u}" for u in found["urls"]]
                 problems += [f"{path}: {f} element" for f in found["frames"]]
+                problems += [f"{path}: chart {c}" for c in found["charts"] if c != "ok"]
+                if path.startswith("models/") and path != "models/" and not found["charts"]:
+                    problems.append(f"{path}: no metrics chart")
                 problems += [f"{path}: foreign script {s}" for s in own if s not in srcs]
                 if len(scripts) - len(own) != inline:
                     problems.append(f"{path}: {len(scripts) - len(own)} inline scripts")

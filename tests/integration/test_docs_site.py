@@ -105,11 +105,12 @@ def test_model_card_shows_the_facts_and_the_strict_build_passes(
     assert result0["results"][0]["metrics"] == [{"name": "auc", "type": "auc", "value": 0.86}]
     assert result0["results"][0]["dataset"]["name"] == "holdout [eu]/v1"
     # who trained each version, with metrics, digests and the commit to reproduce from
-    assert "| 2 | 2024-05-12 12:00 UTC | [bob](../people/bob.md) |" in body
-    assert "| 1 | 2024-05-11 12:00 UTC | [alice](../people/alice.md) |" in body
-    assert "auc=0.86" in body and "auc=0.81" in body
+    assert "| [2](churn.md#version-2) | 2024-05-12 12:00 UTC | [bob](../people/bob.md) |" in body
+    assert "| [1](churn.md#version-1) | 2024-05-11 12:00 UTC | [alice](../people/alice.md) |" \
+        in body
+    assert "auc=0\\.86" in body and "auc=0\\.81" in body
     assert "sha256:bbb222" in body and "sha256:ccc333" in body
-    assert "c0ffee2 on main" in body
+    assert "<code>c0ffee2</code> on main" in body
     assert "git checkout c0ffee2" in body
     assert "```mermaid" in body and "production: https://api.example/churn" in body
     # names with slashes, spaces and unicode get safe slugs and escaped text
@@ -160,7 +161,8 @@ def test_sync_rewrites_exactly_the_affected_pages(
     assert len(result.written) == 9
     assert result.built == "partial"
     card = (docs_dir(site) / "models/churn.md").read_text()
-    assert "| 3 | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" in card
+    assert "| [3](churn.md#version-3) | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" \
+        in card
     assert "auc=0.9" in (result.out_dir / "models/churn/index.html").read_text()
     assert untouched.stat().st_mtime_ns == before  # a page nobody changed is not rebuilt
 
@@ -291,12 +293,14 @@ def test_a_raw_datasheet_shows_the_whole_downstream_impact(
     path = f"from customers@2024\\-05 through [customers\\-clean]({slug('customers-clean')}.md)"
     production, staging = (next(i for i in deployments if i.environment == env)
                            for env in ("production", "staging"))
+    # each model version links to its own section of the card
     assert rows[:2] == [  # production first
-        f"- **production**: [churn@2]({card}), deployment {md(production.key)} since "
-        f"2024-05-20 12:00 UTC; {production.hops} hops {path}",
-        f"- **staging**: [churn@1]({card}), deployment {md(staging.key)} since "
+        f"- **production**: [churn@2]({card}#version-2), deployment {md(production.key)} "
+        f"since 2024-05-20 12:00 UTC; {production.hops} hops {path}",
+        f"- **staging**: [churn@1]({card}#version-1), deployment {md(staging.key)} since "
         f"2024-05-21 12:00 UTC; {staging.hops} hops {path}"]
-    assert rows[2:] == [f"- [{i.key}]({card}): {i.hops} hops {path}" for i in versions]
+    assert rows[2:] == [f"- [{i.key}]({card}#version-{i.version}): {i.hops} hops {path}"
+                        for i in versions]
     # one step down and one step up, each linked to its datasheet
     assert f"- [customers\\-clean]({slug('customers-clean')}.md)" in _section(
         raw, "Derived datasets")
@@ -308,7 +312,7 @@ def test_a_raw_datasheet_shows_the_whole_downstream_impact(
     assert "**Active deployments that depend on it: 2** (1 in production):" in derived
     html = (result.out_dir / f"datasets/{slug('customers')}/index.html").read_text()
     assert f'href="../{slug("customers-clean")}/"' in html
-    assert 'href="../../models/churn/"' in html
+    assert 'href="../../models/churn/#version-2"' in html
 
 
 _STAMP = re.compile(r'var text = "Generated (\S+) from the graph as of (\S+)";')
