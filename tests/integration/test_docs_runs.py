@@ -104,14 +104,14 @@ def built(graph: Graph, client: Client, site: Path):
 def test_run_pages_show_their_own_facts(built, site: Path) -> None:
     assert built.built == "full"
     sweep = _page(site, "runs/sweep.md")
-    assert "| Experiment | [churn-exp](../experiments/churn-exp.md) |" in sweep
+    assert "| Experiment | [churn\\-exp](../experiments/churn-exp.md) |" in sweep
     assert "| Trained by | [Olga](../people/olga.md) (departed) |" in sweep
     assert "| lr | 0\\.1 |" in sweep and "| auc | 0\\.8 |" in sweep
-    assert "[sweep-1](sweep-1.md)" in sweep and "[sweep-2](sweep-2.md)" in sweep
+    assert "[sweep\\-1](sweep-1.md)" in sweep and "[sweep\\-2](sweep-2.md)" in sweep
     assert "| Child runs | 2 |" in sweep
     assert "sha256:e1" in sweep and "[events@v1](../datasets/events.md)" in sweep
-    assert "[https://github.com/acme/churn](https://github.com/acme/churn)" in sweep
-    assert "| Uncommitted changes | yes" in sweep and "env-9" in sweep
+    assert "[https://github\\.com/acme/churn](https://github.com/acme/churn)" in sweep
+    assert "| Uncommitted changes | yes" in sweep and "env\\-9" in sweep
     assert "git checkout abc123" in sweep and "python train.py --sweep" in sweep
 
     child = _page(site, "runs/sweep-1.md")
@@ -129,8 +129,9 @@ def test_run_pages_show_their_own_facts(built, site: Path) -> None:
 
 
 def _board(page: str) -> list[str]:
-    return re.findall(r"^\| \d* \| \[([^\]]+)\]\(\.\./runs/", _section(page, "## Leaderboard"),
-                      re.M)
+    rows = re.findall(r"^\| \d* \| \[([^\]]+)\]\(\.\./runs/",
+                      _section(page, "## Leaderboard"), re.M)
+    return [r.replace("\\-", "-") for r in rows]
 
 
 def test_leaderboards_rank_best_first_by_the_main_metric(built, site: Path) -> None:
@@ -145,8 +146,8 @@ def test_leaderboards_rank_best_first_by_the_main_metric(built, site: Path) -> N
     assert _board(fraud) == ["fraud-2", "fraud-3", "fraud-1", "fraud-4", "olga-running"]
     assert "Ranked by **val\\_loss**, lower is better" in fraud
     index = _page(site, "experiments/index.md")
-    assert "| [churn-exp](churn-exp.md) | 4 | 0 | 1 |" in index
-    assert "| [fraud-exp](fraud-exp.md) | 5 | 1 | 0 |" in index
+    assert "| [churn\\-exp](churn-exp.md) | 4 | 0 | 1 |" in index
+    assert "| [fraud\\-exp](fraud-exp.md) | 5 | 1 | 0 |" in index
 
 
 def test_the_departed_persons_page_shows_what_they_were_working_on(built, site: Path
@@ -154,14 +155,14 @@ def test_the_departed_persons_page_shows_what_they_were_working_on(built, site: 
     olga = _page(site, "people/olga.md")
     unsettled = _section(olga, "### Failed and unfinished runs")
     rows = re.findall(r"^\| \[([^\]]+)\]\(\.\./runs/", unsettled, re.M)
-    assert rows == ["olga-failed", "olga-running"]  # failed first
+    assert rows == ["olga\\-failed", "olga\\-running"]  # failed first
     assert "CUDA out of memory" in unsettled
     by_exp = _section(olga, "### Runs by experiment")
-    assert "| [fraud-exp](../experiments/fraud-exp.md) | 1 | 1 running |" in by_exp
-    assert "| [churn-exp](../experiments/churn-exp.md) | 4 | 1 failed, 3 completed |" in by_exp
+    assert "| [fraud\\-exp](../experiments/fraud-exp.md) | 1 | 1 running |" in by_exp
+    assert "| [churn\\-exp](../experiments/churn-exp.md) | 4 | 1 failed, 3 completed |" in by_exp
     notes = _section(olga, "### Notes they wrote")
-    assert "About [churn-exp](../experiments/churn-exp.md) (experiment)" in notes
-    assert "About [olga-failed](../runs/olga-failed.md) (run)" in notes
+    assert "About [churn\\-exp](../experiments/churn-exp.md) (experiment)" in notes
+    assert "About [olga\\-failed](../runs/olga-failed.md) (run)" in notes
     assert "<strong>Switch</strong>" in notes
     # every run id on the page is a link that the strict build resolved
     html = (built.out_dir / "people/olga/index.html").read_text()
@@ -170,8 +171,8 @@ def test_the_departed_persons_page_shows_what_they_were_working_on(built, site: 
         assert (built.out_dir / "runs" / run / "index.html").is_file()
     team = _page(site, "teams/ml.md")
     owned = _section(team, "## Owned by its members")
-    assert ("| [Olga](../people/olga.md) (departed) | [churn](../models/churn.md) (model), "
-            "[churn-exp](../experiments/churn-exp.md) (experiment) |") in owned
+    assert ("| [Olga](../people/olga.md) (departed) | [churn\\-exp](../experiments/churn-exp.md)"
+            " (experiment), [churn](../models/churn.md) (model) |") in owned
     assert "| [Pia](../people/pia.md) | [events](../datasets/events.md) (dataset) |" in owned
 
 
