@@ -3,10 +3,13 @@ pages, notes as safe Markdown and the search boost, built against the real Neo4j
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import re
 import shutil
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,6 +73,11 @@ def history(client: Client) -> None:
     client.note("experiment:churn-exp", NOTE, by="olga")
     client.note("run:olga-failed", "Retry with **batch 16**.", by="olga")
     client.person("olga", active=False, left_at=_at(28))
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 @pytest.fixture
@@ -209,3 +217,29 @@ def test_a_new_run_rewrites_its_page_its_experiment_and_its_trainer(
     assert not any(p.startswith("runs/") and p != "runs/fraud-5.md" for p in written)
     assert _board(_page(site, "experiments/fraud-exp.md"))[0] == "fraud-5"
     assert sync_site(graph, site).written == []
+
+
+def test_search_finds_the_model_named_churn_first(built) -> None:
+    from playwright.sync_api import sync_playwright
+
+    handler = functools.partial(_Quiet, directory=str(built.out_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                         args=["--no-sandbox"])
+            context = browser.new_context()
+            context.route(lambda url: not url.startswith(base), lambda route: route.abort())
+            page = context.new_page()
+            page.goto(f"{base}/", wait_until="load")
+            page.locator("input.md-search__input").click()
+            page.keyboard.type("churn")  # the theme searches on key events
+            page.wait_for_selector(".md-search-result__item", timeout=30_000)
+            first = page.locator(".md-search-result__item > a").first.get_attribute("href")
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert first is not None and "/models/churn/" in first, first
