@@ -691,7 +691,8 @@ ORDER BY handle
 RUN_PAGES_OF = """
 UNWIND $ids AS id
 MATCH (n) WHERE elementId(n) = id
-WITH [n] + COLLECT { MATCH (n)-[:PART_OF|CHILD_OF]-(x:Run|Experiment) RETURN x }
+WITH [n] + COLLECT { MATCH (n:Run)-[:PART_OF]->(x:Experiment) RETURN x }
+  + COLLECT { MATCH (n:Run)-[:CHILD_OF]-(x:Run) RETURN x }
   + COLLECT { MATCH (n:Person)-[:TRAINED]->(x:Run) RETURN x }
   + COLLECT { MATCH (n:Person)-[:TRAINED]->(:Run)-[:PART_OF]->(x:Experiment)
               RETURN DISTINCT x }
