@@ -22,6 +22,9 @@ from docs_gen.slugs import slug
 from kb.graph import Graph
 from kb.ingest import Client
 
+#: Every test builds a site with mkdocs; one drives a browser.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 NOTE = ("**Switch** to `lr=0.01`, see [the doc](https://wiki.example/churn).\n\n"
         "<script>document.title='pwned'</script> <b onclick=\"x()\">bold</b> "
