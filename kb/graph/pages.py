@@ -664,7 +664,9 @@ CALL (p) {
   WITH n, a ORDER BY n.createdAt DESC, n.id
   WITH collect(CASE WHEN n IS NULL THEN null ELSE """ + projection(
       "n", Label.NOTE, ("id", "body", "createdAt"),
-      {"kind": "head(labels(a))", "key": "coalesce(a.handle, a.name, a.key, a.id)",
+      {"kind": "head(labels(a))",
+       # a run's key is its id; its name is only a label
+       "key": "CASE WHEN a:Run THEN a.id ELSE coalesce(a.handle, a.name, a.key, a.id) END",
        "model": "a.model", "dataset": "a.dataset", "version": "a.version"}) + """ END) AS ns
   RETURN size(ns) AS noteCount, ns[0..$shown] AS notes
 }

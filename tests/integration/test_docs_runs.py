@@ -63,8 +63,9 @@ def history(client: Client) -> None:
     client.log_run(id="sweep-2", experiment="churn-exp", person="olga", parent="sweep",
                    started_at=_at(10, 15), ended_at=_at(10, 16), params={"lr": 0.001},
                    metrics={"auc": 0.70, "loss": 0.5}, inputs=data)
-    client.log_run(id="olga-failed", experiment="churn-exp", person="olga", status="FAILED",
-                   started_at=_at(12), ended_at=_at(12, 13), error="CUDA out of memory")
+    client.log_run(id="olga-failed", name="big batch", experiment="churn-exp", person="olga",
+                   status="FAILED", started_at=_at(12), ended_at=_at(12, 13),
+                   error="CUDA out of memory")
     client.log_run(id="olga-running", experiment="fraud-exp", person="olga",
                    status="RUNNING", started_at=_at(13))
     for i, loss in enumerate([0.3, 0.1, 0.2], start=1):
