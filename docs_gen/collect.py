@@ -7,6 +7,7 @@ the same page models, and the same page models always render the same bytes.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -450,6 +451,7 @@ def person_pages(rows: list[dict[str, Any]]) -> list[Page]:
             "recent_runs": [{**r, "startedAt": when(r["startedAt"]),
                              "produced": sorted(r["produced"])} for r in row["recentRuns"]],
             "deployed": [{**d, "deployedAt": when(d["deployedAt"])} for d in row["deployed"]],
+            "work": _work(row.get("work")),
             "front_matter": {"title": p.get("name") or p["handle"],
                              "tags": [f"team: {t}" for t in sorted(row["teams"])]},
             "updated": when(p.get("updatedAt")),
@@ -469,6 +471,7 @@ def team_pages(rows: list[dict[str, Any]], model_index: list[dict[str, Any]]) ->
             "members": sorted(row["members"], key=lambda m: m["handle"]),
             "owned": sorted(row["owned"], key=lambda o: (o["kind"], o["key"], o["role"] or "")),
             "models": [{"name": n, "latest": latest.get(n)} for n in sorted(set(row["models"]))],
+            "member_owned": _member_owned(row.get("memberOwned", [])),
             "front_matter": {"title": f"Team {t['name']}", "tags": [f"team: {t['name']}"]},
             "updated": when(t.get("updatedAt")),
         }
@@ -544,6 +547,8 @@ def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
 
 #: Entities per read: bounds what is held in memory, and lets reads overlap rendering.
 CHUNK = 200
+#: The kinds whose section indexes ``reads.indexes`` reads (experiments have their own).
+_INDEXED = ("Model", "Dataset", "Person", "Team")
 #: Reads in flight in each of the two lanes (model cards; everything else) while pages of
 #: an earlier read are shaped and rendered: the server answers (and, on a fresh server,
 #: plans each statement) on its own cores while this process renders.
@@ -577,17 +582,18 @@ def _prefetched(graph: Graph, jobs: list[tuple[Callable[..., Any], tuple[Any, ..
 def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
                indexes: set[str] | None = None) -> Iterator[Page]:
     """Page models for the whole site, or only for ``entities`` and the listed indexes,
-    as their reads arrive (models, datasets, people, teams, indexes, production, home).
+    as their reads arrive (models, datasets, people, teams, experiments, runs, indexes,
+    production, home).
 
     ``indexes`` names the section indexes plus ``"Home"`` and ``"Production"``.
     """
     if entities is None:
-        keys = graph.read(reads.names)
-        want_indexes = set(FOLDERS) | {"Home", "Production"}
+        keys = {**graph.read(reads.names), **graph.read(reads.run_names)}
+        want_indexes = set(INDEXES) | {"Home", "Production"}
     else:
         keys = {kind: sorted({key for k, key in entities if k == kind}) for kind in FOLDERS}
         want_indexes = set(indexes or ())
-    want_idx = bool(want_indexes & set(FOLDERS)) or bool(keys["Team"])
+    want_idx = bool(want_indexes & set(_INDEXED)) or bool(keys["Team"])
     want_deployments = bool(want_indexes & {"Home", "Production"})
     # Two lanes of reads: the model cards, and everything else (its first reads start
     # with the models, so a fresh server plans those statements while cards render).
@@ -610,14 +616,23 @@ def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
         jobs.append((reads.datasets, (chunk,)))
         shape.append(dataset_pages)
     for chunk in _chunks(keys["Person"]):
-        jobs.append((reads.people, (chunk,)))
+        jobs.append((reads.people_at_work, (chunk,)))
         shape.append(person_pages)
     if want_idx:
         jobs.append((reads.indexes, ()))
         shape.append(keep("idx"))
     for chunk in _chunks(keys["Team"]):
-        jobs.append((reads.teams, (chunk,)))
+        jobs.append((reads.teams_with_members, (chunk,)))
         shape.append(lambda rows: team_pages(rows, state["idx"]["Model"]))
+    for chunk in _chunks(keys["Experiment"]):
+        jobs.append((reads.experiments, (chunk,)))
+        shape.append(lambda rows: _boosted(experiment_pages(rows)))
+    if "Experiment" in want_indexes:
+        jobs.append((reads.experiment_index, ()))
+        shape.append(lambda rows: [experiment_index_page(rows)])
+    for chunk in _chunks(keys["Run"]):
+        jobs.append((reads.runs, (chunk,)))
+        shape.append(run_pages)
     if want_deployments:
         jobs.append((reads.deployments, ()))
         shape.append(keep("deployments"))
@@ -630,11 +645,11 @@ def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
         to_pages(result)
         cards = _prefetched(graph, [(reads.models, (c,)) for c in _chunks(keys["Model"])])
         for data in cards:
-            yield from model_pages(data, state["parents"])
+            yield from _boosted(model_pages(data, state["parents"]))
     for result, to_pages in others:
         yield from to_pages(result)
     if want_idx:
-        yield from index_pages(state["idx"], want_indexes & set(FOLDERS))
+        yield from index_pages(state["idx"], want_indexes & set(_INDEXED))
     if "Production" in want_indexes:
         yield production_page(state["deployments"])
 
@@ -643,3 +658,215 @@ def collect(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
             indexes: set[str] | None = None) -> list[Page]:
     """Every page model of ``iter_pages`` as a list."""
     return list(iter_pages(graph, entities=entities, indexes=indexes))
+
+
+# -- runs and experiments -----------------------------------------------------------------
+
+#: Runs an experiment's leaderboard ranks before it gives the count of the rest.
+LEADERBOARD_SHOWN = 100
+#: Param and metric columns a leaderboard shows (the most logged first).
+LEADERBOARD_COLUMNS = 8
+#: Child runs a run page lists before it gives the count.
+CHILDREN_SHOWN = 100
+#: A metric whose name holds one of these words is better when lower.
+_LOWER_BETTER = re.compile(r"(?:^|[^a-z])(loss|error|err|rmse|mse|mae|mape|wer|cer|"
+                           r"perplexity|ppl|latency|logloss|brier)(?:[^a-z]|$)", re.I)
+OPEN_STATUSES = ("RUNNING", "SCHEDULED")
+FAILED_STATUSES = ("FAILED", "ABORTED", "KILLED")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Loss-like metrics (loss, error, rmse, mae, ...) rank lowest first; others highest."""
+    return _LOWER_BETTER.search(metric) is not None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if value != value else float(value)  # NaN ranks with the unmeasured
+
+
+def _value(value: Any) -> str:
+    """A param or metric value as shown: numbers as Python writes them, text as it is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def main_metric(runs: list[dict[str, Any]]) -> str | None:
+    """The metric most runs logged (ties by name): the one a leaderboard ranks by."""
+    counts: dict[str, int] = defaultdict(int)
+    for r in runs:
+        for k, v in r["metrics"].items():
+            if _number(v) is not None:
+                counts[k] += 1
+    return min(counts, key=lambda k: (-counts[k], k)) if counts else None
+
+
+def leaderboard(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs best first by the main metric (see ``main_metric`` and ``lower_is_better``);
+    runs without it after, newest first; ties by start time, then id."""
+    metric = main_metric(runs)
+    lower = metric is not None and lower_is_better(metric)
+
+    def score(r: dict[str, Any]) -> float | None:
+        return _number(r["metrics"].get(metric)) if metric else None
+
+    scored = sorted((r for r in runs if score(r) is not None), key=lambda r: (
+        score(r) if lower else -(score(r) or 0.0), r["startedAt"] or "", r["id"]))
+    unscored = sorted((r for r in runs if score(r) is None),
+                      key=lambda r: (r["startedAt"] or "", r["id"]), reverse=True)
+    ranked = scored + unscored
+    shown = ranked[:LEADERBOARD_SHOWN]
+
+    def columns(field: str, first: str | None) -> tuple[list[str], int]:
+        counts: dict[str, int] = defaultdict(int)
+        for r in runs:
+            for k in r[field]:
+                counts[k] += 1
+        names = sorted(counts, key=lambda k: (k != first, -counts[k], k))
+        return names[:LEADERBOARD_COLUMNS], max(0, len(names) - LEADERBOARD_COLUMNS)
+
+    metric_cols, metric_hidden = columns("metrics", metric)
+    param_cols, param_hidden = columns("params", None)
+    rows = [{**r, "rank": i + 1 if i < len(scored) else None,
+             "metric_cells": [_value(r["metrics"][k]) if k in r["metrics"] else ""
+                              for k in metric_cols],
+             "param_cells": [_value(r["params"][k]) if k in r["params"] else ""
+                             for k in param_cols]}
+            for i, r in enumerate(shown)]
+    return {"metric": metric, "lower": lower, "rows": rows, "count": len(runs),
+            "left_out": len(runs) - len(shown), "metrics": metric_cols,
+            "params": param_cols, "hidden": metric_hidden + param_hidden,
+            "scored": len(scored)}
+
+
+def _run_row(r: dict[str, Any]) -> dict[str, Any]:
+    return {**r, "startedAt": when(r.get("startedAt")), "endedAt": when(r.get("endedAt")),
+            "params": dict(_sorted_items(r.get("params"))),
+            "metrics": dict(_sorted_items(r.get("metrics")))}
+
+
+def run_pages(rows: list[dict[str, Any]]) -> list[Page]:
+    out = []
+    for row in rows:
+        r = row["run"]
+        run_id = r["id"]
+        env = row["environment"]
+        children = row["children"]
+        context = {
+            "run": {k: r.get(k) for k in ("id", "name", "kind", "status", "command", "seed",
+                                          "trackerUrl", "error", "producer")},
+            "started": when(r.get("startedAt")),
+            "ended": when(r.get("endedAt")),
+            "unfinished": r.get("status") in OPEN_STATUSES,
+            "failed": r.get("status") in FAILED_STATUSES,
+            "trainer": row["trainer"],
+            "experiment": row["experiment"],
+            "params": _sorted_items(r.get("params")),
+            "metrics": _sorted_items(r.get("metrics")),
+            "inputs": row["inputs"],
+            "models": row["models"],
+            "datasets": row["datasets"],
+            "code": row["code"],
+            "environment": ({**env, "packages": sorted(env.get("packages") or [])}
+                            if env else None),
+            "reproduce": reproduce.snippet(row["code"], r.get("command")),
+            "parent": row["parent"],
+            "children": [{**c, "startedAt": when(c.get("startedAt"))}
+                         for c in children[:CHILDREN_SHOWN]],
+            "child_count": len(children),
+            "notes": _notes(row["notes"]),
+            "front_matter": {"title": f"Run {r.get('name') or run_id}"},
+            "updated": when(r.get("updatedAt")),
+        }
+        out.append(Page(entity_path("Run", run_id), "run.md.j2", context, "Run", run_id))
+    return out
+
+
+def experiment_pages(rows: list[dict[str, Any]]) -> list[Page]:
+    out = []
+    for row in rows:
+        x = row["experiment"]
+        name = x["name"]
+        runs = [_run_row(r) for r in row["runs"]]
+        statuses: dict[str, int] = defaultdict(int)
+        for r in runs:
+            statuses[r.get("status") or "not recorded"] += 1
+        context = {
+            "experiment": {"name": name, "description": x.get("description")},
+            "owners": row["owners"],
+            "statuses": sorted(statuses.items()),
+            "board": leaderboard(runs),
+            "notes": _notes(row["notes"]),
+            "front_matter": {"title": f"Experiment {name}"},
+        }
+        out.append(Page(entity_path("Experiment", name), "experiment.md.j2", context,
+                        "Experiment", name))
+    return out
+
+
+def experiment_index_page(rows: list[dict[str, Any]]) -> Page:
+    items = sorted(({**r, "last": when(r["last"]), "owners": sorted(r["owners"])}
+                    for r in rows), key=lambda r: r["name"])
+    return Page(INDEXES["Experiment"], "index_experiments.md.j2", {"items": items},
+                "Index", "Experiment")
+
+
+def _work(work: dict[str, Any] | None) -> dict[str, Any]:
+    """What a person was working on: runs by experiment and status, failed then unfinished
+    runs, recent runs, notes they wrote."""
+    if not work:
+        return {"by_experiment": [], "unsettled": [], "unsettled_count": 0, "recent": [],
+                "notes": [], "note_count": 0}
+    groups: dict[str | None, dict[str, Any]] = {}
+    for g in work["byExperiment"]:
+        e = groups.setdefault(g["experiment"], {"experiment": g["experiment"], "runs": 0,
+                                                "statuses": {}, "_last": None})
+        e["runs"] += g["runs"]
+        e["statuses"][g["status"] or "not recorded"] = g["runs"]
+        e["_last"] = _latest(e["_last"], g["last"])
+    by_experiment = sorted(groups.values(), key=lambda e: (
+        -(e["_last"].timestamp() if e["_last"] else float("-inf")), e["experiment"] or ""))
+    for e in by_experiment:
+        e["last"] = when(e.pop("_last"))
+        e["statuses"] = sorted(e["statuses"].items(),
+                               key=lambda s: (s[0] not in FAILED_STATUSES,
+                                              s[0] not in OPEN_STATUSES, s[0]))
+    unsettled = sorted(work["unsettled"], key=lambda r: (
+        r.get("status") not in FAILED_STATUSES, -(r["startedAt"].timestamp()
+                                                  if r.get("startedAt") else float("inf")),
+        r["id"]))
+    notes = [{**n, "createdAt": when(n.get("createdAt"))} for n in work["notes"]]
+    return {
+        "by_experiment": by_experiment,
+        "unsettled": [{**r, "startedAt": when(r.get("startedAt")),
+                       "endedAt": when(r.get("endedAt"))} for r in unsettled],
+        "unsettled_count": work["unsettledCount"],
+        "recent": [{**r, "startedAt": when(r.get("startedAt")),
+                    "produced": sorted(r.get("produced") or [])} for r in work["recent"]],
+        "notes": notes,
+        "note_count": work["noteCount"],
+    }
+
+
+def _member_owned(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each member and what they own now, active members first, then the departed."""
+    return sorted(rows, key=lambda m: (not m["active"], m["handle"]))
+
+
+#: Search boost of a model card and an experiment page over other pages: an exact name
+#: match of a model ranks above datasets and people that only mention it.
+SEARCH_BOOST = {"Model": 4, "Experiment": 2}
+
+
+def _boosted(pages: list[Page]) -> list[Page]:
+    """The pages with material's per-page ``search: boost`` in their front matter."""
+    for page in pages:
+        boost = SEARCH_BOOST.get(page.kind)
+        meta = page.context.get("front_matter")
+        if boost and meta is not None:
+            meta["search"] = {"boost": boost}
+    return pages

@@ -7,8 +7,9 @@ converted), made to equal a full build by the plugin:
 
 - the outputs of the pages a sync rewrote, and of pages that list every page's tags, are
   removed first, so mkdocs converts exactly those (and any page it has no output for);
-- every other page's Markdown is still read, so the tags plugin lists all tags; each
-  entity page carries its title in its front matter, so its entry reads as in a full build;
+- every other page's Markdown that may hold tags is still read, so the tags plugin lists
+  all tags; each entity page carries its title in its front matter, so its entry reads
+  as in a full build;
 - the search index mkdocs writes holds the converted pages only: their entries replace
   theirs in the previous index, in page order, as a full build writes them;
 - strict mode still fails the build on any warning but the one notice that a dirty build
@@ -110,6 +111,8 @@ class SitePlugin(BasePlugin):
                 Page(None, file, config)
             if LISTING_MARK in file.content_string:
                 continue  # converted, hence read, by mkdocs
+            if not _may_have_tags(file.content_string):
+                continue  # nothing for the tags plugin (most run pages), so not read
             page = config.plugins.on_pre_page(file.page, config=config, files=files)
             page.read_source(config)
             page.markdown = config.plugins.on_page_markdown(page.markdown, page=page,
@@ -137,6 +140,17 @@ class SitePlugin(BasePlugin):
         data = {"fingerprint": self.fingerprint,
                 "pages": sorted(file.src_uri for file in self.pages)}
         (site / RECORD).write_text(json.dumps(data, indent=0) + "\n")
+
+
+def _may_have_tags(content: str) -> bool:
+    """False only for a page that surely has no tags: a heading first, or YAML front
+    matter that does not mention them (anything else is read, to be safe)."""
+    if content.startswith("#"):
+        return False
+    if not content.startswith("---"):
+        return True
+    end = content.find("\n---", 3)
+    return "tags" in (content[:end] if end >= 0 else content)
 
 
 def _run(cfg: Any, plugin: SitePlugin, *, dirty: bool) -> None:

@@ -15,10 +15,13 @@ from typing import Any
 from .slugs import slug
 
 #: Entity kinds with a page of their own, and their folder.
-FOLDERS = {"Model": "models", "Dataset": "datasets", "Person": "people", "Team": "teams"}
+FOLDERS = {"Model": "models", "Dataset": "datasets", "Person": "people", "Team": "teams",
+           "Run": "runs", "Experiment": "experiments"}
 HOME = "index.md"
 PRODUCTION = "production.md"
-INDEXES = {kind: f"{folder}/index.md" for kind, folder in FOLDERS.items()}
+#: Kinds with a section index. Runs have none: a team logs tens of thousands, and their
+#: experiments (leaderboards) and people (what they were working on) lead to them.
+INDEXES = {kind: f"{folder}/index.md" for kind, folder in FOLDERS.items() if kind != "Run"}
 
 
 @dataclass(frozen=True)

@@ -515,8 +515,8 @@ def watermark(tx: ManagedTransaction) -> datetime | None:
 
 
 def changed_since(tx: ManagedTransaction, since: datetime) -> dict[str, Any]:
-    """What changed after ``since`` and the entity pages (model, dataset, person, team)
-    each change shows up on; ``lastUpdated`` is the next watermark."""
+    """What changed after ``since`` and the entity pages (model, dataset, person, team,
+    run, experiment) each change shows up on; ``lastUpdated`` is the next watermark."""
     changed: dict[str, list[str]] = {}
     ids = []
     for r in tx.run(CHANGED_NODES, since=since):
@@ -527,6 +527,7 @@ def changed_since(tx: ManagedTransaction, since: datetime) -> dict[str, Any]:
     if ids:
         pages.update((r["label"], r["key"]) for r in tx.run(PAGES_OF, ids=ids))
     pages.update((r["label"], r["key"]) for r in tx.run(CHANGED_LINKS, since=since))
+    pages.update(run_pages_of(tx, ids, since))
     page_rows = [{"label": label, "key": key} for label, key in sorted(pages)]
     if page_rows:
         pages.update(("Team", r["team"]) for r in tx.run(TEAMS_OF, refs=page_rows)
@@ -537,3 +538,264 @@ def changed_since(tx: ManagedTransaction, since: datetime) -> dict[str, Any]:
         "pages": sorted(pages),
         "watermark": watermark(tx),
     }
+
+
+# -- runs and experiments -------------------------------------------------------------------
+
+#: Every run and experiment: a full build reads their pages in chunks.
+RUN_NAMES = """
+CALL () { MATCH (n:Run) RETURN collect(n.id) AS runs }
+CALL () { MATCH (n:Experiment) RETURN collect(n.name) AS experiments }
+RETURN runs, experiments
+"""
+
+_RUN_FIELDS = ("id", "name", "kind", "status", "startedAt", "endedAt", "params", "metrics",
+               "command", "seed", "trackerUrl", "error", "producer", "updatedAt")
+
+RUNS = """
+UNWIND $ids AS id
+MATCH (r:Run {id: id})
+OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
+OPTIONAL MATCH (r)-[:PART_OF]->(x:Experiment)
+OPTIONAL MATCH (r)-[:AT_COMMIT]->(c:CodeVersion)
+OPTIONAL MATCH (r)-[:IN_ENV]->(env:Environment)
+OPTIONAL MATCH (r)-[:CHILD_OF]->(up:Run)
+WITH r, head(collect(p)) AS p, head(collect(x)) AS x, head(collect(c)) AS c,
+     head(collect(env)) AS env, head(collect(up)) AS up
+RETURN """ + projection("r", Label.RUN, _RUN_FIELDS) + """ AS run,
+  CASE WHEN p IS NULL THEN null ELSE
+    {handle: p.handle, name: p.name, active: """ + active("p") + """} END AS trainer,
+  x.name AS experiment,
+  CASE WHEN c IS NULL THEN null ELSE
+    {repo: c.repo, commit: c.commit, branch: c.branch, dirty: c.dirty} END AS code,
+  CASE WHEN env IS NULL THEN null ELSE
+    {digest: env.digest, python: env.python, platform: env.platform,
+     accelerator: env.accelerator, packages: env.packages} END AS environment,
+  CASE WHEN up IS NULL THEN null ELSE {id: up.id, name: up.name, status: up.status} END
+    AS parent,
+  COLLECT { MATCH (r)-[u:USED]->(dv:DatasetVersion)
+            RETURN {key: dv.key, dataset: dv.dataset, version: dv.version,
+                    digest: dv.digest, rows: dv.rows, role: u.role} AS i
+            ORDER BY i.role, i.key } AS inputs,
+  COLLECT { MATCH (r)-[:PRODUCED]->(v:ModelVersion)
+            RETURN {key: v.key, model: v.model, version: v.version} AS o ORDER BY o.key }
+    AS models,
+  COLLECT { MATCH (r)-[:PRODUCED]->(dv:DatasetVersion)
+            RETURN {key: dv.key, dataset: dv.dataset, version: dv.version,
+                    digest: dv.digest} AS o ORDER BY o.key } AS datasets,
+  COLLECT { MATCH (ch:Run)-[:CHILD_OF]->(r)
+            RETURN {id: ch.id, name: ch.name, status: ch.status,
+                    startedAt: toString(ch.startedAt)} AS ch
+            ORDER BY ch.startedAt, ch.id } AS children,
+  COLLECT { MATCH (n:Note)-[:ABOUT]->(r)
+            OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
+            RETURN """ + _NOTE + """ AS n ORDER BY n.createdAt, n.id } AS notes
+"""
+
+EXPERIMENTS = """
+UNWIND $names AS name
+MATCH (x:Experiment {name: name})
+RETURN """ + projection("x", Label.EXPERIMENT, ("name", "description", "updatedAt")) + """
+    AS experiment,
+  COLLECT { MATCH (o)-[e:OWNS]->(x) WHERE e.until IS NULL
+            RETURN {kind: head(labels(o)), key: coalesce(o.handle, o.name),
+                    role: e.role, active: """ + active("o") + """} AS o ORDER BY o.key }
+    AS owners,
+  COLLECT { MATCH (r:Run)-[:PART_OF]->(x)
+            OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
+            RETURN """ + projection(
+                "r", Label.RUN, ("id", "name", "status", "startedAt", "endedAt", "params",
+                                 "metrics"),
+                {"person": "p.handle", "active": active("p")}) + """ AS r } AS runs,
+  COLLECT { MATCH (n:Note)-[:ABOUT]->(x)
+            OPTIONAL MATCH (w:Person)-[:WROTE]->(n)
+            RETURN """ + _NOTE + """ AS n ORDER BY n.createdAt, n.id } AS notes
+"""
+
+EXPERIMENT_INDEX = """
+MATCH (x:Experiment)
+CALL (x) {
+  OPTIONAL MATCH (r:Run)-[:PART_OF]->(x)
+  RETURN count(r) AS runs, toString(max(r.startedAt)) AS last,
+         count(CASE WHEN r.status IN $open THEN 1 END) AS running,
+         count(CASE WHEN r.status IN $failed THEN 1 END) AS failed
+}
+RETURN x.name AS name, runs, last, running, failed,
+  COLLECT { MATCH (o)-[e:OWNS]->(x) WHERE e.until IS NULL
+            RETURN coalesce(o.handle, o.name) AS o ORDER BY o } AS owners
+"""
+
+#: Statuses of a run not finished yet, and of one that ended without completing.
+OPEN_STATUSES = ["RUNNING", "SCHEDULED"]
+FAILED_STATUSES = ["FAILED", "ABORTED", "KILLED"]
+#: Runs and notes a person's page lists before it gives the count.
+WORK_SHOWN = 25
+
+PERSON_WORK = """
+UNWIND $handles AS handle
+MATCH (p:Person {handle: handle})
+CALL (p) {
+  OPTIONAL MATCH (p)-[:TRAINED]->(r:Run)
+  OPTIONAL MATCH (r)-[:PART_OF]->(x:Experiment)
+  WITH x.name AS experiment, r.status AS status, count(r) AS runs,
+       max(r.startedAt) AS last
+  WHERE runs > 0
+  RETURN collect({experiment: experiment, status: status, runs: runs,
+                  last: toString(last)}) AS byExperiment
+}
+CALL (p) {
+  OPTIONAL MATCH (p)-[:TRAINED]->(r:Run)
+  WHERE r.status IN $open OR r.status IN $failed
+  OPTIONAL MATCH (r)-[:PART_OF]->(x:Experiment)
+  WITH r, x ORDER BY r.startedAt DESC, r.id
+  WITH collect(CASE WHEN r IS NULL THEN null ELSE """ + projection(
+      "r", Label.RUN, ("id", "name", "status", "startedAt", "endedAt", "error"),
+      {"experiment": "x.name"}) + """ END) AS rs
+  RETURN size(rs) AS unsettledCount, rs[0..$shown] AS unsettled
+}
+CALL (p) {
+  OPTIONAL MATCH (p)-[:TRAINED]->(r:Run)
+  WITH r ORDER BY r.startedAt DESC, r.id LIMIT $shown
+  OPTIONAL MATCH (r)-[:PART_OF]->(x:Experiment)
+  WITH r, x, COLLECT { MATCH (r)-[:PRODUCED]->(v:ModelVersion) RETURN v.key } AS produced
+  ORDER BY r.startedAt DESC, r.id
+  RETURN collect(CASE WHEN r IS NULL THEN null ELSE """ + projection(
+      "r", Label.RUN, ("id", "name", "status", "startedAt"),
+      {"experiment": "x.name", "produced": "produced"}) + """ END) AS recent
+}
+CALL (p) {
+  OPTIONAL MATCH (p)-[:WROTE]->(n:Note)
+  OPTIONAL MATCH (n)-[:ABOUT]->(a)
+  WITH n, a ORDER BY n.createdAt DESC, n.id
+  WITH collect(CASE WHEN n IS NULL THEN null ELSE """ + projection(
+      "n", Label.NOTE, ("id", "body", "createdAt"),
+      {"kind": "head(labels(a))",
+       # a run's key is its id; its name is only a label
+       "key": "CASE WHEN a:Run THEN a.id ELSE coalesce(a.handle, a.name, a.key, a.id) END",
+       "model": "a.model", "dataset": "a.dataset", "version": "a.version"}) + """ END) AS ns
+  RETURN size(ns) AS noteCount, ns[0..$shown] AS notes
+}
+RETURN p.handle AS handle, byExperiment, unsettledCount, unsettled, recent, noteCount, notes
+"""
+
+# What each member of a team owns now: the team page lists it beside the team's own.
+TEAM_MEMBERS_OWN = """
+UNWIND $names AS name
+MATCH (t:Team {name: name})
+MATCH (p:Person)-[:MEMBER_OF]->(t)
+RETURN t.name AS team, p.handle AS handle, p.name AS name, """ + active("p") + """ AS active,
+  COLLECT { MATCH (p)-[e:OWNS]->(a) WHERE e.until IS NULL
+            RETURN {kind: head(labels(a)), key: coalesce(a.name, a.id), role: e.role} AS o
+            ORDER BY o.kind, o.key } AS owned
+ORDER BY handle
+"""
+
+# The run and experiment pages a change shows up on: a run's own page, its experiment's
+# leaderboard, its parent's and children's lists; the runs a person trained (the trainer
+# is marked when they leave) and their experiments; the runs that read, produced or ran
+# with a changed dataset version, model version, commit or environment; what a note is
+# about.
+RUN_PAGES_OF = """
+UNWIND $ids AS id
+MATCH (n) WHERE elementId(n) = id
+WITH [n] + COLLECT { MATCH (n:Run)-[:PART_OF]->(x:Experiment) RETURN x }
+  + COLLECT { MATCH (n:Run)-[:CHILD_OF]-(x:Run) RETURN x }
+  + COLLECT { MATCH (n:Person)-[:TRAINED]->(x:Run) RETURN x }
+  + COLLECT { MATCH (n:Person)-[:TRAINED]->(:Run)-[:PART_OF]->(x:Experiment)
+              RETURN DISTINCT x }
+  + COLLECT { MATCH (n)<-[:USED|PRODUCED|AT_COMMIT|IN_ENV]-(x:Run) RETURN x }
+  + COLLECT { MATCH (n)-[:OWNS]->(x:Experiment) RETURN x }
+  + COLLECT { MATCH (n:Note)-[:ABOUT]->(x:Run|Experiment) RETURN x } AS hits
+UNWIND hits AS h
+WITH DISTINCT h WHERE h:Run OR h:Experiment
+RETURN CASE WHEN h:Run THEN 'Run' ELSE 'Experiment' END AS label,
+       coalesce(h.id, h.name) AS key
+"""
+
+# A new link touches the run and experiment pages at its ends, and a run's experiment.
+RUN_LINKS = """
+MATCH (a)-[r]->(b) WHERE r.createdAt > $since
+UNWIND [a, b] AS n
+OPTIONAL MATCH (n:Run)-[:PART_OF]->(x:Experiment)
+UNWIND [n, x] AS h
+WITH DISTINCT h WHERE h:Run OR h:Experiment
+RETURN CASE WHEN h:Run THEN 'Run' ELSE 'Experiment' END AS label,
+       coalesce(h.id, h.name) AS key
+"""
+
+
+def run_names(tx: ManagedTransaction) -> dict[str, list[str]]:
+    """The id of every run and the name of every experiment, sorted."""
+    row = tx.run(RUN_NAMES).single(strict=True)
+    return {"Run": sorted(row["runs"]), "Experiment": sorted(row["experiments"])}
+
+
+def runs(tx: ManagedTransaction, ids: list[str]) -> list[dict[str, Any]]:
+    """The named runs with their trainer, experiment, code, environment, inputs, outputs,
+    parent, children and notes; params and metrics stay JSON text."""
+    rows = _records(tx, RUNS, ids=ids)
+    for row in rows:
+        row["run"] = decode(Label.RUN, row["run"], as_text=("params", "metrics"))
+        row["children"] = _each(Label.RUN, row["children"])
+        row["notes"] = _each(Label.NOTE, row["notes"])
+    return rows
+
+
+def experiments(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
+    """The named experiments with their current owners, notes and every run (params and
+    metrics as JSON text, for the leaderboard)."""
+    rows = _records(tx, EXPERIMENTS, names=names)
+    for row in rows:
+        row["experiment"] = decode(Label.EXPERIMENT, row["experiment"])
+        row["runs"] = [decode(Label.RUN, r, as_text=("params", "metrics"))
+                       for r in row["runs"]]
+        row["notes"] = _each(Label.NOTE, row["notes"])
+    return rows
+
+
+def experiment_index(tx: ManagedTransaction) -> list[dict[str, Any]]:
+    """One row per experiment: run counts, the newest start, current owners."""
+    rows = _rows(tx, EXPERIMENT_INDEX, open=OPEN_STATUSES, failed=FAILED_STATUSES)
+    for row in rows:
+        row["last"] = read_stamp(row["last"])
+    return rows
+
+
+def people_at_work(tx: ManagedTransaction, handles: list[str]) -> list[dict[str, Any]]:
+    """``people`` plus what each was working on: runs by experiment and status, their
+    failed and unfinished runs, their recent runs and the notes they wrote."""
+    rows = people(tx, handles)
+    work = {}
+    for row in _records(tx, PERSON_WORK, handles=handles, open=OPEN_STATUSES,
+                        failed=FAILED_STATUSES, shown=WORK_SHOWN):
+        row["byExperiment"] = [{**g, "last": read_stamp(g["last"])}
+                               for g in row["byExperiment"]]
+        row["unsettled"] = _each(Label.RUN, row["unsettled"])
+        row["recent"] = _each(Label.RUN, row["recent"])
+        row["notes"] = _each(Label.NOTE, row["notes"])
+        work[row["handle"]] = row
+    for row in rows:
+        row["work"] = work.get(row["person"]["handle"])
+    return rows
+
+
+def teams_with_members(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
+    """``teams`` plus each member's current ownerships."""
+    rows = teams(tx, names)
+    members: dict[str, list[dict[str, Any]]] = {}
+    for row in _rows(tx, TEAM_MEMBERS_OWN, names=names):
+        members.setdefault(row.pop("team"), []).append(row)
+    for row in rows:
+        row["memberOwned"] = members.get(row["team"]["name"], [])
+    return rows
+
+
+def run_pages_of(tx: ManagedTransaction, ids: list[str], since: datetime
+                 ) -> set[tuple[str, str]]:
+    """The run and experiment pages that the changed nodes ``ids`` and the links created
+    after ``since`` show up on."""
+    pages: set[tuple[str, str]] = set()
+    if ids:
+        pages.update((r["label"], r["key"]) for r in tx.run(RUN_PAGES_OF, ids=ids))
+    pages.update((r["label"], r["key"]) for r in tx.run(RUN_LINKS, since=since))
+    return pages

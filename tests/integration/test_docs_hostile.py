@@ -66,6 +66,22 @@ HOSTILE: list[str] = [
     f"python train.py\nrm -rf ~ # <script>{_mark(20)}</script>",
     f"````\n</div></blockquote><script>{_mark(21)}</script>\n~~~\n<p onclick={_mark(21)}>",
 ]
+#: Notes are Markdown a writer controls: script, event handlers, script links and raw HTML
+#: in every form Markdown offers must come out inert.
+NOTES: list[str] = [
+    f"# Plan\n\n<script>{_mark(31)}</script>\n\n- [x](javascript:{_mark(31)})",
+    f'**ok** <b onmouseover="{_mark(32)}">b</b> <a href="javascript:{_mark(32)}">a</a>',
+    f"<javascript:{_mark(33)}> and [ref][r]\n\n[r]: javascript:{_mark(33)}",
+    f'![img](javascript:{_mark(34)}) <img src="x" onerror="{_mark(34)}"> '
+    f'<svg><script>{_mark(34)}</script></svg>',
+    f'<details open ontoggle="{_mark(35)}"><summary>s</summary></details>'
+    f'<style>body{{background:url("javascript:{_mark(35)}")}}</style>',
+    f'[data](data:text/html,<script>{_mark(36)}</script>) '
+    f'[vb](vbscript:{_mark(36)}) [sp]( JaVaScRiPt:{_mark(36)})',
+    f'<form action="javascript:{_mark(37)}"><button formaction="javascript:{_mark(37)}">'
+    f"go</button></form><iframe src=\"javascript:{_mark(37)}\"></iframe>",
+    f'| a | b |\n|---|---|\n| <span onclick="{_mark(38)}">c</span> | `<script>` |',
+]
 NAMES = [v for v in HOSTILE if "\n" not in v]
 assert all(len(v) <= 120 and "@" not in v and v.isprintable() for v in NAMES)
 assert all(len(v) <= 2000 for v in HOSTILE)
@@ -119,6 +135,8 @@ def _write_sdk(client: Client, j: int, previous: tuple[str, str] | None
         for about in (f"model:{model}", f"dataset:{dataset}", f"person:{handle}",
                       f"team:{team}", f"run:{run}"):
             b.note(about, t(), by=handle)
+        for k, about in enumerate((f"run:{run}", f"experiment:{experiment}")):
+            b.note(about, NOTES[(j + k) % len(NOTES)], by=handle)
     return {"dataset": dataset, "version": version, "model": model, "team": team, "task": task}
 
 
@@ -258,7 +276,8 @@ def test_hostile_values_in_every_field_never_run_in_a_browser(
     base, out_dir, written = hostile_site
     pages = _pages(out_dir)
     kinds = {p.split("/")[0] for p in pages}
-    assert {"models", "datasets", "people", "teams", "production", "tags"} <= kinds, kinds
+    assert {"models", "datasets", "people", "teams", "runs", "experiments", "production",
+            "tags"} <= kinds, kinds
     assert sum(p.startswith("models/") for p in pages) > len(NAMES)  # every card, and index
     problems: list[str] = []
     shots = os.environ.get("KB_SCREENSHOTS")

@@ -157,8 +157,10 @@ def test_sync_rewrites_exactly_the_affected_pages(
         f"datasets/{slug('holdout [eu]/v1')}.md",
         "people/index.md", "people/alice.md",         # alice trained it
         "teams/growth.md",                            # alice's team: churn's latest version
+        "runs/run-3.md",                              # the run's own page
+        "experiments/churn.md", "experiments/index.md",  # its leaderboard and the counts
     ]), result.written
-    assert len(result.written) == 9
+    assert len(result.written) == 12
     assert result.built == "partial"
     card = (docs_dir(site) / "models/churn.md").read_text()
     assert "| [3](churn.md#version-3) | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" \
