@@ -240,7 +240,9 @@ def test_search_finds_the_model_named_churn_first(built) -> None:
             page.goto(f"{base}/", wait_until="load")
             page.locator("input.md-search__input").click()
             page.keyboard.type("churn")  # the theme searches on key events
-            page.wait_for_selector(".md-search-result__item", timeout=30_000)
+            # results carry the query they answer (?h=...): wait for the whole word's
+            page.wait_for_selector('.md-search-result__item > a[href$="?h=churn"]',
+                                   timeout=30_000)
             first = page.locator(".md-search-result__item > a").first.get_attribute("href")
             browser.close()
     finally:

@@ -31,6 +31,7 @@ import typer
 from api_support import Api
 from typer.testing import CliRunner
 
+from docs_gen import vendor
 from kb.cli import app
 from kb.graph import Graph
 from kb.ingest.capture import current_person
@@ -140,9 +141,11 @@ def test_every_kb_command_shown_names_real_commands_and_options(text: str) -> No
 def workdir(kb_env: Path, graph: Graph, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user's working folder over the demo history, with the CLI pointed at the test graph."""
     load_demo(graph)
-    mermaid = Path.home() / ".kb" / "vendor" / "mermaid.min.js"
-    if mermaid.exists():  # the site build would otherwise fetch it again into this KB_HOME
-        monkeypatch.setenv("KB_MERMAID_JS", str(mermaid))
+    # the site build would otherwise fetch the scripts again into this KB_HOME
+    for script in vendor.SCRIPTS:
+        cached = vendor.cached_path(Path.home() / ".kb", script)
+        if cached.exists():
+            monkeypatch.setenv(script.variable, str(cached))
     monkeypatch.delenv("KB_SITE_DIR", raising=False)
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     work = kb_env / "clone"
