@@ -129,7 +129,7 @@ def test_run_pages_show_their_own_facts(built, site: Path) -> None:
     child = _page(site, "runs/sweep-1.md")
     assert "| Parent run | [sweep](sweep.md) (COMPLETED) |" in child
     assert "| lr | 0\\.01 |" in child and "| auc | 0\\.91 |" in child
-    assert "Model version [churn@1](../models/churn.md)" in child
+    assert "Model version [churn@1](../models/churn.md#version-1)" in child
     assert "lr=0.1" not in child
 
     failed = _page(site, "runs/olga-failed.md")
