@@ -19,6 +19,7 @@ from typing import Any
 from kb.domain.answers import ImpactItem
 from kb.graph import Graph
 from kb.graph import pages as reads
+from kb.graph.ownership import Orphan
 from kb.graph.properties import read_json
 
 from . import reproduce
@@ -521,6 +522,15 @@ def production_page(rows: list[dict[str, Any]]) -> Page:
                 "Production", None)
 
 
+def _orphan(o: Orphan) -> dict[str, Any]:
+    """An asset of ``ownership.orphans`` as the home page lists it; its former owners as
+    (kind, key) pairs, so a team links to its page and a person to theirs."""
+    former = [ref.partition(":") for ref in o.former_owner_refs]
+    return {"kind": o.kind, "name": o.key, "feedsProduction": o.feeds_production,
+            "formerOwners": [{"kind": kind.capitalize(), "key": key}
+                             for kind, _, key in former]}
+
+
 def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
     production = [
         {"model": r["model"], "version": r["version"], "environment":
@@ -535,8 +545,7 @@ def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
         "production": production,
         "recent": [{**r, "at": when(r["at"])} for r in data["recent"]],
         # Owner left / never owned, each led by what reaches production.
-        "orphans": sorted(({**o, "formerOwners": sorted(o["formerOwners"])}
-                           for o in data["orphans"]),
+        "orphans": sorted((_orphan(o) for o in data["orphans"] if o.kind in FOLDERS),
                           key=lambda o: (not o["feedsProduction"], o["kind"], o["name"])),
         "updated": updated,
     }

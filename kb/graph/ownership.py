@@ -158,7 +158,8 @@ def handover(graph: Graph, person: str) -> list[HandoverItem]:
     return items
 
 
-def _orphans(tx: ManagedTransaction) -> list[Orphan]:
+def read_orphans(tx: ManagedTransaction) -> list[Orphan]:
+    """``orphans`` inside a read the caller holds (the site reads its home page in one)."""
     return [Orphan(_kind(r["labels"]), r["key"], _names(r["formerOwners"]),
                    plain(r["lastOwnedAt"]), bool(r["feedsProduction"]),
                    tuple(sorted(r["formerOwners"])))
@@ -168,7 +169,7 @@ def _orphans(tx: ManagedTransaction) -> list[Orphan]:
 def orphans(graph: Graph) -> list[Orphan]:
     """Models, datasets, experiments and active deployments with no active owner: those
     whose owner left first, then those never owned, each led by what feeds production."""
-    return graph.read(_orphans)
+    return graph.read(read_orphans)
 
 
 

@@ -19,6 +19,7 @@ from neo4j import ManagedTransaction
 from kb.domain import KEY_PROPERTY, Label, Rel
 from kb.domain.answers import ImpactItem
 
+from . import ownership
 from .driver import answer, plain
 from .lineage import asking_impact
 from .people import active
@@ -280,25 +281,6 @@ LIMIT $limit
 RETURN v.model AS model, v.version AS version, at, by
 """
 
-ORPHANS = """
-MATCH (a) WHERE (a:Model OR a:Dataset)
-  AND NOT EXISTS {
-    MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND (o:Team OR """ + active("o") + """)
-  }
-OPTIONAL MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL
-WITH a, collect(o.handle) AS formerOwners
-// Whether it reaches an active production deployment: a model through its versions, a
-// dataset along the data path as far as impact walks (lineage.IMPACT_MAX_DEPTH).
-RETURN head(labels(a)) AS kind, a.name AS name, formerOwners,
-  CASE WHEN a:Model THEN EXISTS {
-    MATCH (a)<-[:VERSION_OF]-(:ModelVersion)<-[:SERVES]-(d:Deployment)
-    WHERE d.status = 'ACTIVE' AND d.environment = 'production' }
-  ELSE EXISTS {
-    MATCH (a)<-[:VERSION_OF]-()((:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->()){1,5}
-          (:ModelVersion)<-[:SERVES]-(d:Deployment)
-    WHERE d.status = 'ACTIVE' AND d.environment = 'production' } END AS feedsProduction
-ORDER BY kind, name
-"""
 
 
 WATERMARK = """
@@ -505,7 +487,7 @@ def home(tx: ManagedTransaction, recent: int = RECENT) -> dict[str, Any]:
     return {
         "counts": plain(tx.run(COUNTS).single(strict=True).data()),
         "recent": _rows(tx, RECENT_VERSIONS, limit=recent),
-        "orphans": _rows(tx, ORPHANS),
+        "orphans": ownership.read_orphans(tx),
     }
 
 
