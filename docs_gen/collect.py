@@ -11,12 +11,12 @@ import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from itertools import islice
 from typing import Any
 
-from kb.domain.answers import ImpactItem
+from kb.domain.answers import DeploymentFact, ImpactItem
 from kb.graph import Graph
 from kb.graph import pages as reads
 from kb.graph.ownership import Orphan
@@ -506,17 +506,22 @@ def index_pages(rows: dict[str, list[dict[str, Any]]], kinds: Iterable[str]) -> 
     return out
 
 
-def production_page(rows: list[dict[str, Any]]) -> Page:
-    items = sorted(
-        ({**r["deployment"], "model": r["model"], "version": r["version"],
-          "deployedBy": r["deployedBy"], "trainedBy": r.get("trainedBy") or [],
-          "owners": r.get("owners") or []} for r in rows),
-        key=lambda d: (d["environment"] or "", d["model"] or "", d.get("deployedAt") or
-                       datetime.min, d["id"]))
-    active = [{**d, "deployedAt": when(d.get("deployedAt"))} for d in items
-              if d["status"] == "ACTIVE"]
-    retired = [{**d, "deployedAt": when(d.get("deployedAt")),
-                "retiredAt": when(d.get("retiredAt"))} for d in items if d["status"] != "ACTIVE"]
+def _deployment(d: DeploymentFact) -> dict[str, Any]:
+    return {"id": d.id, "model": d.model, "version": d.version,
+            "environment": d.environment, "endpoint": d.endpoint, "status": d.status,
+            "deployedAt": when(d.deployed_at), "retiredAt": when(d.retired_at),
+            "deployedBy": d.deployed_by, "deployedByActive": d.deployed_by_active,
+            "trainedBy": d.trained_by, "trainedByActive": d.trained_by_active,
+            "owners": [{"kind": o.kind, "key": o.key, "active": o.active} for o in d.owners],
+            "_at": d.deployed_at or datetime.min.replace(tzinfo=UTC)}
+
+
+def production_page(facts: list[DeploymentFact]) -> Page:
+    """``production.deployments``'s answer: what runs where now, then what was retired."""
+    items = sorted((_deployment(d) for d in facts),
+                   key=lambda d: (d["environment"] or "", d["model"] or "", d["_at"], d["id"]))
+    active = [d for d in items if d["status"] == "ACTIVE"]
+    retired = [d for d in items if d["status"] != "ACTIVE"]
     retired.sort(key=lambda d: (d["retiredAt"] or "", d["id"]), reverse=True)
     return Page(PRODUCTION, "production.md.j2", {"active": active, "retired": retired},
                 "Production", None)
@@ -531,12 +536,11 @@ def _orphan(o: Orphan) -> dict[str, Any]:
                              for kind, _, key in former]}
 
 
-def home_page(data: dict[str, Any], deployments: list[dict[str, Any]]) -> Page:
+def home_page(data: dict[str, Any], deployments: list[DeploymentFact]) -> Page:
     production = [
-        {"model": r["model"], "version": r["version"], "environment":
-         r["deployment"]["environment"], "deployedAt": when(r["deployment"].get("deployedAt"))}
-        for r in deployments if r["deployment"]["status"] == "ACTIVE"
-        and r["deployment"]["environment"] == "production"]
+        {"model": d.model, "version": d.version, "environment": d.environment,
+         "deployedAt": when(d.deployed_at)}
+        for d in deployments if d.status == "ACTIVE" and d.environment == "production"]
     production.sort(key=lambda d: (d["model"] or "", d["version"] or ""))
     counts = dict(data["counts"])
     updated = when(counts.pop("lastUpdated"))

@@ -17,9 +17,9 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import KEY_PROPERTY, Label, Rel
-from kb.domain.answers import ImpactItem
+from kb.domain.answers import DeploymentFact, ImpactItem
 
-from . import ownership
+from . import ownership, production
 from .driver import answer, plain
 from .lineage import asking_impact
 from .people import active
@@ -244,17 +244,6 @@ RETURN """ + projection("t", Label.TEAM) + """ AS team, members, owned, models
 """
 TEAMS = "UNWIND $names AS name MATCH (t:Team {name: name})" + _TEAMS
 
-DEPLOYMENTS = """
-MATCH (d:Deployment)
-OPTIONAL MATCH (d)-[:SERVES]->(v:ModelVersion)
-OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d)
-RETURN """ + projection("d", Label.DEPLOYMENT) + """ AS deployment, v.model AS model,
-       v.version AS version, p.handle AS deployedBy,
-       COLLECT { MATCH (t:Person)-[:TRAINED]->(:Run)-[:PRODUCED]->(v)
-                 RETURN DISTINCT t.handle AS h ORDER BY h } AS trainedBy,
-       COLLECT { MATCH (v)-[:VERSION_OF]->(:Model)<-[e:OWNS]-(o) WHERE e.until IS NULL
-                 RETURN DISTINCT coalesce(o.handle, o.name) AS h ORDER BY h } AS owners
-"""
 
 COUNTS = """
 CALL () { MATCH (n:Model) RETURN count(n) AS models }
@@ -475,11 +464,9 @@ def teams(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def deployments(tx: ManagedTransaction) -> list[dict[str, Any]]:
-    rows = _records(tx, DEPLOYMENTS)
-    for row in rows:
-        row["deployment"] = decode(Label.DEPLOYMENT, row["deployment"])
-    return rows
+def deployments(tx: ManagedTransaction) -> list[DeploymentFact]:
+    """Every deployment, active and retired, as ``production.deployments`` answers."""
+    return production.read_deployments(tx)
 
 
 def home(tx: ManagedTransaction, recent: int = RECENT) -> dict[str, Any]:

@@ -75,8 +75,10 @@ def _fact(row: dict[str, Any]) -> DeploymentFact:
     )
 
 
-def _deployments(tx: ManagedTransaction, environment: str | None, status: str | None,
-                 model: str | None) -> list[DeploymentFact]:
+def read_deployments(tx: ManagedTransaction, environment: str | None = None,
+                     status: str | None = None, model: str | None = None
+                     ) -> list[DeploymentFact]:
+    """``deployments`` inside a read the caller holds (the site's production page)."""
     statement = DEPLOYMENTS[(environment is not None, status is not None)]
     rows = tx.run(statement, environment=environment, status=status, model=model)
     return [_fact(r.data()) for r in rows]
@@ -91,7 +93,7 @@ def deployments(graph: Graph, *, environment: str | None = None,
         if status not in DeploymentStatus.__members__:
             raise InvalidInput("status", "must be ACTIVE or RETIRED", status)
     env = environment.strip().lower() if environment else None
-    return graph.read(_deployments, env, status, model)
+    return graph.read(read_deployments, env, status, model)
 
 
 ENVIRONMENTS = ("MATCH (d:Deployment) WHERE d.environment IS NOT NULL "
