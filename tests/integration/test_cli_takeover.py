@@ -9,12 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from kb.cli import app
-from kb.cli.app import console
-
-runner = CliRunner()
+from cli_support import at_80_columns, ok, ok_json
 
 LONG_RUN = "churn-gbm-2026-01-15-nightly-retrain-on-the-full-customer-history-x1"
 HOSTILE = "ranker [red]retrain[/red] [link=https://evil.example]x[/link]"
@@ -24,22 +19,7 @@ REF = re.compile(r"^[│├└─ ]*((?:dataset|model|run|deployment|experiment|
 @pytest.fixture
 def kb(kb_env: Path, clean_db, monkeypatch: pytest.MonkeyPatch):
     """Run ``kb ARGS`` at 80 columns; returns the result."""
-    monkeypatch.setenv("KB_USER", "dora")
-    monkeypatch.setattr(console, "width", 80)
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args))
-
-    return invoke
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def ok_json(result) -> object:
-    return json.loads(ok(result))
+    return at_80_columns(monkeypatch)
 
 
 @pytest.fixture
