@@ -2,6 +2,7 @@
 
 from .keys import Ref, from_global_id, parse_ref, split_versioned, to_global_id, versioned_key
 from .labels import (
+    CHANGE_LABEL,
     OWNABLE,
     DeploymentStatus,
     InputRole,
@@ -33,6 +34,7 @@ from .records import (
 )
 
 __all__ = [
+    "CHANGE_LABEL",
     "KEY_PROPERTY",
     "OWNABLE",
     "Batch",

@@ -39,6 +39,14 @@ class Rel(StrEnum):
     DEPLOYED = "DEPLOYED"
     WROTE = "WROTE"
     ABOUT = "ABOUT"
+    #: A model's alias (``champion``) held by one of its versions from ``since`` to ``until``.
+    ALIAS = "ALIAS"
+
+
+#: The record of one write to one entity (``kb.domain.changes``); kept apart from
+#: ``Label`` because it is not an entity: nothing links to it, notes cannot be about it,
+#: and it outlives what it describes.
+CHANGE_LABEL = "Change"
 
 
 #: Assets that can be owned, in the order a bare name is resolved ("churn" is the model

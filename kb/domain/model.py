@@ -141,6 +141,11 @@ OWNERSHIP: tuple[Prop, ...] = (
     Prop("role"), Prop("since", DATETIME), Prop("until", DATETIME), Prop("createdBy"),
     Prop("closedBy"))
 
+#: An alias held by a version: moving it closes this edge (``until``) and opens another.
+ALIAS: tuple[Prop, ...] = (
+    Prop("alias"), Prop("since", DATETIME), Prop("until", DATETIME), Prop("createdBy"),
+    Prop("closedBy"))
+
 R = Rel
 
 LINKS: tuple[Link, ...] = (
@@ -161,6 +166,7 @@ LINKS: tuple[Link, ...] = (
     *(Link(L.NOTE, R.ABOUT, label) for label in Label if label is not L.NOTE),
     *(Link(owner, R.OWNS, asset, OWNERSHIP, history=True)
       for owner in OWNERS for asset in OWNABLE),
+    Link(L.MODEL, R.ALIAS, L.MODEL_VERSION, ALIAS, history=True),
 )
 
 del L, R

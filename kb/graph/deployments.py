@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from neo4j import ManagedTransaction
+from collections.abc import Iterable
 
-from kb.domain import DeploymentRecord, versioned_key
+from neo4j import ManagedTransaction, Record
 
+from kb.domain import DeploymentRecord, Label, versioned_key
+
+from .changes import ChangeLog
 from .statements import lock
 
 # One active deployment of a model per environment and endpoint: the newest (by
@@ -30,8 +33,10 @@ ORDER BY coalesce(o.deployedAt, o.createdAt) DESC, o.id DESC
 WITH m, environment, endpoint, collect(o) AS active
 WITH active[0] AS newest, active[1..] AS older
 UNWIND older AS o
+WITH o, newest, o.retiredAt AS before
 SET o.status = 'RETIRED', o.retiredAt = coalesce(newest.deployedAt, datetime($now)),
     o.updatedAt = datetime($now), o.updatedBy = $actor
+RETURN o.id AS id, before, o.retiredAt AS after
 """
 )
 
@@ -39,8 +44,10 @@ RETIRE = """
 UNWIND $ids AS id
 MATCH (d:Deployment {id: id})
 WHERE d.status <> 'RETIRED'
+WITH d, d.retiredAt AS before
 SET d.status = 'RETIRED', d.retiredAt = datetime($now), d.updatedAt = datetime($now),
     d.updatedBy = $actor
+RETURN d.id AS id, before, d.retiredAt AS after
 """
 
 # Taken before looking for the active deployment a new one repeats: of two concurrent
@@ -61,16 +68,24 @@ RETURN row.id AS id, existing
 """
 
 
+def _retired(log: ChangeLog, rows: Iterable[Record]) -> None:
+    for rec in rows:
+        log.field(Label.DEPLOYMENT, rec["id"], "status", "ACTIVE", "RETIRED")
+        if rec["before"] != rec["after"]:
+            log.field(Label.DEPLOYMENT, rec["id"], "retiredAt", rec["before"], rec["after"])
+
+
 def retire_replaced(tx: ManagedTransaction, records: tuple[DeploymentRecord, ...],
-                    now: str, actor: str) -> None:
+                    now: str, actor: str, log: ChangeLog) -> None:
     ids = [d.id for d in records if d.status.value == "ACTIVE"]
     if ids:
-        tx.run(RETIRE_REPLACED, ids=ids, now=now, actor=actor).consume()
+        _retired(log, tx.run(RETIRE_REPLACED, ids=ids, now=now, actor=actor))
 
 
-def retire(tx: ManagedTransaction, ids: tuple[str, ...], now: str, actor: str) -> None:
+def retire(tx: ManagedTransaction, ids: tuple[str, ...], now: str, actor: str,
+           log: ChangeLog) -> None:
     if ids:
-        tx.run(RETIRE, ids=list(ids), now=now, actor=actor).consume()
+        _retired(log, tx.run(RETIRE, ids=list(ids), now=now, actor=actor))
 
 
 def reuse_active(tx: ManagedTransaction, records: tuple[DeploymentRecord, ...],

@@ -20,7 +20,7 @@ from kb.domain import Batch, Label
 
 from .driver import Graph
 from .run_sources import SourceConflict, claim, refused
-from .statements import KEYED, lock
+from .statements import KEYED, NEW, lock
 from .tokens import TOKEN_MAP, Token, token_from_map
 from .write import WriteResult, write_batch
 
@@ -45,15 +45,17 @@ def _locked_states(ids: str) -> str:
     return (
         f"UNWIND {ids} AS id\n"
         f"MERGE (r:{Label.RUN.value} {{id: id}})\n"
-        "ON CREATE SET r.createdAt = datetime($now)\n"
+        f"ON CREATE SET r.createdAt = datetime($now), r.{NEW} = true\n"
         + lock("r")
         + claim("r", "$source")
+        + f"WITH r, r.{NEW} IS NOT NULL AS created\n"
+        f"REMOVE r.{NEW}\n"
     )
 
 
-LOCKED_RUN_STATES = (KEYED + _locked_states("$ids") + "WITH r\n"
+LOCKED_RUN_STATES = (KEYED + _locked_states("$ids") + "WITH r, created\n"
                      "RETURN r.id AS id, r.mergeState AS state, r.source AS source,\n"
-                     "       r.acceptSources AS accepts")
+                     "       r.acceptSources AS accepts, created")
 
 # The same, with the caller's token; an unknown token locks and creates nothing.
 TOKEN_AND_RUN_STATES = (
@@ -65,8 +67,8 @@ TOKEN_AND_RUN_STATES = (
     "CALL (token) {\n"
     + "".join(f"  {line}\n" for line in _locked_states(
         "CASE WHEN token IS NULL THEN [] ELSE $ids END").splitlines())
-    + "  WITH r\n"
-    "  RETURN collect([r.id, r.mergeState, r.source, r.acceptSources]) AS states\n"
+    + "  WITH r, created\n"
+    "  RETURN collect([r.id, r.mergeState, r.source, r.acceptSources, created]) AS states\n"
     "}\n"
     "RETURN token, states"
 )
@@ -89,17 +91,23 @@ def run_states(graph: Graph, ids: list[str]) -> dict[str, str | None]:
 def _states(rows: list[list[Any]], source: str) -> dict[str, str | None]:
     """``{run id: merge state}`` from rows ``[id, state, source, accepts]``; raises
     ``SourceConflict`` for a run that ``source`` may not write."""
-    for run_id, _, owner, accepts in rows:
+    for run_id, _, owner, accepts, _ in rows:
         if refused(owner, accepts, source):
             raise SourceConflict(run_id, owner, source)
-    return {run_id: state for run_id, state, _, _ in rows}
+    return {run_id: state for run_id, state, _, _, _ in rows}
+
+
+def _created(rows: list[list[Any]]) -> frozenset[str]:
+    """The runs of rows ``[id, state, source, accepts, created]`` that were created."""
+    return frozenset(row[0] for row in rows if row[4])
 
 
 def _merge_write(tx: ManagedTransaction, ids: list[str], build: BuildFromStates,
                  now: datetime, actor: str, source: str) -> WriteResult:
-    rows = tx.run(LOCKED_RUN_STATES, ids=ids, now=now.isoformat(), source=source)
-    states = _states([[r["id"], r["state"], r["source"], r["accepts"]] for r in rows], source)
-    return write_batch(tx, build(states), now, actor, claimed=True)
+    found = tx.run(LOCKED_RUN_STATES, ids=ids, now=now.isoformat(), source=source)
+    rows = [[r["id"], r["state"], r["source"], r["accepts"], r["created"]] for r in found]
+    return write_batch(tx, build(_states(rows, source)), now, actor, claimed=_created(rows),
+                       path=source)
 
 
 def merge_write(graph: Graph, ids: list[str], build: BuildFromStates, *, actor: str,
@@ -141,7 +149,7 @@ def checked_merge_write(graph: Graph, token_hash: str, ids: list[str],
                      source=source).single(strict=True)
         caller = check(None if row["token"] is None else token_from_map(row["token"]))
         write_batch(tx, build(_states(row["states"], source)), now, caller.actor,
-                    claimed=True)
+                    claimed=_created(row["states"]), path=source)
         return caller
 
     return graph.write(work)

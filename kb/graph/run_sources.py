@@ -22,7 +22,7 @@ from neo4j import ManagedTransaction
 from kb.domain import Label
 from kb.errors import Conflict
 
-from .statements import KEYED, lock
+from .statements import KEYED, NEW, lock
 
 
 class SourceConflict(Conflict):
@@ -60,24 +60,27 @@ CLAIM_RUNS = (
     KEYED +
     "UNWIND $rows AS row\n"
     f"MERGE (r:{Label.RUN.value} {{id: row[0]}})\n"
-    "ON CREATE SET r.createdAt = datetime($now)\n"
+    f"ON CREATE SET r.createdAt = datetime($now), r.{NEW} = true\n"
     + lock("r")
     + claim("r", "row[1]") +
-    "WITH r, row\n"
-    "WHERE r.source IS NOT NULL AND r.source <> row[1]\n"
-    "  AND NOT row[1] IN coalesce(r.acceptSources, [])\n"
-    "RETURN r.id AS id, r.source AS source, row[1] AS writer\n"
-    "LIMIT 1"
+    f"WITH r, row, r.{NEW} IS NOT NULL AS created\n"
+    f"REMOVE r.{NEW}\n"
+    "WITH r, row, created, r.source IS NOT NULL AND r.source <> row[1]\n"
+    "  AND NOT row[1] IN coalesce(r.acceptSources, []) AS refused\n"
+    "RETURN collect(CASE WHEN created THEN r.id END) AS created,\n"
+    "       head(collect(CASE WHEN refused THEN [r.id, r.source, row[1]] END)) AS refused"
 )
 
 
-def claim_runs(tx: ManagedTransaction, runs: Iterable[tuple[str, str]], now: str) -> None:
+def claim_runs(tx: ManagedTransaction, runs: Iterable[tuple[str, str]], now: str
+               ) -> frozenset[str]:
     """Create or lock the runs ``(id, source)`` and claim the new ones for their source;
     raises ``SourceConflict`` (the transaction then writes nothing) for a run that
-    another source created and did not open to this one."""
+    another source created and did not open to this one. Returns the runs it created."""
     rows = sorted({(run_id, source) for run_id, source in runs})
     if not rows:
-        return
-    found = tx.run(CLAIM_RUNS, rows=[list(r) for r in rows], now=now).single()
-    if found is not None:
-        raise SourceConflict(found["id"], found["source"], found["writer"])
+        return frozenset()
+    found = tx.run(CLAIM_RUNS, rows=[list(r) for r in rows], now=now).single(strict=True)
+    if found["refused"] is not None:
+        raise SourceConflict(*found["refused"])
+    return frozenset(found["created"])

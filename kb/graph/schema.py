@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from neo4j import ManagedTransaction
 
-from kb.domain import KEY_PROPERTY, Label, model
+from kb.domain import CHANGE_LABEL, KEY_PROPERTY, Label, model
 from kb.errors import GraphError
 
 if TYPE_CHECKING:
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+#: 2: change records (``Change``) and alias tenures (``ALIAS`` edges), see ``migrate``.
+SCHEMA_VERSION = 2
 
 CONSTRAINTS = [
     f"CREATE CONSTRAINT {label.value.lower()}_key IF NOT EXISTS "
@@ -38,6 +39,14 @@ INDEXES = [
     f"CREATE INDEX {label.value.lower()}_{prop.lower()} IF NOT EXISTS "
     f"FOR (n:{label.value}) ON (n.{prop})"
     for label, prop in _INDEXED
+]
+
+# Change records are read by entity, newest first; by time; and by who wrote them.
+CHANGE_SCHEMA = [
+    f"CREATE CONSTRAINT change_id IF NOT EXISTS FOR (c:{CHANGE_LABEL}) REQUIRE c.id IS UNIQUE",
+    f"CREATE INDEX change_entity IF NOT EXISTS FOR (c:{CHANGE_LABEL}) ON (c.kind, c.key, c.at)",
+    f"CREATE INDEX change_at IF NOT EXISTS FOR (c:{CHANGE_LABEL}) ON (c.at)",
+    f"CREATE INDEX change_actor IF NOT EXISTS FOR (c:{CHANGE_LABEL}) ON (c.actor, c.at)",
 ]
 
 FULLTEXT_INDEX = "kb_search"
@@ -98,9 +107,16 @@ def create_missing(graph: Graph, statements: Iterable[str]) -> None:
 
 
 def apply_schema(graph: Graph) -> int:
-    """Create what is missing and record the schema version."""
-    create_missing(graph, [*CONSTRAINTS, *INDEXES, FULLTEXT, "CREATE CONSTRAINT kbmeta_id "
+    """Create what is missing, bring the data of an older graph up to this version and
+    record it."""
+    create_missing(graph, [*CONSTRAINTS, *INDEXES, *CHANGE_SCHEMA, FULLTEXT,
+                           "CREATE CONSTRAINT kbmeta_id "
                            "IF NOT EXISTS FOR (n:KbMeta) REQUIRE n.id IS UNIQUE"])
+    before = graph.read(_read)
+    if before is not None and before < SCHEMA_VERSION:
+        from .migrations import migrate
+
+        migrate(graph, before)
     version = graph.write(_record, SCHEMA_VERSION)
     log.debug("graph schema at version %s", version)
     return version

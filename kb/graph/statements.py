@@ -25,6 +25,15 @@ KEYED = "CYPHER replan=skip\n"
 # The write's time arrives as ISO text (``$now``) and is parsed once per statement: the
 # driver's own datetime encoding costs a few hundred microseconds per parameter.
 NOW = "WITH datetime($now) AS now\n"
+# Marks, until the end of its own statement, a node or link that statement created: MERGE
+# does not say whether it created, and the change record must. Never committed.
+NEW = "`_new`"
+
+
+def unmark(var: str, flag: str) -> str:
+    """Clauses that take the creation mark off ``var`` when ``flag`` holds (kb's own
+    variable names only); a node merged, not created, is left untouched and unlocked."""
+    return f"FOREACH (_ IN CASE WHEN {flag} THEN [1] ELSE [] END | REMOVE {var}.{NEW})\n"
 
 
 def lock(node: str) -> str:
@@ -54,8 +63,9 @@ def _created_defaults(triple: tuple[Label, Rel, Label]) -> str:
     return f", r += ${link_defaults_parameter(triple)}" if triple in LINK_DEFAULTS else ""
 
 
-def _carry(layout: RowLayout, triple: tuple[Label, Rel, Label]) -> str:
-    """A unit subquery that links the bound node ``n`` along one embedded triple."""
+def _carry(layout: RowLayout, index: int, triple: tuple[Label, Rel, Label]) -> str:
+    """A subquery that links the bound node ``n`` along one embedded triple and returns
+    the links it added (``added{index}``), each a map of a ``LinkChange``."""
     a, rel, b = triple
     outgoing = a is layout.label
     other = b if outgoing else a
@@ -65,18 +75,24 @@ def _carry(layout: RowLayout, triple: tuple[Label, Rel, Label]) -> str:
     sets = "".join(
         f"  SET r.`{name}` = coalesce(l[{layout.link_value(triple, name)}], r.`{name}`)\n"
         for name in layout.link_properties(triple))
+    direction = "out" if outgoing else "in"
     return (
         "CALL (n, row, now) {\n"
         f"  UNWIND row[{layout.link(triple)}] AS l\n"
         f"  MATCH (o:{other.value} {{{KEY_PROPERTY[other]}: {key}}})\n"
         f"  MERGE {pattern}\n"
-        f"  ON CREATE SET r.createdAt = now{_created_defaults(triple)}\n"
+        f"  ON CREATE SET r.createdAt = now, r.{NEW} = true{_created_defaults(triple)}\n"
         f"{sets}"
+        f"  WITH o, r, r.{NEW} IS NOT NULL AS added\n"
+        f"  {unmark('r', 'added')}"
+        "  WITH o, added WHERE added\n"
+        f"  RETURN collect({{rel: '{rel.value}', direction: '{direction}', "
+        f"kind: '{other.value}', key: o.`{KEY_PROPERTY[other]}`}}) AS added{index}\n"
         "}\n"
     )
 
 
-def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
+def _upsert(label: Label, shape: Shape, rows: str = "rows", out: str = "changes") -> str:
     """Rows (parameter ``rows``) laid out as ``row_layout(label, shape)``, given ``now``
     bound to the write's time.
 
@@ -100,30 +116,47 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
         + [f"({default} IS NOT NULL AND n.`{name}` IS NULL)"
            for name, default in defaults.items()])
     given = {name for name, _, _ in values}
-    sets = ",\n    ".join(
+    sets = ",\n      ".join(
         [f"n.`{name}` = coalesce({value}, n.`{name}`"
          + (f", {defaults[name]})" if name in defaults else ")")
          for name, value, _ in values]
         + [f"n.`{name}` = coalesce(n.`{name}`, {default})"
            for name, default in defaults.items() if name not in given])
-    merge = (
+    names = [name for name, _, _ in values] + [n for n in defaults if n not in given]
+    key = KEY_PROPERTY[label]
+    statement = (
         f"UNWIND ${rows} AS row\n"
-        f"MERGE (n:{label.value} {{{KEY_PROPERTY[label]}: row[{layout.key}]}})\n"
+        f"MERGE (n:{label.value} {{{key}: row[{layout.key}]}})\n"
         f"ON CREATE SET n.createdAt = coalesce(datetime(row[{layout.created}]), now),\n"
-        "              n.updatedAt = now, n.updatedBy = $actor\n"
+        f"              n.updatedAt = now, n.updatedBy = $actor, n.{NEW} = true\n"
+        # What the node held before this write, for its change record.
+        f"WITH n, row, now, n.{NEW} IS NOT NULL AS created, "
+        f"n {{{', '.join(f'.`{name}`' for name in names)}}} AS before\n"
+        + unmark("n", "created")
     )
-    carried = "".join(_carry(layout, triple) for triple in layout.links)
-    if carried:
-        merge += "WITH n, row, now\n" + carried
-    if not sets:
-        return merge
-    return (
-        merge
-        + "WITH n, row, now\n"
-        f"WHERE {changed}\n"
-        f"SET {sets},\n"
-        "    n.updatedAt = now, n.updatedBy = $actor"
+    for i, triple in enumerate(layout.links):
+        statement += "WITH *\n" + _carry(layout, i, triple)
+    added = " + ".join(f"added{i}" for i in range(len(layout.links))) or "[]"
+    statement += f"WITH n, row, now, created, before, {added} AS links\n"
+    if sets:
+        statement += (
+            f"FOREACH (_ IN CASE WHEN {changed}\n"
+            "  THEN [1] ELSE [] END |\n"
+            f"  SET {sets},\n"
+            "      n.updatedAt = now, n.updatedBy = $actor)\n")
+    return statement + (
+        f"WITH n, created, before, links, [f IN {_names(names)} WHERE NOT coalesce(\n"
+        "  before[f] = n[f], before[f] IS NULL AND n[f] IS NULL)] AS fields\n"
+        "WHERE created OR size(fields) > 0 OR size(links) > 0\n"
+        f"RETURN collect({{kind: '{label.value}', key: n.`{key}`, created: created,\n"
+        "                fields: [f IN fields | [f, before[f], n[f]]], links: links})"
+        f" AS {out}\n"
     )
+
+
+def _names(names: list[str]) -> str:
+    """A Cypher list literal of property names, which come from the graph model only."""
+    return "[" + ", ".join(f"'{name}'" for name in names) + "]"
 
 
 def _link(a: Label, rel: Rel, b: Label) -> str:
@@ -133,8 +166,12 @@ def _link(a: Label, rel: Rel, b: Label) -> str:
         f"MATCH (a:{a.value} {{{KEY_PROPERTY[a]}: row.a}})\n"
         f"MATCH (b:{b.value} {{{KEY_PROPERTY[b]}: row.b}})\n"
         f"MERGE (a)-[r:{rel.value}]->(b)\n"
-        f"ON CREATE SET r.createdAt = now{_created_defaults((a, rel, b))}\n"
-        "SET r += row.props"
+        f"ON CREATE SET r.createdAt = now, r.{NEW} = true{_created_defaults((a, rel, b))}\n"
+        "SET r += row.props\n"
+        f"WITH a, b, r, r.{NEW} IS NOT NULL AS added\n"
+        + unmark("r", "added") +
+        "WITH a, b WHERE added\n"
+        f"RETURN a.`{KEY_PROPERTY[a]}` AS a, b.`{KEY_PROPERTY[b]}` AS b"
     )
 
 
@@ -164,11 +201,12 @@ def upsert_all(parts: tuple[tuple[Label, Shape], ...]) -> str:
     trip instead of one per label (seven for a batch of runs). Built once per combination
     of labels and shapes, which only ever come from the fixed lists.
     """
-    bodies = (_upsert(label, shape, rows_parameter(label)) for label, shape in parts)
+    bodies = [_upsert(label, shape, rows_parameter(label), f"changes_{label.value}")
+              for label, shape in parts]
     return KEYED + NOW + "".join(
         "CALL (now) {\n" + "".join(f"  {line}\n" for line in body.splitlines()) + "}\n"
         for body in bodies
-    )
+    ) + "RETURN " + " + ".join(f"changes_{label.value}" for label, _ in parts) + " AS changes"
 
 
 MISSING: dict[Label, str] = {label: _missing(label) for label in Label}
@@ -191,10 +229,11 @@ def _own(owner: Label, asset: Label) -> str:
         "OPTIONAL MATCH (o)-[e:OWNS {role: row.role}]->(a)\n"
         "  WHERE e.until IS NULL OR e.since = row.since\n"
         "WITH o, a, row, count(e) AS open\n"
-        "FOREACH (_ IN CASE WHEN open = 0 THEN [1] ELSE [] END |\n"
-        "  CREATE (o)-[:OWNS {role: row.role, since: coalesce(row.since, datetime($now)),\n"
-        "                     createdAt: datetime($now), createdBy: $actor}]->(a)\n"
-        "  SET a.updatedAt = datetime($now), a.updatedBy = $actor)"
+        "WITH o, a, row WHERE open = 0\n"
+        "CREATE (o)-[e:OWNS {role: row.role, since: coalesce(row.since, datetime($now)),\n"
+        "                    createdAt: datetime($now), createdBy: $actor}]->(a)\n"
+        "SET a.updatedAt = datetime($now), a.updatedBy = $actor\n"
+        "RETURN row.owner AS owner, row.asset AS asset, e.role AS role, e.since AS since"
     )
 
 
@@ -206,7 +245,9 @@ def _close(asset: Label) -> str:
         "  AND (o:Person AND o.handle = row.fromKey AND row.fromLabel = 'Person'\n"
         "       OR o:Team AND o.name = row.fromKey AND row.fromLabel = 'Team')\n"
         "SET e.until = coalesce(row.since, datetime($now)), e.closedBy = $actor,\n"
-        "    a.updatedAt = datetime($now), a.updatedBy = $actor"
+        "    a.updatedAt = datetime($now), a.updatedBy = $actor\n"
+        "RETURN row.fromKey AS owner, row.asset AS asset, e.role AS role, e.since AS since,\n"
+        "       e.until AS until"
     )
 
 

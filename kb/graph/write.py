@@ -9,11 +9,13 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from kb.domain import Batch, Label, versioned_key
+from kb.domain import Batch, Label, Rel, versioned_key
+from kb.domain.changes import LinkChange
 from kb.errors import NotFound
 
 from . import deployments, models
-from .driver import Graph
+from .changes import ChangeLog, new_batch, record
+from .driver import Graph, plain
 from .plan import NODE_ORDER, Plan, build_plan
 from .run_sources import claim_runs
 from .statements import (
@@ -57,18 +59,25 @@ def prepare(batch: Batch) -> Plan | None:
 
 
 def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
-                plan: Plan | None = None, *, claimed: bool = False,
-                made_up: frozenset[str] = frozenset()) -> WriteResult:
-    """Write ``batch`` in ``tx``; ``claimed``: the caller has already claimed the batch's
-    runs for their sources in this transaction (``run_sources``), as the OpenLineage
-    merge does with the states it reads. ``made_up``: deployment ids no caller gave,
+                plan: Plan | None = None, *, claimed: frozenset[str] | None = None,
+                made_up: frozenset[str] = frozenset(), path: str = "sdk") -> WriteResult:
+    """Write ``batch`` in ``tx``, and the record of what it changed (``changes``).
+
+    ``claimed``: the runs the caller created when it claimed the batch's runs for their
+    sources in this transaction (``run_sources``), as the OpenLineage merge does with the
+    states it reads; None: claim them here. ``made_up``: deployment ids no caller gave,
     which become that of the active deployment they repeat, if any
-    (``deployments.reuse_active``), read here so no writer can slip in between."""
+    (``deployments.reuse_active``), read here so no writer can slip in between.
+    ``path``: what the write came in by (``RunSource`` values), for its records.
+    """
     stamp = now.isoformat()  # every statement takes the time as text: see statements.NOW
-    if not claimed:
+    log = ChangeLog()
+    if claimed is None:
         # First, so that a run another source owns refuses the batch before any write.
-        claim_runs(tx, ((run.id, run.source.value) for run in batch.runs), stamp)
-    versions = models.assign_versions(tx, batch.model_versions, stamp, actor)
+        claimed = claim_runs(tx, ((run.id, run.source.value) for run in batch.runs), stamp)
+    for run_id in claimed:
+        log.created(Label.RUN, run_id)
+    versions = models.assign_versions(tx, batch.model_versions, stamp, actor, log)
     placed = deployments.reuse_active(tx, batch.deployments, made_up)
     if plan is None or versions is not batch.model_versions or placed is not batch.deployments:
         batch = batch.model_copy(update={"model_versions": versions, "deployments": placed})
@@ -77,7 +86,7 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
     # that must already exist (in the graph or in this batch) are checked next; a NotFound
     # aborts the transaction, so nothing is written.
-    _upsert_nodes(tx, plan, stamp, actor)
+    _upsert_nodes(tx, plan, stamp, actor, log)
     # Runs of this very batch were just written; only the others need looking up.
     batch_runs = {run.id for run in batch.runs}
     _require(tx, Label.RUN,
@@ -91,17 +100,21 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
         _require(tx, own.asset.label, {own.asset.key}, own.asset.label.value)
 
     for triple, rows in plan.loose_link_rows().items():
-        tx.run(LINK[triple], rows=rows, now=stamp, **LINK_DEFAULT_PARAMETERS).consume()
+        a, rel, b = triple
+        for rec in tx.run(LINK[triple], rows=rows, now=stamp, **LINK_DEFAULT_PARAMETERS):
+            log.link(a, rec["a"], LinkChange(rel, "out", b, rec["b"]))
 
-    models.move_aliases(tx, versions, stamp, actor)
-    deployments.retire_replaced(tx, batch.deployments, stamp, actor)
-    deployments.retire(tx, batch.retirements, stamp, actor)
-    _ownerships(tx, batch, stamp, actor)
+    models.move_aliases(tx, versions, stamp, actor, log)
+    deployments.retire_replaced(tx, batch.deployments, stamp, actor, log)
+    deployments.retire(tx, batch.retirements, stamp, actor, log)
+    _ownerships(tx, batch, stamp, actor, log)
+    record(tx, log, now=stamp, actor=actor, path=path, batch=new_batch())
     return WriteResult([(mv.model, mv.version or "", mv.run_id) for mv in versions],
                        [d.id for d in placed])
 
 
-def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str) -> None:
+def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str,
+                  log: ChangeLog) -> None:
     """Every node row of ``plan``, label by label in ``NODE_ORDER``, in one statement."""
     present = [(label, nodes) for label in NODE_ORDER if (nodes := plan.node_rows(label)).rows]
     if not present:
@@ -114,31 +127,42 @@ def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str) -> N
             nodes.rows.sort(key=_key)
     statement = upsert_all(tuple((label, nodes.shape) for label, nodes in present))
     params = {rows_parameter(label): nodes.rows for label, nodes in present}
-    tx.run(statement, params, now=now, actor=actor, **LINK_DEFAULT_PARAMETERS).consume()
+    changed = tx.run(statement, params, now=now, actor=actor, **LINK_DEFAULT_PARAMETERS)
+    log.upserted(changed.single(strict=True)["changes"])
 
 
 def _key(row: list[Any]) -> str:
     return row[0]
 
 
-def _ownerships(tx: ManagedTransaction, batch: Batch, now: str, actor: str) -> None:
+def _ownerships(tx: ManagedTransaction, batch: Batch, now: str, actor: str,
+                log: ChangeLog) -> None:
     for own in batch.ownerships:
+        asset, owner = own.asset, own.owner
         if own.transfer_from is not None:
-            tx.run(CLOSE_OWNERSHIP[own.asset.label], rows=[{
-                "asset": own.asset.key, "role": own.role, "since": own.since,
+            for rec in tx.run(CLOSE_OWNERSHIP[asset.label], rows=[{
+                "asset": asset.key, "role": own.role, "since": own.since,
                 "fromKey": own.transfer_from.key, "fromLabel": own.transfer_from.label.value,
-            }], now=now, actor=actor).consume()
-        tx.run(OWN[(own.owner.label, own.asset.label)], rows=[{
-            "owner": own.owner.key, "asset": own.asset.key, "role": own.role, "since": own.since,
-        }], now=now, actor=actor).consume()
+            }], now=now, actor=actor):
+                log.link(asset.label, asset.key, LinkChange(
+                    Rel.OWNS, "in", own.transfer_from.label, rec["owner"], "close",
+                    {"role": rec["role"], "since": plain(rec["since"]),
+                     "until": plain(rec["until"])}))
+        for rec in tx.run(OWN[(owner.label, asset.label)], rows=[{
+            "owner": owner.key, "asset": asset.key, "role": own.role, "since": own.since,
+        }], now=now, actor=actor):
+            log.link(asset.label, asset.key, LinkChange(
+                Rel.OWNS, "in", owner.label, rec["owner"], "add",
+                {"role": rec["role"], "since": plain(rec["since"])}))
 
 
 def apply(graph: Graph, batch: Batch, *, actor: str, now: datetime | None = None,
-          plan: Plan | None = None, made_up: frozenset[str] = frozenset()) -> WriteResult:
+          plan: Plan | None = None, made_up: frozenset[str] = frozenset(),
+          path: str = "sdk") -> WriteResult:
     """Write ``batch`` atomically and idempotently, stamped with ``actor``.
 
-    ``plan`` is ``prepare(batch)`` when the caller built it already; ``made_up`` as
-    ``write_batch`` takes it.
+    ``plan`` is ``prepare(batch)`` when the caller built it already; ``made_up`` and
+    ``path`` as ``write_batch`` takes them.
     """
     stamp = now or datetime.now(UTC)
-    return graph.write(write_batch, batch, stamp, actor, plan, made_up=made_up)
+    return graph.write(write_batch, batch, stamp, actor, plan, made_up=made_up, path=path)

@@ -52,7 +52,7 @@ class Client:
         if not batch:
             return WriteResult()
         return apply(self.graph, batch, actor=self.actor, now=now or datetime.now(UTC),
-                     plan=plan, made_up=made_up)
+                     plan=plan, made_up=made_up, path=self.source.value)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[BatchBuilder]:

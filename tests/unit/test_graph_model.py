@@ -47,9 +47,10 @@ def test_the_writer_tables_follow_the_model():
     assert PROPERTIES[Label.RUN] == tuple(p.name for p in run.props if p.upsert)
     assert DEFAULTS == {Label.RUN: {"kind": "training", "status": "COMPLETED"}}
     assert LINK_PROPERTIES == {USED: ("role",)}
-    owns = {link.triple for link in model.LINKS if link.rel is Rel.OWNS}
-    assert owns and not owns & LINKS  # ownership has statements of its own
-    assert {link.triple for link in model.LINKS} - owns == LINKS
+    # Ownership and alias tenures have statements of their own.
+    tenures = {link.triple for link in model.LINKS if link.rel in (Rel.OWNS, Rel.ALIAS)}
+    assert tenures and not tenures & LINKS
+    assert {link.triple for link in model.LINKS} - tenures == LINKS
 
 
 def test_an_unknown_property_is_refused_naming_it():

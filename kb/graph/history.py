@@ -1,0 +1,157 @@
+"""Reading the change records (``kb.domain.changes``): one entity's history, or every
+change in a span of time, newest first, a page at a time.
+
+Pages continue from a cursor that names the last record seen (its time and id), not an
+offset, so a page costs what it returns however long the history, and records written
+meanwhile never shift the next page. Each read starts from an index: ``(kind, key, at)``
+for one entity, ``(at)`` for a span, ``(actor, at)`` for one person's writes.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from kb.domain import CHANGE_LABEL
+from kb.domain.changes import Category, ChangeFact, decode_fields, decode_links
+from kb.errors import InvalidInput
+
+from .driver import plain
+
+#: The widest span a read of changes covers when a bound is not given.
+EARLIEST = "0001-01-01T00:00:00+00:00"
+LATEST = "9999-12-31T23:59:59+00:00"
+
+_AFTER = """
+  AND ($at IS NULL OR c.at < datetime($at) OR c.at = datetime($at) AND c.id < $id)
+  AND (size($kinds) = 0 OR any(k IN c.categories WHERE k IN $kinds))
+"""
+
+HISTORY = (
+    f"MATCH (c:{CHANGE_LABEL} {{kind: $kind, key: $key}})\n"
+    "WHERE c.at <= datetime($until)" + _AFTER +
+    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
+)
+
+# Several entities at once (a model with its versions and deployments), merged by time.
+HISTORY_OF = (
+    "UNWIND $refs AS ref\n"
+    "CALL (ref) {\n"
+    f"  MATCH (c:{CHANGE_LABEL} {{kind: ref[0], key: ref[1]}})\n"
+    "  WHERE c.at <= datetime($until)" + _AFTER.replace("\n", "\n  ") +
+    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit\n"
+    "}\n"
+    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
+)
+
+CHANGES = (
+    f"MATCH (c:{CHANGE_LABEL})\n"
+    "WHERE c.at >= datetime($since) AND c.at <= datetime($until)" + _AFTER +
+    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
+)
+
+CHANGES_BY = (
+    f"MATCH (c:{CHANGE_LABEL} {{actor: $actor}})\n"
+    "WHERE c.at >= datetime($since) AND c.at <= datetime($until)" + _AFTER +
+    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
+)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """One page, newest first; ``end_cursor`` continues after its last record."""
+
+    items: tuple[ChangeFact, ...]
+    has_next: bool
+    end_cursor: str | None
+
+
+def cursor(change: ChangeFact) -> str:
+    text = f"{change.at.isoformat()}|{change.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _position(after: str | None) -> tuple[str | None, str | None]:
+    """The time and id a cursor names; ``InvalidInput`` naming ``after`` if it is none."""
+    if after is None:
+        return None, None
+    try:
+        text = base64.urlsafe_b64decode((after + "=" * (-len(after) % 4)).encode()).decode()
+        at, change_id = text.split("|", 1)
+        datetime.fromisoformat(at)
+    except ValueError:
+        raise InvalidInput("after", "is not a cursor returned by a history or changes list",
+                           after) from None
+    return at, change_id
+
+
+def _kinds(kinds: Sequence[str]) -> list[str]:
+    known = {c.value for c in Category}
+    for k in kinds:
+        if k not in known:
+            raise InvalidInput("kinds", f"{k!r} is not a kind of change; one of "
+                               + ", ".join(sorted(known)), k)
+    return list(kinds)
+
+
+def _iso(when: datetime | None, default: str) -> str:
+    if when is None:
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat()
+
+
+def fact(node: Any) -> ChangeFact:
+    """A record from its node (or its properties)."""
+    p = dict(node)
+    return ChangeFact(
+        id=p["id"], at=plain(p["at"]), actor=p.get("actor") or "", path=p.get("path") or "",
+        batch=p.get("batch") or "", kind=p["kind"], key=p["key"], op=p["op"],
+        categories=tuple(p.get("categories") or ()), fields=decode_fields(p.get("fields")),
+        links=decode_links(p.get("links")))
+
+
+def _page(tx: ManagedTransaction, statement: str, first: int, after: str | None,
+          kinds: Sequence[str], **params: Any) -> ChangePage:
+    if first < 0:
+        raise InvalidInput("first", "must be 0 or more", first)
+    at, change_id = _position(after)
+    found = [fact(r["c"]) for r in tx.run(statement, at=at, id=change_id, kinds=_kinds(kinds),
+                                          limit=first + 1, **params)]
+    items = tuple(found[:first])
+    return ChangePage(items, len(found) > first, cursor(items[-1]) if items else None)
+
+
+def history(tx: ManagedTransaction, kind: str, key: str, *, first: int = 20,
+            after: str | None = None, kinds: Sequence[str] = (),
+            until: datetime | None = None) -> ChangePage:
+    """The changes of the entity ``kind``/``key`` (a label's value and a natural key)."""
+    return _page(tx, HISTORY, first, after, kinds, kind=kind, key=key,
+                 until=_iso(until, LATEST))
+
+
+def history_of(tx: ManagedTransaction, refs: Sequence[tuple[str, str]], *, first: int = 20,
+               after: str | None = None, kinds: Sequence[str] = (),
+               until: datetime | None = None) -> ChangePage:
+    """The changes of several entities (``(kind, key)`` pairs), merged newest first."""
+    if not refs:
+        return ChangePage((), False, None)
+    return _page(tx, HISTORY_OF, first, after, kinds, refs=[list(r) for r in refs],
+                 until=_iso(until, LATEST))
+
+
+def changes(tx: ManagedTransaction, *, since: datetime | None = None,
+            until: datetime | None = None, actor: str | None = None,
+            kinds: Sequence[str] = (), first: int = 50, after: str | None = None
+            ) -> ChangePage:
+    """Every change from ``since`` to ``until`` (both included), by ``actor`` if given."""
+    params = {"since": _iso(since, EARLIEST), "until": _iso(until, LATEST)}
+    if actor is None:
+        return _page(tx, CHANGES, first, after, kinds, **params)
+    return _page(tx, CHANGES_BY, first, after, kinds, actor=actor, **params)
