@@ -79,7 +79,8 @@ class ChangeFact:
     key: str
     op: str
     categories: tuple[str, ...]
-    #: ``{name: (before, after)}``; a creation's ``before`` is ``None``. Times are ISO text.
+    #: ``{name: (before, after)}``; a creation's ``before`` is ``None``, and so is its
+    #: ``after`` for maps and lists (the entity holds them). Times are ISO text.
     fields: dict[str, tuple[Any, Any]] = field(hash=False)
     links: tuple[LinkChange, ...] = ()
 
@@ -108,30 +109,52 @@ def categories(kind: str, op: str, fields: dict[str, Any], links: list[LinkChang
     return list(dict.fromkeys(found))
 
 
-def encode_fields(fields: dict[str, tuple[Any, Any]]) -> str:
-    return json.dumps({k: [_text(b), _text(a)] for k, (b, a) in sorted(fields.items())},
-                      separators=(",", ":"), ensure_ascii=False)
+# How a record is stored. Neo4j properties hold no maps, so each changed field's values
+# are properties of their own, named by these prefixes and the field's name, and the links
+# are parallel lists. A record names the fields it changed in ``fields``.
+BEFORE = "was."
+AFTER = "now."
+LINK_LISTS = {"rel": "linkRel", "direction": "linkDirection", "kind": "linkKind",
+              "key": "linkKey", "action": "linkAction"}
+#: Each link's own facts, as JSON text, where a record's links have any.
+LINK_PROPS = "linkProps"
 
 
-def decode_fields(text: str | None) -> dict[str, tuple[Any, Any]]:
-    return {k: (v[0], v[1]) for k, v in json.loads(text or "{}").items()}
+def stored(fields: dict[str, tuple[Any, Any]], links: list[LinkChange]) -> dict[str, Any]:
+    """A record's fields and links as the properties it is stored with."""
+    out: dict[str, Any] = {"fields": sorted(fields)}
+    for name, (before, after) in fields.items():
+        out[BEFORE + name] = before
+        out[AFTER + name] = after
+    if links:
+        for part, prop in LINK_LISTS.items():
+            out[prop] = [getattr(x, part) for x in links]
+        if any(x.props for x in links):
+            out[LINK_PROPS] = [json.dumps({k: _text(v) for k, v in sorted(x.props.items())},
+                                          separators=(",", ":"), ensure_ascii=False)
+                               for x in links]
+    return out
 
 
-def encode_links(links: list[LinkChange]) -> str:
-    return json.dumps([{"rel": x.rel, "direction": x.direction, "kind": x.kind, "key": x.key,
-                        "action": x.action, **({"props": {k: _text(v) for k, v in
-                                                          sorted(x.props.items())}}
-                                               if x.props else {})}
-                       for x in links], separators=(",", ":"), ensure_ascii=False)
+def read_fields(props: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{name: (before, after)}`` from a stored record; times as ISO text."""
+    return {name: (_text(props.get(BEFORE + name)), _text(props.get(AFTER + name)))
+            for name in props.get("fields") or ()}
 
 
-def decode_links(text: str | None) -> tuple[LinkChange, ...]:
-    return tuple(LinkChange(x["rel"], x["direction"], x["kind"], x["key"], x["action"],
-                            x.get("props", {})) for x in json.loads(text or "[]"))
+def read_links(props: dict[str, Any]) -> tuple[LinkChange, ...]:
+    rels = props.get(LINK_LISTS["rel"]) or []
+    n = len(rels)
+    parts = {part: props.get(prop) or [None] * n for part, prop in LINK_LISTS.items()}
+    extra = props.get(LINK_PROPS) or ["{}"] * n
+    return tuple(
+        LinkChange(rels[i], parts["direction"][i], parts["kind"][i], parts["key"][i],
+                   parts["action"][i] or "add", json.loads(extra[i] or "{}"))
+        for i in range(n))
 
 
 def _text(value: Any) -> Any:
-    """A value JSON can hold: times as ISO text, lists as lists."""
+    """A value as readers get it: times as ISO text."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, list | tuple):

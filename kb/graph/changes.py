@@ -1,9 +1,11 @@
 """Collect what one write changed, entity by entity, and record it in its transaction.
 
-Each write statement returns what it really changed (``statements``: fields from what to
-what, links added or closed); ``ChangeLog`` folds those into one record per entity and
-``record`` writes them all with one more statement, in the same transaction as the change:
-no change without its record, no record without its change (``kb.domain.changes``).
+The batch upsert writes the records of the nodes it creates or changes itself
+(``statements``). The other statements of a write (alias moves, retirements, ownership,
+links between runs) return what they really changed; ``ChangeLog`` folds those into one
+record per entity and ``record`` writes them with one more statement. All of it happens in
+the same transaction as the change: no change without its record, no record without its
+change (``kb.domain.changes``).
 """
 
 from __future__ import annotations
@@ -15,21 +17,14 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import CHANGE_LABEL
-from kb.domain.changes import (
-    LinkChange,
-    Op,
-    categories,
-    encode_fields,
-    encode_links,
-)
+from kb.domain.changes import LinkChange, Op, categories, stored
 
 from .driver import plain
 
 RECORD = f"""
-UNWIND $rows AS c
-CREATE (x:{CHANGE_LABEL} {{id: c.id, at: datetime($now), actor: $actor, path: $path,
-                         batch: $batch, kind: c.kind, key: c.key, op: c.op,
-                         categories: c.categories, fields: c.fields, links: c.links}})
+UNWIND $rows AS row
+CREATE (c:{CHANGE_LABEL})
+SET c = row, c.at = datetime($now), c.actor = $actor, c.path = $path, c.batch = $batch
 """
 
 
@@ -66,18 +61,6 @@ class ChangeLog:
     def link(self, kind: str, key: str, change: LinkChange) -> None:
         self._entry(kind, key).links.append(change)
 
-    def upserted(self, rows: list[dict[str, Any]]) -> None:
-        """The ``changes`` an upsert statement returned (``statements.upsert_all``)."""
-        for row in rows:
-            kind, key = row["kind"], row["key"]
-            entry = self._entry(kind, key)
-            if row["created"]:
-                entry.op = Op.CREATE
-            for name, before, after in row["fields"]:
-                self.field(kind, key, name, before, after)
-            entry.links.extend(LinkChange(x["rel"], x["direction"], x["kind"], x["key"])
-                               for x in row["links"])
-
     def rows(self, batch: str) -> list[dict[str, Any]]:
         out = []
         for i, ((kind, key), entry) in enumerate(self._entries.items()):
@@ -85,10 +68,11 @@ class ChangeLog:
                       if entry.op == Op.CREATE or v[0] != v[1]}
             if entry.op == Op.UPDATE and not fields and not entry.links:
                 continue
+            # After the upsert's records of the same write (ids ``<batch>/0/...``).
             out.append({
-                "id": f"{batch}.{i:05d}", "kind": kind, "key": key, "op": entry.op.value,
+                "id": f"{batch}/1/{i:05d}", "kind": kind, "key": key, "op": entry.op.value,
                 "categories": categories(kind, entry.op, fields, entry.links),
-                "fields": encode_fields(fields), "links": encode_links(entry.links)})
+                **stored(fields, entry.links)})
         return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import CHANGE_LABEL
-from kb.domain.changes import Category, ChangeFact, decode_fields, decode_links
+from kb.domain.changes import Category, ChangeFact, read_fields, read_links
 from kb.errors import InvalidInput
 
 from .driver import plain
@@ -109,12 +109,12 @@ def _iso(when: datetime | None, default: str) -> str:
 
 def fact(node: Any) -> ChangeFact:
     """A record from its node (or its properties)."""
-    p = dict(node)
+    p = {name: plain(value) for name, value in dict(node).items()}
     return ChangeFact(
-        id=p["id"], at=plain(p["at"]), actor=p.get("actor") or "", path=p.get("path") or "",
+        id=p["id"], at=p["at"], actor=p.get("actor") or "", path=p.get("path") or "",
         batch=p.get("batch") or "", kind=p["kind"], key=p["key"], op=p["op"],
-        categories=tuple(p.get("categories") or ()), fields=decode_fields(p.get("fields")),
-        links=decode_links(p.get("links")))
+        categories=tuple(p.get("categories") or ()), fields=read_fields(p),
+        links=read_links(p))
 
 
 def _page(tx: ManagedTransaction, statement: str, first: int, after: str | None,

@@ -72,9 +72,10 @@ RETURN row.model AS model, row.key AS key, closed, opened
 
 def assign_versions(
     tx: ManagedTransaction, records: tuple[ModelVersionRecord, ...], now: str, actor: str,
-    log: ChangeLog,
+    created: set[str],
 ) -> tuple[ModelVersionRecord, ...]:
-    """Give each version-less record the next number of its model.
+    """Give each version-less record the next number of its model; adds the models it
+    had to create to ``created``, for their change records.
 
     A run that already produced a version of the model gets that same version back, so
     logging the same run twice registers nothing new.
@@ -89,7 +90,7 @@ def assign_versions(
     for rec in tx.run(LOCK_AND_TOP_VERSION, models=models, now=now, actor=actor):
         top[rec["model"]] = rec["top"]
         if rec["created"]:
-            log.created(Label.MODEL, rec["model"])
+            created.add(rec["model"])
     pairs = [{"run": r.run_id, "model": r.model} for r in pending if r.run_id]
     existing = {
         (rec["run"], rec["model"]): rec["version"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from kb.domain import KEY_PROPERTY, Label, Rel, model
+from kb.domain import CHANGE_LABEL, KEY_PROPERTY, Label, Rel, changes, model
 
 from .plan import LINK_DEFAULTS, LINKS, TIMES, Shape, row_layout
 from .rows import RowLayout
@@ -53,6 +53,12 @@ def link_defaults_parameter(triple: tuple[Label, Rel, Label]) -> str:
     return f"defaults_{a.value}_{rel.value}_{b.value}"
 
 
+#: Properties too large to copy into a creation's record (maps as JSON, lists): the node
+#: holds them, and a later change records them from what to what.
+BULKY: dict[Label, frozenset[str]] = {
+    e.label: frozenset(p.name for p in e.props if p.kind in (model.JSON, model.TEXT_LIST))
+    for e in model.ENTITIES}
+
 #: Every statement that creates links takes these, so a new link gets its defaults.
 LINK_DEFAULT_PARAMETERS: dict[str, dict[str, object]] = {
     link_defaults_parameter(t): d for t, d in LINK_DEFAULTS.items()}
@@ -92,9 +98,19 @@ def _carry(layout: RowLayout, index: int, triple: tuple[Label, Rel, Label]) -> s
     )
 
 
-def _upsert(label: Label, shape: Shape, rows: str = "rows", out: str = "changes") -> str:
+#: Labels whose nodes another statement of the write may create first (a run claimed for
+#: its source, a model numbered for its versions): each upsert takes a parameter
+#: ``created_<label>``, a map of those keys, so that its record says it created them.
+CREATED_ELSEWHERE: tuple[Label, ...] = (Label.RUN, Label.MODEL)
+
+
+def created_parameter(label: Label) -> str:
+    return f"created_{label.value}"
+
+
+def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
     """Rows (parameter ``rows``) laid out as ``row_layout(label, shape)``, given ``now``
-    bound to the write's time.
+    bound to the write's time, and the change record of each node it changes.
 
     A property is compared and set only when the row knows it (not null), and a default
     (``plan.DEFAULTS``) only where the node has no value; the stamps move only when one
@@ -124,15 +140,18 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows", out: str = "changes"
            for name, default in defaults.items() if name not in given])
     names = [name for name, _, _ in values] + [n for n in defaults if n not in given]
     key = KEY_PROPERTY[label]
+    created = f"n.{NEW} IS NOT NULL"
+    if label in CREATED_ELSEWHERE:
+        created += f" OR ${created_parameter(label)}[n.`{key}`] IS NOT NULL"
     statement = (
         f"UNWIND ${rows} AS row\n"
         f"MERGE (n:{label.value} {{{key}: row[{layout.key}]}})\n"
         f"ON CREATE SET n.createdAt = coalesce(datetime(row[{layout.created}]), now),\n"
         f"              n.updatedAt = now, n.updatedBy = $actor, n.{NEW} = true\n"
         # What the node held before this write, for its change record.
-        f"WITH n, row, now, n.{NEW} IS NOT NULL AS created, "
+        f"WITH n, row, now, {created} AS created, "
         f"n {{{', '.join(f'.`{name}`' for name in names)}}} AS before\n"
-        + unmark("n", "created")
+        + unmark("n", f"n.{NEW} IS NOT NULL")
     )
     for i, triple in enumerate(layout.links):
         statement += "WITH *\n" + _carry(layout, i, triple)
@@ -144,13 +163,45 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows", out: str = "changes"
             "  THEN [1] ELSE [] END |\n"
             f"  SET {sets},\n"
             "      n.updatedAt = now, n.updatedBy = $actor)\n")
-    return statement + (
-        f"WITH n, created, before, links, [f IN {_names(names)} WHERE NOT coalesce(\n"
+    return statement + _record(label, names)
+
+
+def _record(label: Label, names: list[str]) -> str:
+    """Clauses that write the change record of each row whose node this upsert created
+    or changed (``kb.domain.changes``: field names, each value before and after, links
+    added), given ``n``, ``created``, ``before`` and ``links``."""
+    key = KEY_PROPERTY[label]
+    bulky = BULKY[label]
+    values = ",\n    ".join(
+        (f"c.`{changes.BEFORE}{name}` = CASE WHEN NOT created AND '{name}' IN fields "
+         f"THEN before.`{name}` END,\n    ")
+        + (f"c.`{changes.AFTER}{name}` = CASE WHEN "
+           + ("NOT created AND " if name in bulky else "")
+           + f"'{name}' IN fields THEN n.`{name}` END")
+        for name in names)
+    link_lists = ",\n    ".join(
+        f"c.`{prop}` = CASE WHEN size(links) > 0 THEN [l IN links | l.{part}] END"
+        for part, prop in changes.LINK_LISTS.items() if part != "action")
+    statuses = _names(sorted(changes.STATUS_FIELDS))
+    plain_fields = _names(sorted(changes.STATUS_FIELDS | {"aliases"}))
+    return (
+        f"WITH n, now, created, before, links, [f IN {_names(names)} WHERE NOT coalesce(\n"
         "  before[f] = n[f], before[f] IS NULL AND n[f] IS NULL)] AS fields\n"
         "WHERE created OR size(fields) > 0 OR size(links) > 0\n"
-        f"RETURN collect({{kind: '{label.value}', key: n.`{key}`, created: created,\n"
-        "                fields: [f IN fields | [f, before[f], n[f]]], links: links})"
-        f" AS {out}\n"
+        f"CREATE (c:{CHANGE_LABEL} {{id: $batch + '/0/{label.value}/' + n.`{key}`, at: now,\n"
+        f"  actor: $actor, path: $path, batch: $batch, kind: '{label.value}', key: n.`{key}`,\n"
+        "  op: CASE WHEN created THEN 'create' ELSE 'update' END, fields: fields,\n"
+        "  categories: [x IN [\n"
+        "    CASE WHEN created THEN 'created' END,\n"
+        f"    CASE WHEN NOT created AND any(f IN fields WHERE NOT f IN {plain_fields})\n"
+        "      THEN 'properties' END,\n"
+        f"    CASE WHEN NOT created AND any(f IN fields WHERE f IN {statuses}) "
+        "THEN 'status' END,\n"
+        "    CASE WHEN 'aliases' IN fields THEN 'aliases' END,\n"
+        "    CASE WHEN size(links) > 0 THEN 'links' END] WHERE x IS NOT NULL]})\n"
+        + (f"SET {values}" + (f",\n    {link_lists}" if link_lists else "") if values
+           else (f"SET {link_lists}" if link_lists else ""))
+        + "\n"
     )
 
 
@@ -201,12 +252,11 @@ def upsert_all(parts: tuple[tuple[Label, Shape], ...]) -> str:
     trip instead of one per label (seven for a batch of runs). Built once per combination
     of labels and shapes, which only ever come from the fixed lists.
     """
-    bodies = [_upsert(label, shape, rows_parameter(label), f"changes_{label.value}")
-              for label, shape in parts]
+    bodies = (_upsert(label, shape, rows_parameter(label)) for label, shape in parts)
     return KEYED + NOW + "".join(
         "CALL (now) {\n" + "".join(f"  {line}\n" for line in body.splitlines()) + "}\n"
         for body in bodies
-    ) + "RETURN " + " + ".join(f"changes_{label.value}" for label, _ in parts) + " AS changes"
+    )
 
 
 MISSING: dict[Label, str] = {label: _missing(label) for label in Label}

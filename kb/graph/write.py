@@ -24,6 +24,7 @@ from .statements import (
     LINK_DEFAULT_PARAMETERS,
     MISSING,
     OWN,
+    created_parameter,
     rows_parameter,
     upsert_all,
 )
@@ -72,12 +73,12 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     """
     stamp = now.isoformat()  # every statement takes the time as text: see statements.NOW
     log = ChangeLog()
+    batch_id = new_batch()
     if claimed is None:
         # First, so that a run another source owns refuses the batch before any write.
         claimed = claim_runs(tx, ((run.id, run.source.value) for run in batch.runs), stamp)
-    for run_id in claimed:
-        log.created(Label.RUN, run_id)
-    versions = models.assign_versions(tx, batch.model_versions, stamp, actor, log)
+    new_models: set[str] = set()
+    versions = models.assign_versions(tx, batch.model_versions, stamp, actor, new_models)
     placed = deployments.reuse_active(tx, batch.deployments, made_up)
     if plan is None or versions is not batch.model_versions or placed is not batch.deployments:
         batch = batch.model_copy(update={"model_versions": versions, "deployments": placed})
@@ -86,7 +87,10 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     # Each label's upsert also writes the links it carries (plan.EMBEDDED). References
     # that must already exist (in the graph or in this batch) are checked next; a NotFound
     # aborts the transaction, so nothing is written.
-    _upsert_nodes(tx, plan, stamp, actor, log)
+    _upsert_nodes(tx, plan, stamp, actor, {
+        "path": path, "batch": batch_id,
+        created_parameter(Label.RUN): dict.fromkeys(claimed, 1),
+        created_parameter(Label.MODEL): dict.fromkeys(new_models, 1)})
     # Runs of this very batch were just written; only the others need looking up.
     batch_runs = {run.id for run in batch.runs}
     _require(tx, Label.RUN,
@@ -108,14 +112,15 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     deployments.retire_replaced(tx, batch.deployments, stamp, actor, log)
     deployments.retire(tx, batch.retirements, stamp, actor, log)
     _ownerships(tx, batch, stamp, actor, log)
-    record(tx, log, now=stamp, actor=actor, path=path, batch=new_batch())
+    record(tx, log, now=stamp, actor=actor, path=path, batch=batch_id)
     return WriteResult([(mv.model, mv.version or "", mv.run_id) for mv in versions],
                        [d.id for d in placed])
 
 
 def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str,
-                  log: ChangeLog) -> None:
-    """Every node row of ``plan``, label by label in ``NODE_ORDER``, in one statement."""
+                  recording: dict[str, Any]) -> None:
+    """Every node row of ``plan``, label by label in ``NODE_ORDER``, in one statement,
+    with its change records (``recording``: the parameters they take)."""
     present = [(label, nodes) for label in NODE_ORDER if (nodes := plan.node_rows(label)).rows]
     if not present:
         return
@@ -127,8 +132,8 @@ def _upsert_nodes(tx: ManagedTransaction, plan: Plan, now: str, actor: str,
             nodes.rows.sort(key=_key)
     statement = upsert_all(tuple((label, nodes.shape) for label, nodes in present))
     params = {rows_parameter(label): nodes.rows for label, nodes in present}
-    changed = tx.run(statement, params, now=now, actor=actor, **LINK_DEFAULT_PARAMETERS)
-    log.upserted(changed.single(strict=True)["changes"])
+    tx.run(statement, params, now=now, actor=actor, **recording,
+           **LINK_DEFAULT_PARAMETERS).consume()
 
 
 def _key(row: list[Any]) -> str:
