@@ -79,8 +79,8 @@ class ChangeFact:
     key: str
     op: str
     categories: tuple[str, ...]
-    #: ``{name: (before, after)}``; a creation's ``before`` is ``None``, and so is its
-    #: ``after`` for maps and lists (the entity holds them). Times are ISO text.
+    #: ``{name: (before, after)}`` of the fields changed; a creation names the fields it
+    #: set, each ``(None, None)`` (the entity holds them). Times are ISO text.
     fields: dict[str, tuple[Any, Any]] = field(hash=False)
     links: tuple[LinkChange, ...] = ()
 
@@ -109,26 +109,31 @@ def categories(kind: str, op: str, fields: dict[str, Any], links: list[LinkChang
     return list(dict.fromkeys(found))
 
 
-# How a record is stored. Neo4j properties hold no maps, so each changed field's values
-# are properties of their own, named by these prefixes and the field's name, and the links
-# are parallel lists. A record names the fields it changed in ``fields``.
+# How a record is stored. Neo4j properties hold no maps, so a changed field's values are
+# properties of their own, named by these prefixes and the field's name, and each link is
+# one text of its parts. A record names the fields it set or changed in ``fields``; a
+# creation stores no values (the entity's first state is the entity itself, or the
+# ``before`` of the field's next change).
 BEFORE = "was."
 AFTER = "now."
-LINK_LISTS = {"rel": "linkRel", "direction": "linkDirection", "kind": "linkKind",
-              "key": "linkKey", "action": "linkAction"}
+LINK_PARTS = ("rel", "direction", "kind", "key", "action")
+#: Keys and names never hold control characters (``kb.domain.text``).
+LINK_SEPARATOR = "\x1f"
 #: Each link's own facts, as JSON text, where a record's links have any.
 LINK_PROPS = "linkProps"
 
 
-def stored(fields: dict[str, tuple[Any, Any]], links: list[LinkChange]) -> dict[str, Any]:
+def stored(fields: dict[str, tuple[Any, Any]], links: list[LinkChange], *,
+           created: bool = False) -> dict[str, Any]:
     """A record's fields and links as the properties it is stored with."""
     out: dict[str, Any] = {"fields": sorted(fields)}
-    for name, (before, after) in fields.items():
-        out[BEFORE + name] = before
-        out[AFTER + name] = after
+    if not created:
+        for name, (before, after) in fields.items():
+            out[BEFORE + name] = before
+            out[AFTER + name] = after
     if links:
-        for part, prop in LINK_LISTS.items():
-            out[prop] = [getattr(x, part) for x in links]
+        out["links"] = [LINK_SEPARATOR.join(getattr(x, part) for part in LINK_PARTS)
+                        for x in links]
         if any(x.props for x in links):
             out[LINK_PROPS] = [json.dumps({k: _text(v) for k, v in sorted(x.props.items())},
                                           separators=(",", ":"), ensure_ascii=False)
@@ -143,14 +148,14 @@ def read_fields(props: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
 
 
 def read_links(props: dict[str, Any]) -> tuple[LinkChange, ...]:
-    rels = props.get(LINK_LISTS["rel"]) or []
-    n = len(rels)
-    parts = {part: props.get(prop) or [None] * n for part, prop in LINK_LISTS.items()}
-    extra = props.get(LINK_PROPS) or ["{}"] * n
-    return tuple(
-        LinkChange(rels[i], parts["direction"][i], parts["kind"][i], parts["key"][i],
-                   parts["action"][i] or "add", json.loads(extra[i] or "{}"))
-        for i in range(n))
+    texts = props.get("links") or []
+    extra = props.get(LINK_PROPS) or ["{}"] * len(texts)
+    out = []
+    for text, more in zip(texts, extra, strict=False):
+        rel, direction, kind, key, *action = text.split(LINK_SEPARATOR)
+        out.append(LinkChange(rel, direction, kind, key, action[0] if action else "add",
+                              json.loads(more or "{}")))
+    return tuple(out)
 
 
 def _text(value: Any) -> Any:

@@ -72,7 +72,7 @@ class ChangeLog:
             out.append({
                 "id": f"{batch}/1/{i:05d}", "kind": kind, "key": key, "op": entry.op.value,
                 "categories": categories(kind, entry.op, fields, entry.links),
-                **stored(fields, entry.links)})
+                **stored(fields, entry.links, created=entry.op == Op.CREATE)})
         return out
 
 

@@ -41,9 +41,9 @@ INDEXES = [
     for label, prop in _INDEXED
 ]
 
-# Change records are read by entity, newest first; by time; and by who wrote them.
+# Change records are read by entity, newest first; by time; and by who wrote them. Their
+# ids are unique by construction (the write's batch id, then the entity), unconstrained.
 CHANGE_SCHEMA = [
-    f"CREATE CONSTRAINT change_id IF NOT EXISTS FOR (c:{CHANGE_LABEL}) REQUIRE c.id IS UNIQUE",
     f"CREATE INDEX change_entity IF NOT EXISTS FOR (c:{CHANGE_LABEL}) ON (c.kind, c.key, c.at)",
     f"CREATE INDEX change_at IF NOT EXISTS FOR (c:{CHANGE_LABEL}) ON (c.at)",
     f"CREATE INDEX change_actor IF NOT EXISTS FOR (c:{CHANGE_LABEL}) ON (c.actor, c.at)",

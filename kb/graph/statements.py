@@ -53,12 +53,6 @@ def link_defaults_parameter(triple: tuple[Label, Rel, Label]) -> str:
     return f"defaults_{a.value}_{rel.value}_{b.value}"
 
 
-#: Properties too large to copy into a creation's record (maps as JSON, lists): the node
-#: holds them, and a later change records them from what to what.
-BULKY: dict[Label, frozenset[str]] = {
-    e.label: frozenset(p.name for p in e.props if p.kind in (model.JSON, model.TEXT_LIST))
-    for e in model.ENTITIES}
-
 #: Every statement that creates links takes these, so a new link gets its defaults.
 LINK_DEFAULT_PARAMETERS: dict[str, dict[str, object]] = {
     link_defaults_parameter(t): d for t, d in LINK_DEFAULTS.items()}
@@ -171,17 +165,11 @@ def _record(label: Label, names: list[str]) -> str:
     or changed (``kb.domain.changes``: field names, each value before and after, links
     added), given ``n``, ``created``, ``before`` and ``links``."""
     key = KEY_PROPERTY[label]
-    bulky = BULKY[label]
     values = ",\n    ".join(
-        (f"c.`{changes.BEFORE}{name}` = CASE WHEN NOT created AND '{name}' IN fields "
-         f"THEN before.`{name}` END,\n    ")
-        + (f"c.`{changes.AFTER}{name}` = CASE WHEN "
-           + ("NOT created AND " if name in bulky else "")
-           + f"'{name}' IN fields THEN n.`{name}` END")
+        f"c.`{changes.BEFORE}{name}` = CASE WHEN 'x' IN fields THEN before.`{name}` END,\n    "
+        f"c.`{changes.AFTER}{name}` = CASE WHEN 'x' IN fields THEN n.`{name}` END"
+        .replace("'x'", f"'{name}'")
         for name in names)
-    link_lists = ",\n    ".join(
-        f"c.`{prop}` = CASE WHEN size(links) > 0 THEN [l IN links | l.{part}] END"
-        for part, prop in changes.LINK_LISTS.items() if part != "action")
     statuses = _names(sorted(changes.STATUS_FIELDS))
     plain_fields = _names(sorted(changes.STATUS_FIELDS | {"aliases"}))
     return (
@@ -198,11 +186,19 @@ def _record(label: Label, names: list[str]) -> str:
         f"    CASE WHEN NOT created AND any(f IN fields WHERE f IN {statuses}) "
         "THEN 'status' END,\n"
         "    CASE WHEN 'aliases' IN fields THEN 'aliases' END,\n"
-        "    CASE WHEN size(links) > 0 THEN 'links' END] WHERE x IS NOT NULL]})\n"
-        + (f"SET {values}" + (f",\n    {link_lists}" if link_lists else "") if values
-           else (f"SET {link_lists}" if link_lists else ""))
-        + "\n"
+        "    CASE WHEN size(links) > 0 THEN 'links' END] WHERE x IS NOT NULL],\n"
+        f"  links: CASE WHEN size(links) > 0 THEN [l IN links | {_joined('l')}] END}})\n"
+        # A creation's values are the entity's first state; only a change has from and to.
+        + (f"FOREACH (_ IN CASE WHEN created THEN [] ELSE [1] END |\n  SET {values})\n"
+           if values else "")
     )
+
+
+def _joined(link: str) -> str:
+    """A link the upsert added (a map with rel, direction, kind and key) as its stored
+    text; the action, "add", is left out."""
+    sep = f"\\u{ord(changes.LINK_SEPARATOR):04X}"  # a Cypher escape, never a raw control
+    return f" + '{sep}' + ".join(f"{link}.{part}" for part in changes.LINK_PARTS[:-1])
 
 
 def _names(names: list[str]) -> str:
