@@ -63,33 +63,45 @@ def _created_defaults(triple: tuple[Label, Rel, Label]) -> str:
     return f", r += ${link_defaults_parameter(triple)}" if triple in LINK_DEFAULTS else ""
 
 
-def _carry(layout: RowLayout, index: int, triple: tuple[Label, Rel, Label]) -> str:
-    """A subquery that links the bound node ``n`` along one embedded triple and returns
-    the links it added (``added{index}``), each a map of a ``LinkChange``."""
+def _carry(layout: RowLayout, triple: tuple[Label, Rel, Label]) -> str:
+    """A unit subquery that links the bound node ``n`` along one embedded triple."""
     a, rel, b = triple
     outgoing = a is layout.label
     other = b if outgoing else a
-    at = layout.link_key(triple)
-    key = "l" if at is None else f"l[{at}]"
     pattern = f"(n)-[r:{rel.value}]->(o)" if outgoing else f"(o)-[r:{rel.value}]->(n)"
     sets = "".join(
         f"  SET r.`{name}` = coalesce(l[{layout.link_value(triple, name)}], r.`{name}`)\n"
         for name in layout.link_properties(triple))
-    direction = "out" if outgoing else "in"
     return (
         "CALL (n, row, now) {\n"
         f"  UNWIND row[{layout.link(triple)}] AS l\n"
-        f"  MATCH (o:{other.value} {{{KEY_PROPERTY[other]}: {key}}})\n"
+        f"  MATCH (o:{other.value} {{{KEY_PROPERTY[other]}: {_link_key(layout, triple)}}})\n"
         f"  MERGE {pattern}\n"
-        f"  ON CREATE SET r.createdAt = now, r.{NEW} = true{_created_defaults(triple)}\n"
+        f"  ON CREATE SET r.createdAt = now{_created_defaults(triple)}\n"
         f"{sets}"
-        f"  WITH o, r, r.{NEW} IS NOT NULL AS added\n"
-        f"  {unmark('r', 'added')}"
-        "  WITH o, added WHERE added\n"
-        f"  RETURN collect({{rel: '{rel.value}', direction: '{direction}', "
-        f"kind: '{other.value}', key: o.`{KEY_PROPERTY[other]}`}}) AS added{index}\n"
         "}\n"
     )
+
+
+def _link_key(layout: RowLayout, triple: tuple[Label, Rel, Label], entry: str = "l") -> str:
+    at = layout.link_key(triple)
+    return entry if at is None else f"{entry}[{at}]"
+
+
+def _added(layout: RowLayout, triple: tuple[Label, Rel, Label]) -> str:
+    """The links along ``triple`` this row will add, as their stored texts: all of them for
+    a node just created, else those not there yet (read before the links are merged)."""
+    a, rel, b = triple
+    outgoing = a is layout.label
+    other = b if outgoing else a
+    key = _link_key(layout, triple)
+    sep = f"\\u{ord(changes.LINK_SEPARATOR):04X}"  # a Cypher escape, never a raw control
+    text = (f"'{rel.value}{sep}{'out' if outgoing else 'in'}{sep}{other.value}{sep}' + {key}")
+    end = f"(:{other.value} {{{KEY_PROPERTY[other]}: {key}}})"
+    pattern = f"(n)-[:{rel.value}]->{end}" if outgoing else f"{end}-[:{rel.value}]->(n)"
+    column = f"row[{layout.link(triple)}]"
+    return (f"CASE WHEN created THEN [l IN {column} | {text}]\n"
+            f"     ELSE [l IN {column} WHERE NOT EXISTS {{ {pattern} }} | {text}] END")
 
 
 #: Labels whose nodes another statement of the write may create first (a run claimed for
@@ -147,10 +159,9 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
         f"n {{{', '.join(f'.`{name}`' for name in names)}}} AS before\n"
         + unmark("n", f"n.{NEW} IS NOT NULL")
     )
-    for i, triple in enumerate(layout.links):
-        statement += "WITH *\n" + _carry(layout, i, triple)
-    added = " + ".join(f"added{i}" for i in range(len(layout.links))) or "[]"
-    statement += f"WITH n, row, now, created, before, {added} AS links\n"
+    added = " +\n  ".join(_added(layout, triple) for triple in layout.links) or "[]"
+    statement += f"WITH n, row, now, created, before,\n  {added} AS links\n"
+    statement += "".join(_carry(layout, triple) for triple in layout.links)
     if sets:
         statement += (
             f"FOREACH (_ IN CASE WHEN {changed}\n"
@@ -187,18 +198,11 @@ def _record(label: Label, names: list[str]) -> str:
         "THEN 'status' END,\n"
         "    CASE WHEN 'aliases' IN fields THEN 'aliases' END,\n"
         "    CASE WHEN size(links) > 0 THEN 'links' END] WHERE x IS NOT NULL],\n"
-        f"  links: CASE WHEN size(links) > 0 THEN [l IN links | {_joined('l')}] END}})\n"
+        "  links: CASE WHEN size(links) > 0 THEN links END})\n"
         # A creation's values are the entity's first state; only a change has from and to.
         + (f"FOREACH (_ IN CASE WHEN created THEN [] ELSE [1] END |\n  SET {values})\n"
            if values else "")
     )
-
-
-def _joined(link: str) -> str:
-    """A link the upsert added (a map with rel, direction, kind and key) as its stored
-    text; the action, "add", is left out."""
-    sep = f"\\u{ord(changes.LINK_SEPARATOR):04X}"  # a Cypher escape, never a raw control
-    return f" + '{sep}' + ".join(f"{link}.{part}" for part in changes.LINK_PARTS[:-1])
 
 
 def _names(names: list[str]) -> str:
