@@ -154,9 +154,10 @@ def _upsert(label: Label, shape: Shape, rows: str = "rows") -> str:
         f"MERGE (n:{label.value} {{{key}: row[{layout.key}]}})\n"
         f"ON CREATE SET n.createdAt = coalesce(datetime(row[{layout.created}]), now),\n"
         f"              n.updatedAt = now, n.updatedBy = $actor, n.{NEW} = true\n"
+        f"WITH n, row, now, {created} AS created\n"
         # What the node held before this write, for its change record.
-        f"WITH n, row, now, {created} AS created, "
-        f"n {{{', '.join(f'.`{name}`' for name in names)}}} AS before\n"
+        f"WITH n, row, now, created, CASE WHEN created THEN {{}} "
+        f"ELSE n {{{', '.join(f'.`{name}`' for name in names)}}} END AS before\n"
         + unmark("n", f"n.{NEW} IS NOT NULL")
     )
     added = " +\n  ".join(_added(layout, triple) for triple in layout.links) or "[]"
@@ -184,8 +185,10 @@ def _record(label: Label, names: list[str]) -> str:
     statuses = _names(sorted(changes.STATUS_FIELDS))
     plain_fields = _names(sorted(changes.STATUS_FIELDS | {"aliases"}))
     return (
-        f"WITH n, now, created, before, links, [f IN {_names(names)} WHERE NOT coalesce(\n"
-        "  before[f] = n[f], before[f] IS NULL AND n[f] IS NULL)] AS fields\n"
+        f"WITH n, now, created, before, links, CASE WHEN created\n"
+        f"  THEN [f IN {_names(names)} WHERE n[f] IS NOT NULL]\n"
+        f"  ELSE [f IN {_names(names)} WHERE NOT coalesce(\n"
+        "    before[f] = n[f], before[f] IS NULL AND n[f] IS NULL)] END AS fields\n"
         "WHERE created OR size(fields) > 0 OR size(links) > 0\n"
         f"CREATE (c:{CHANGE_LABEL} {{id: $batch + '/0/{label.value}/' + n.`{key}`, at: now,\n"
         f"  actor: $actor, path: $path, batch: $batch, kind: '{label.value}', key: n.`{key}`,\n"
