@@ -1,0 +1,40 @@
+"""What a read costs the database: ``PROFILE`` a statement and sum the db hits of its plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kb.graph import Graph
+
+
+def plan_hits(plan: dict[str, Any] | None) -> int:
+    """The ``dbHits`` of a profiled plan (the driver's raw ``profile``), summed over its tree."""
+    if not plan:
+        return 0
+    return int(plan.get("dbHits", 0)) + sum(plan_hits(c) for c in plan.get("children", ()))
+
+
+def db_hits(graph: Graph, statement: str, **params: Any) -> int:
+    """The db hits of one run of ``statement`` with ``params`` (its records read in full)."""
+    def work(tx: Any) -> int:
+        result = tx.run("PROFILE " + statement, **params)
+        return plan_hits(result.consume().profile)
+
+    return graph.read(work)
+
+
+def plan_text(graph: Graph, statement: str, **params: Any) -> list[str]:
+    """The operators of the statement's profiled plan with their hits, for failure messages."""
+    def work(tx: Any) -> list[str]:
+        lines: list[str] = []
+
+        def walk(plan: dict[str, Any], depth: int) -> None:
+            lines.append(f"{'  ' * depth}{plan.get('operatorType')} hits={plan.get('dbHits')} "
+                         f"rows={plan.get('rows')} {plan.get('args', {}).get('Details', '')}")
+            for c in plan.get("children", ()):
+                walk(c, depth + 1)
+
+        walk(tx.run("PROFILE " + statement, **params).consume().profile or {}, 0)
+        return lines
+
+    return graph.read(work)
