@@ -93,6 +93,9 @@ class ChangeConnection:
         return [e.node for e in self.edges]
 
 
+_CATEGORIES = frozenset(c.value for c in Category)
+
+
 def _entity_id(kind: str, key: str) -> strawberry.ID | None:
     try:
         return strawberry.ID(to_global_id(Label(kind), key))
@@ -110,7 +113,7 @@ def change(fact: ChangeFact) -> Change:
         id=fact.id, at=fact.at, actor=fact.actor, path=fact.path, batch=fact.batch,
         entity=ChangedEntity(kind=fact.kind, key=fact.key,
                              entity_id=_entity_id(fact.kind, fact.key)),
-        op=fact.op, kinds=[Category(k) for k in fact.categories if k in Category],
+        op=fact.op, kinds=[Category(k) for k in fact.categories if k in _CATEGORIES],
         fields=[FieldChange(name=n, before=b, after=a)
                 for n, (b, a) in sorted(fact.fields.items())],
         links=[_link(x) for x in fact.links])

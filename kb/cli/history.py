@@ -60,22 +60,36 @@ def _value(value: Any) -> str:
 def _link(link: Any) -> str:
     ref = ref_text(link.kind, link.key)
     sign = "+" if link.action == "add" else "−"
-    if link.rel == "ALIAS":
-        alias = _short(str(link.props.get("alias", "")), VALUE_CHARS)
-        target = ref.partition(":")[2]
-        return f"alias {alias} → {target}" if link.action == "add" else \
-            f"alias {alias} off {target}"
     if link.rel == "OWNS":
         return f"{sign} {_short(str(link.props.get('role') or 'owner'), VALUE_CHARS)} {ref}"
     arrow = link.rel if link.direction == "out" else f"←{link.rel}"
     return f"{sign} {arrow} {ref}"
 
 
+def _aliases(links: list[Any]) -> list[str]:
+    """Alias moves, one part each: ``alias champion churn@1 → churn@2``."""
+    closed: dict[str, str] = {}
+    added: dict[str, str] = {}
+    for x in links:
+        version = ref_text(x.kind, x.key).partition(":")[2]
+        (added if x.action == "add" else closed)[str(x.props.get("alias", ""))] = version
+    parts = []
+    for alias in dict.fromkeys([*added, *closed]):
+        name = _short(alias, VALUE_CHARS)
+        if alias in added:
+            before = f"{closed[alias]} " if alias in closed else ""
+            parts.append(f"alias {name} {before}→ {added[alias]}")
+        else:
+            parts.append(f"alias {name} off {closed[alias]}")
+    return parts
+
+
 def summary(change: Any) -> str:
     """What a change did, in one line of parts: its links, then its fields."""
     parts = {"create": ["created"], "delete": ["deleted"], "erase": ["erased"]
              }.get(change.op, [])
-    parts += [_link(x) for x in change.links]
+    parts += _aliases([x for x in change.links if x.rel == "ALIAS"])
+    parts += [_link(x) for x in change.links if x.rel != "ALIAS"]
     for name, (before, after) in sorted(change.fields.items()):
         if change.op == "create":
             parts.append(f"{name} {_value(after)}")
@@ -101,9 +115,9 @@ def line(change: Any, *, with_ref: bool) -> Text:
         head += " " + _short(ref_text(change.kind, change.key), 40)
     rest = summary(change)
     text = Text(_fit(head, console.width), no_wrap=True, overflow="ignore")
-    room = console.width - cell_len(text.plain) - 2
+    room = console.width - cell_len(text.plain) - 1
     if rest and room > 1:
-        text.append("  ")
+        text.append(" ")
         text.append(_fit(rest, room), style="")
     return text
 

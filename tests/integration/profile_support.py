@@ -38,3 +38,36 @@ def plan_text(graph: Graph, statement: str, **params: Any) -> list[str]:
         return lines
 
     return graph.read(work)
+
+
+class Records(list):
+    """A statement's records read in full, still answering ``single()``."""
+
+    def single(self) -> Any:
+        return self[0] if self else None
+
+
+class Profiling:
+    """A transaction that runs every statement under ``PROFILE`` and adds up its db hits;
+    hand it to a ``kb.graph`` reader in place of the transaction it takes."""
+
+    def __init__(self, tx: Any) -> None:
+        self.tx = tx
+        self.hits = 0
+        self.statements = 0
+
+    def run(self, statement: str, **params: Any) -> Records:
+        result = self.tx.run("PROFILE " + statement, **params)
+        records = Records(result)
+        self.hits += plan_hits(result.consume().profile)
+        self.statements += 1
+        return records
+
+
+def profiled(graph: Graph, reader: Any, *args: Any, **kw: Any) -> tuple[Any, int]:
+    """What ``reader(tx, *args, **kw)`` returns, and the db hits of every statement it ran."""
+    def work(tx: Any) -> tuple[Any, int]:
+        profiling = Profiling(tx)
+        return reader(profiling, *args, **kw), profiling.hits
+
+    return graph.read(work)
