@@ -58,7 +58,7 @@ def _value(value: Any) -> str:
 
 
 def _link(link: Any) -> str:
-    ref = ref_text(link.kind, link.key)
+    ref = _short(ref_text(link.kind, link.key), 60)
     sign = "+" if link.action == "add" else "−"
     if link.rel == "OWNS":
         return f"{sign} {_short(str(link.props.get('role') or 'owner'), VALUE_CHARS)} {ref}"
@@ -71,7 +71,7 @@ def _aliases(links: list[Any]) -> list[str]:
     closed: dict[str, str] = {}
     added: dict[str, str] = {}
     for x in links:
-        version = ref_text(x.kind, x.key).partition(":")[2]
+        version = _short(ref_text(x.kind, x.key).partition(":")[2], 40)
         (added if x.action == "add" else closed)[str(x.props.get("alias", ""))] = version
     parts = []
     for alias in dict.fromkeys([*added, *closed]):
@@ -110,7 +110,8 @@ def _fit(text: str, width: int) -> str:
 def line(change: Any, *, with_ref: bool) -> Text:
     """One change as one line of at most the console's width."""
     at = change.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    head = f"{at} {_short(change.actor or '-', ACTOR_CHARS)} {change.path} {change.op}"
+    head = (f"{at} {_short(change.actor or '-', ACTOR_CHARS)} {_short(change.path, 12)} "
+            f"{_short(change.op, 8)}")
     if with_ref:
         head += " " + _short(ref_text(change.kind, change.key), 40)
     rest = summary(change)

@@ -337,6 +337,25 @@ def test_cli_text_is_one_safe_line_per_change_at_80_columns(kb) -> None:
         "2026-03-01T10:00:00Z alice sdk update run:r1 command — → [red]boom")
 
 
+def test_a_line_shows_control_characters_as_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text that reached the graph some other way than the write path is still inert."""
+    from kb.cli.app import console
+    from kb.cli.history import line
+    from kb.domain.changes import ChangeFact, LinkChange
+
+    monkeypatch.setattr(console, "width", 80)
+    change = ChangeFact(
+        id="b.1", at=T0, actor="\x1b[31mevil", path="sdk", batch="b", kind="Run",
+        key="r\u202e1", op="update", categories=("properties",),
+        fields={"command": ("ls", "\x1b]0;pwned\x07")},
+        links=(LinkChange("OWNS", "in", "Person", "\x1b[2Jbob", "add", {"role": "owner"}),))
+    text = line(change, with_ref=True).plain
+    assert cell_len(text) <= 80
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert text == ("2026-03-01T09:00:00Z \\x1b[31mevil sdk update run:r\\u202e1 + owner "
+                    "person:\\x1b[2…")
+
+
 # -- cost ------------------------------------------------------------------------------
 def _noise(graph: Graph, runs: int) -> None:
     """Unrelated writes by someone else, before and after the story: runs and models."""
@@ -369,6 +388,35 @@ def _costs(graph: Graph) -> dict[str, int]:
     }
     return {name: profiled(graph, reader, *args, **kw[name])[1]
             for name, (reader, *args) in readers.items()}
+
+
+def test_a_page_costs_the_same_however_long_the_history(graph: Graph) -> None:
+    eve = Client(graph, actor="eve")
+
+    def updates(start: int, count: int) -> None:
+        for i in range(start, start + count):
+            b = eve.builder()
+            b.run(id="long", metrics={"step": i})
+            eve.write(b, now=at(i / 60))
+
+    def page_costs() -> tuple[int, int, int, int]:
+        first, hits = profiled(graph, history, "Run", "long", first=3)
+        deeper = graph.read(lambda tx: history(tx, "Run", "long", first=6,
+                                               after=first.end_cursor))
+        by, by_hits = profiled(graph, changes, actor="eve", first=3)
+        deeper_by = graph.read(lambda tx: changes(tx, actor="eve", first=6,
+                                                  after=by.end_cursor))
+        return (hits, profiled(graph, history, "Run", "long", first=3,
+                               after=deeper.end_cursor)[1],
+                by_hits, profiled(graph, changes, actor="eve", first=3,
+                                  after=deeper_by.end_cursor)[1])
+
+    updates(0, 20)
+    short = page_costs()
+    updates(20, 100)
+    # The first page, and one that starts at a cursor deep in the history, each cost what
+    # they did when the history was a sixth as long; so do the pages of one actor's writes.
+    assert page_costs() == short
 
 
 def test_reads_cost_the_same_whatever_else_the_graph_holds(graph: Graph) -> None:
