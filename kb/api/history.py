@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from kb.domain import Label, to_global_id
@@ -138,15 +140,34 @@ def _kinds(kinds: list[Category] | None) -> list[str]:
     return [Category(k).value for k in kinds or ()]
 
 
+def _histories(tx: Any, refs: list[tuple[Label, str]], **page: Any) -> list[ChangePage]:
+    return [entity_history(tx, label, key, **page) for label, key in refs]
+
+
+def _loader(info: Info, first: int, after: str | None, kinds: list[str]
+            ) -> DataLoader[tuple[Label, str], ChangePage]:
+    """One loader per request and page asked for: the histories of a list of nodes are
+    read in one transaction, not one each."""
+    loaders = info.context.extra.setdefault("history", {})
+    wanted = (first, after, tuple(kinds))
+    loader = loaders.get(wanted)
+    if loader is None:
+        async def load(refs: list[tuple[Label, str]]) -> list[ChangePage]:
+            return await info.context.loaders.read(partial(
+                _histories, refs=list(refs), first=first, after=after, kinds=kinds))
+
+        loader = loaders[wanted] = DataLoader(load_fn=load, max_batch_size=MAX_PAGE)
+    return loader
+
+
 async def node_history(info: Info, node_id: str, first: int | None, after: str | None,
                        kinds: list[Category] | None) -> ChangeConnection:
     """The history of the node whose global id is ``node_id`` (``entity_history``)."""
     from kb.domain import from_global_id
 
     ref = from_global_id(node_id)
-    page = await info.context.loaders.read(partial(
-        entity_history, label=ref.label, key=ref.key, first=page_size(first, 20),
-        after=after, kinds=_kinds(kinds)))
+    page = await _loader(info, page_size(first, 20), after, _kinds(kinds)).load(
+        (ref.label, ref.key))
     return change_connection(page, after)
 
 

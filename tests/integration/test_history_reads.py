@@ -184,6 +184,15 @@ def test_notes_have_a_history_too(api: Api) -> None:
     assert (only[0], only[1], only[4]) == (iso(0), "alice", "create")
 
 
+def test_the_histories_of_a_list_are_one_read(api: Api, graph: Graph) -> None:
+    query = """{ runs(first: 10) { nodes { runId history(first: 1) { nodes { op } } } } }"""
+    before = graph.round_trips
+    runs = api.data(query)["runs"]["nodes"]
+    assert {r["runId"] for r in runs} == {"r1", "r2", "ol-1"}
+    assert all(r["history"]["nodes"] for r in runs)
+    assert graph.round_trips - before == 2  # the runs, then every run's history
+
+
 def test_root_changes_by_span_actor_and_kind(api: Api) -> None:
     span = {"since": iso(1), "until": iso(3), "first": 50}
     got = rows(api.data(CHANGES, span)["changes"])
