@@ -4,6 +4,7 @@ SDK, OpenLineage, GraphQL and the CLI."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -286,7 +287,7 @@ def test_bad_cursor_page_size_and_span_are_refused_naming_the_field(api: Api, kb
     assert error["extensions"]["field"] == "since"
     out = kb("history", "run:r1", "--after", "junk", "--json")
     assert out.exit_code == 2
-    assert ok_json.__call__ and __import__("json").loads(out.stdout)["error"]["field"] == "after"
+    assert json.loads(out.stdout)["error"]["field"] == "after"
     out = kb("changes", "--since", "yesterday")
     assert out.exit_code == 2 and "since" in out.output
     out = kb("changes", "--kind", "everything")
