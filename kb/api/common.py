@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,12 +15,33 @@ from kb.errors import InvalidInput
 
 from .limits import MAX_PAGE
 
+if TYPE_CHECKING:
+    from .history import ChangeConnection, ChangeKind
+
 T = TypeVar("T")
+_HISTORY = "kb.api.history"
 
 
 @strawberry.interface(description="An entity with an opaque global id; fetch any with node(id:).")
 class Node:
     id: strawberry.ID
+
+    @strawberry.field(description="Its changes, newest first: who changed what, when, and "
+                      "through which path. A model's include its versions' and their "
+                      "deployments'; a dataset's its versions'.")
+    async def history(
+        self, info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(
+            description=f"Page size, {MAX_PAGE} at most.")] = 20,
+        after: Annotated[str | None, strawberry.argument(
+            description="The endCursor of the previous page.")] = None,
+        kinds: Annotated[list[Annotated[ChangeKind, strawberry.lazy(_HISTORY)]] | None,
+                         strawberry.argument(
+                             description="Only changes that touched one of these.")] = None,
+    ) -> Annotated[ChangeConnection, strawberry.lazy(_HISTORY)]:
+        from .history import node_history
+
+        return await node_history(info, str(self.id), first, after, kinds)
 
 
 @strawberry.type

@@ -56,6 +56,7 @@ from .common import (
     page_request,
 )
 from .context import Info
+from .history import ChangeConnection, ChangeKind, changes_between
 from .types import (
     Dataset,
     DatasetVersion,
@@ -218,6 +219,16 @@ class Query:
                    experiment: str | None = None) -> Connection[Run]:
         return await _page(info, "runs", first, after, since=since, person=person,
                            status=status.value if status else None, experiment=experiment)
+
+    @strawberry.field(description="Every change from `since` to `until` (both included), "
+                      "newest first; `actor` keeps one person's writes.")
+    async def changes(self, info: Info, since: datetime | None = None,
+                      until: datetime | None = None, actor: str | None = None,
+                      kinds: Annotated[list[ChangeKind] | None, strawberry.argument(
+                          description="Only changes that touched one of these.")] = None,
+                      first: Annotated[int, FIRST] = 50,
+                      after: Annotated[str | None, AFTER] = None) -> ChangeConnection:
+        return await changes_between(info, since, until, actor, kinds, first, after)
 
     # -- the questions -------------------------------------------------------------------
     @strawberry.field(description="Who trained the version (or every version), on what "

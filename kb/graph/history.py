@@ -17,25 +17,31 @@ from typing import Any
 
 from neo4j import ManagedTransaction
 
-from kb.domain import CHANGE_LABEL
+from kb.domain import CHANGE_LABEL, KEY_PROPERTY, Label, Rel
 from kb.domain.changes import Category, ChangeFact, read_fields, read_links
-from kb.errors import InvalidInput
+from kb.errors import InvalidInput, NotFound
 
 from .driver import plain
+from .entities import kind_name
 
 #: The widest span a read of changes covers when a bound is not given.
 EARLIEST = "0001-01-01T00:00:00+00:00"
 LATEST = "9999-12-31T23:59:59+00:00"
 
+# The cursor's time is also the seek's upper bound (``$until`` is never later than it), so
+# a page starts where the last one ended instead of filtering its way there.
 _AFTER = """
-  AND ($at IS NULL OR c.at < datetime($at) OR c.at = datetime($at) AND c.id < $id)
+  AND ($at IS NULL OR c.at < datetime($at) OR c.id < $id)
   AND (size($kinds) = 0 OR any(k IN c.categories WHERE k IN $kinds))
 """
 
+# Each read names its index and orders by all of that index's properties, newest first:
+# without both the planner may sort every match (or scan the whole index) before LIMIT.
 HISTORY = (
     f"MATCH (c:{CHANGE_LABEL} {{kind: $kind, key: $key}})\n"
+    f"USING INDEX SEEK c:{CHANGE_LABEL}(kind, key, at)\n"
     "WHERE c.at <= datetime($until)" + _AFTER +
-    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
+    "RETURN c ORDER BY c.kind DESC, c.key DESC, c.at DESC, c.id DESC LIMIT $limit"
 )
 
 # Several entities at once (a model with its versions and deployments), merged by time.
@@ -43,23 +49,50 @@ HISTORY_OF = (
     "UNWIND $refs AS ref\n"
     "CALL (ref) {\n"
     f"  MATCH (c:{CHANGE_LABEL} {{kind: ref[0], key: ref[1]}})\n"
+    f"  USING INDEX SEEK c:{CHANGE_LABEL}(kind, key, at)\n"
     "  WHERE c.at <= datetime($until)" + _AFTER.replace("\n", "\n  ") +
-    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit\n"
+    "RETURN c ORDER BY c.kind DESC, c.key DESC, c.at DESC, c.id DESC LIMIT $limit\n"
     "}\n"
     "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
 )
 
 CHANGES = (
     f"MATCH (c:{CHANGE_LABEL})\n"
+    f"USING INDEX SEEK c:{CHANGE_LABEL}(at)\n"
     "WHERE c.at >= datetime($since) AND c.at <= datetime($until)" + _AFTER +
     "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
 )
 
 CHANGES_BY = (
     f"MATCH (c:{CHANGE_LABEL} {{actor: $actor}})\n"
+    f"USING INDEX SEEK c:{CHANGE_LABEL}(actor, at)\n"
     "WHERE c.at >= datetime($since) AND c.at <= datetime($until)" + _AFTER +
-    "RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit"
+    "RETURN c ORDER BY c.actor DESC, c.at DESC, c.id DESC LIMIT $limit"
 )
+
+
+# The entities whose records a reader of one entity's history reads with it: a model's
+# versions and their deployments, a dataset's versions. From the entity's key, by its links;
+# no row when the entity is not in the graph (grouped by it, so none to aggregate).
+_L, _R = Label, Rel
+_PARTS = {
+    _L.MODEL: (
+        f"MATCH (n:{_L.MODEL} {{name: $key}})\n"
+        f"OPTIONAL MATCH (n)<-[:{_R.VERSION_OF}]-(v:{_L.MODEL_VERSION})\n"
+        f"OPTIONAL MATCH (v)<-[:{_R.SERVES}]-(d:{_L.DEPLOYMENT})\n"
+        f"WITH n, collect(DISTINCT ['{_L.MODEL_VERSION}', v.key])"
+        f" + collect(DISTINCT ['{_L.DEPLOYMENT}', d.id]) AS parts\n"
+        "RETURN [p IN parts WHERE p[1] IS NOT NULL] AS parts"),
+    _L.DATASET: (
+        f"MATCH (n:{_L.DATASET} {{name: $key}})\n"
+        f"OPTIONAL MATCH (n)<-[:{_R.VERSION_OF}]-(v:{_L.DATASET_VERSION})\n"
+        f"WITH n, collect(v.key) AS keys\n"
+        f"RETURN [k IN keys | ['{_L.DATASET_VERSION}', k]] AS parts"),
+}
+
+
+def _exists(label: Label) -> str:
+    return f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}}) RETURN [] AS parts LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -122,6 +155,8 @@ def _page(tx: ManagedTransaction, statement: str, first: int, after: str | None,
     if first < 0:
         raise InvalidInput("first", "must be 0 or more", first)
     at, change_id = _position(after)
+    if at is not None and datetime.fromisoformat(at) < datetime.fromisoformat(params["until"]):
+        params["until"] = at
     found = [fact(r["c"]) for r in tx.run(statement, at=at, id=change_id, kinds=_kinds(kinds),
                                           limit=first + 1, **params)]
     items = tuple(found[:first])
@@ -155,3 +190,20 @@ def changes(tx: ManagedTransaction, *, since: datetime | None = None,
     if actor is None:
         return _page(tx, CHANGES, first, after, kinds, **params)
     return _page(tx, CHANGES_BY, first, after, kinds, actor=actor, **params)
+
+
+def entity_history(tx: ManagedTransaction, label: Label, key: str, *, first: int = 20,
+                   after: str | None = None, kinds: Sequence[str] = (),
+                   until: datetime | None = None) -> ChangePage:
+    """An entity's history as people read it: a model's with its versions' and their
+    deployments', a dataset's with its versions'; any other's its own records.
+
+    ``NotFound`` only when the entity is not in the graph and left no record either (a
+    deleted entity keeps its history)."""
+    row = tx.run(_PARTS.get(label) or _exists(label), key=key).single()
+    parts = [(p[0], p[1]) for p in row["parts"]] if row else []
+    page = history_of(tx, [(label.value, key), *parts], first=first, after=after,
+                      kinds=kinds, until=until)
+    if row is None and not page.items and after is None and not kinds:
+        raise NotFound(kind_name(label), key)
+    return page
