@@ -95,10 +95,10 @@ def categories(kind: str, op: str, fields: dict[str, Any], links: list[LinkChang
         found.append({Op.DELETE: Category.DELETED, Op.ERASE: Category.ERASED,
                       Op.MIGRATE: Category.MIGRATED}[Op(op)])
     names = set(fields)
-    if names - {"aliases"} - STATUS_FIELDS or (op != Op.CREATE and names & {"aliases"}
-                                                and kind != "ModelVersion"):
+    # A creation sets its properties; "properties" and "status" say a later change did.
+    if op != Op.CREATE and names - {"aliases"} - STATUS_FIELDS:
         found.append(Category.PROPERTIES)
-    if names & STATUS_FIELDS and op != Op.CREATE:
+    if op != Op.CREATE and names & STATUS_FIELDS:
         found.append(Category.STATUS)
     if "aliases" in names or any(link.rel == "ALIAS" for link in links):
         found.append(Category.ALIASES)

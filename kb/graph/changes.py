@@ -17,14 +17,33 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import CHANGE_LABEL
-from kb.domain.changes import LinkChange, Op, categories, stored
+from kb.domain.changes import AFTER, BEFORE, LINK_PROPS, LinkChange, Op, categories, stored
 
 from .driver import plain
 
+# One record per entity and write: what the other statements changed joins the record
+# the upsert wrote for the same entity in this write, if it wrote one (found through the
+# (kind, key, at) index: same entity, same write time, same batch).
 RECORD = f"""
+WITH datetime($now) AS now
 UNWIND $rows AS row
-CREATE (c:{CHANGE_LABEL})
-SET c = row, c.at = datetime($now), c.actor = $actor, c.path = $path, c.batch = $batch
+OPTIONAL MATCH (c:{CHANGE_LABEL} {{kind: row.record.kind, key: row.record.key, at: now}})
+  WHERE c.batch = $batch
+CALL (row, c, now) {{
+  WITH row, c, now WHERE c IS NULL
+  CREATE (n:{CHANGE_LABEL})
+  SET n = row.record, n += row.values, n.at = now, n.actor = $actor, n.path = $path,
+      n.batch = $batch
+}}
+CALL (row, c) {{
+  WITH row, c WHERE c IS NOT NULL
+  SET c += row.values,
+      c.fields = c.fields + [f IN row.record.fields WHERE NOT f IN c.fields],
+      c.categories = c.categories + [k IN row.record.categories WHERE NOT k IN c.categories],
+      c.links = coalesce(c.links, []) + coalesce(row.record.links, []),
+      c.{LINK_PROPS} = CASE WHEN row.record.{LINK_PROPS} IS NULL THEN c.{LINK_PROPS}
+        ELSE [x IN coalesce(c.links, []) | '{{}}'] + row.record.{LINK_PROPS} END
+}}
 """
 
 
@@ -68,11 +87,11 @@ class ChangeLog:
                       if entry.op == Op.CREATE or v[0] != v[1]}
             if entry.op == Op.UPDATE and not fields and not entry.links:
                 continue
-            # After the upsert's records of the same write (ids ``<batch>/0/...``).
-            out.append({
+            props = stored(fields, entry.links, created=entry.op == Op.CREATE)
+            values = {k: props.pop(k) for k in list(props) if k.startswith((BEFORE, AFTER))}
+            out.append({"values": values, "record": {
                 "id": f"{batch}/1/{i:05d}", "kind": kind, "key": key, "op": entry.op.value,
-                "categories": categories(kind, entry.op, fields, entry.links),
-                **stored(fields, entry.links, created=entry.op == Op.CREATE)})
+                "categories": categories(kind, entry.op, fields, entry.links), **props}})
         return out
 
 

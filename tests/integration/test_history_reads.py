@@ -302,10 +302,10 @@ def test_cli_json_names_entities_as_refs(kb) -> None:
         (iso(4), "bob", "deployment:dep-1", "create"), (iso(2), "bob", "model:churn", "update")]
     assert out["next"]
     dep = out["changes"][0]
-    assert dep["path"] == "sdk" and dep["kinds"] == ["created", "properties", "links"]
+    assert dep["path"] == "sdk" and dep["kinds"] == ["created", "links"]
     assert {(x["rel"], x["direction"], x["ref"], x["action"]) for x in dep["links"]} == {
         ("SERVES", "out", "model:churn@2", "add"), ("DEPLOYED", "in", "person:bob", "add")}
-    assert dep["fields"]["environment"] == [None, "production"]
+    assert dep["fields"]["environment"] == [None, None]  # a creation names what it set
     out = ok_json(kb("changes", "--since", iso(1), "--until", iso(2), "--by", "alice",
                      "--json"))
     assert out == {"changes": [{
