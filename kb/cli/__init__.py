@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Each module registers its commands on ``app``; they import their work lazily. Their
 # errors all leave through ``app.KbGroup``.
-from . import ask, db, demo, docs, drill, impact, importers, serve, show, tokens, write  # noqa: F401
+from . import ask, db, demo, diff, docs, drill, impact, importers, serve, show, tokens, write  # noqa: F401
 from .app import app
 
 

@@ -300,8 +300,9 @@ def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], statement:
         walk.hop(hits)
 
 
-def _lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, cap: int,
-             as_of: datetime | None = None) -> LineageGraph:
+def read_lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, cap: int,
+                 as_of: datetime | None = None) -> LineageGraph:
+    """``lineage`` inside a read the caller holds, arguments already checked."""
     walk = _Walk()
     root, frontier = _start(tx, walk, ref, cap, as_of)
     if as_of is None:
@@ -327,7 +328,7 @@ def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
         raise InvalidInput("depth", f"must be between 1 and {MAX_DEPTH}", depth)
     if per_hop_limit < 1:
         raise InvalidInput("per_hop_limit", "must be at least 1", per_hop_limit)
-    return graph.read(_lineage, ref, direction, depth, per_hop_limit,
+    return graph.read(read_lineage, ref, direction, depth, per_hop_limit,
                       None if as_of is None else utc(as_of))
 
 
@@ -470,3 +471,17 @@ def asking_impact(dataset: str, version: str | None = None, *,
             raise InvalidInput("asOf", f"{_kind(ref.label)} {ref.key!r} did not exist yet "
                                "then", utc(as_of).isoformat())
     return _impact_items(found[0]["items"] if found else None, ref)
+
+
+# -- deployments in an answer ---------------------------------------------------------------
+LIVE_AT = (f"UNWIND $ids AS id\nMATCH (d:{_DEP} {{id: id}})\n"
+           f"RETURN d.id AS id, d.environment AS environment, {live('d')} AS live")
+
+
+def live_at(graph: Graph, ids: list[str], as_of: datetime) -> dict[str, tuple[str, bool]]:
+    """Each deployment's environment, and whether it was live at ``as_of``: how a tree
+    drawn as of an instant marks its deployments."""
+    if not ids:
+        return {}
+    rows = graph.query(LIVE_AT, ids=ids, asOf=utc(as_of))
+    return {r["id"]: (r["environment"], bool(r["live"])) for r in rows}
