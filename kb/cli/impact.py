@@ -64,7 +64,8 @@ def render_impact(data: dict[str, Any]) -> None:
     as_of = data.get("as_of")
     then = "" if as_of is None else f" as of {as_of.isoformat()}"
     console.print(f"impact of {data['start']}{then}: {len(prod)} production "
-                  f"deployment(s), {len(deps) - len(prod)} other active deployment(s), "
+                  f"deployment(s), {len(deps) - len(prod)} other "
+                  f"{'active' if as_of is None else 'live'} deployment(s), "
                   f"{len(versions)} model version(s)", style="bold", soft_wrap=True)
     listing("in production now" if as_of is None else "in production then",
             ["model version", "deployment", "hops"],
