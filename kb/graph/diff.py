@@ -117,6 +117,8 @@ def _retirers(tx: ManagedTransaction, ids: list[str], end: datetime) -> dict[str
     """Who retired each deployment: the actor of its last change to RETIRED by ``end``."""
     if not ids:
         return {}
+    # A deployment changes status rarely (retired, at most redeployed and retired again),
+    # so a few records each reach its last retirement.
     page = history_of(tx, [(_DEP, i) for i in ids], first=4 * len(ids),
                       kinds=["status"], until=end)
     who: dict[str, str] = {}
