@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import cast
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,6 +14,7 @@ from kb.domain.answers import DeploymentFact as DeploymentRecord
 from kb.domain.answers import ImpactItem as ImpactRecord
 from kb.domain.answers import LineageGraph as LineageRecord
 from kb.domain.answers import TrainingFact
+from kb.domain.diff import ModelDiff as DiffRecord
 from kb.graph.compare import RunComparison as ComparisonRecord
 from kb.graph.ownership import HandoverItem as HandoverRecord
 from kb.graph.ownership import Orphan as OrphanRecord
@@ -298,3 +299,83 @@ def comparison(c: ComparisonRecord) -> RunComparison:
         commit_a=c.commit_a, commit_b=c.commit_b, environment_a=c.environment_a,
         environment_b=c.environment_b, same_code=c.same_code,
         same_environment=c.same_environment)
+
+
+@strawberry.type(description="A model version registered between the two instants.")
+class DiffVersion:
+    version: str
+    at: datetime | None
+    run_id: str | None
+    trained_by: str | None
+
+
+@strawberry.type(description="A deployment started or retired between the two instants.")
+class DiffDeployment:
+    deployment_id: str
+    environment: str
+    version: str
+    at: datetime | None
+    by: str | None = strawberry.field(description="Who deployed or retired it.")
+
+
+@strawberry.type(description="An ownership begun or ended between the two instants.")
+class DiffOwner:
+    kind: str
+    key: str
+    role: str | None
+    at: datetime | None
+    by: str | None = strawberry.field(description="Who recorded it.")
+
+
+@strawberry.type(description="An alias given to a version; fromVersion null: newly given, "
+                 "toVersion null: taken away.")
+class AliasMove:
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    at: datetime | None
+    by: str | None
+
+
+@strawberry.type(description="What changed about a model between two instants; the "
+                 "production versions and the dataset versions upstream of them at each.")
+class ModelDiff:
+    model: str
+    start: datetime = strawberry.field(name="from")
+    end: datetime = strawberry.field(name="to")
+    versions_added: list[DiffVersion]
+    deployments_started: list[DiffDeployment]
+    deployments_retired: list[DiffDeployment]
+    owners_added: list[DiffOwner]
+    owners_removed: list[DiffOwner]
+    aliases_moved: list[AliasMove]
+    production_before: list[str]
+    production_after: list[str]
+    data_before: list[str]
+    data_after: list[str]
+    data_added: list[str]
+    data_removed: list[str]
+
+
+def model_diff(d: DiffRecord) -> ModelDiff:
+    def deployments(items: Any) -> list[DiffDeployment]:
+        return [DiffDeployment(deployment_id=x.id, environment=x.environment,
+                               version=x.version, at=x.at, by=x.by) for x in items]
+
+    def owners(items: Any) -> list[DiffOwner]:
+        return [DiffOwner(kind=x.kind, key=x.key, role=x.role, at=x.at, by=x.by)
+                for x in items]
+
+    return ModelDiff(
+        model=d.model, start=d.start, end=d.end,
+        versions_added=[DiffVersion(version=v.version, at=v.at, run_id=v.run_id,
+                                    trained_by=v.trained_by) for v in d.versions_added],
+        deployments_started=deployments(d.deployments_started),
+        deployments_retired=deployments(d.deployments_retired),
+        owners_added=owners(d.owners_added), owners_removed=owners(d.owners_removed),
+        aliases_moved=[AliasMove(alias=a.alias, from_version=a.from_version,
+                                 to_version=a.to_version, at=a.at, by=a.by)
+                       for a in d.aliases_moved],
+        production_before=list(d.production_before), production_after=list(d.production_after),
+        data_before=list(d.data_before), data_after=list(d.data_after),
+        data_added=list(d.data_added), data_removed=list(d.data_removed))

@@ -18,6 +18,7 @@ from kb.errors import InvalidInput, NotFound
 from kb.graph import deployments as graph_deployments
 from kb.graph import lineage as graph_lineage
 from kb.graph.compare import compare_runs
+from kb.graph.diff import diff as graph_diff
 from kb.graph.driver import Question
 from kb.graph.entities import kind_name
 from kb.graph.lineage import asking_impact
@@ -33,6 +34,7 @@ from .answers import (
     HandoverItem,
     ImpactItem,
     LineageGraph,
+    ModelDiff,
     Orphan,
     RunComparison,
     SearchHit,
@@ -42,6 +44,7 @@ from .answers import (
     handover_item,
     impact_item,
     lineage_graph,
+    model_diff,
     orphan,
     training,
 )
@@ -79,6 +82,8 @@ AFTER = strawberry.argument(description="The endCursor of the previous page.")
 ANSWERS = 100
 T = TypeVar("T")
 After = Annotated[strawberry.ID | None, AFTER_ID]
+AsOf = Annotated[datetime | None, strawberry.argument(
+    description="Answer as the graph stood at this instant (UTC unless it says).")]
 First = Annotated[int, FIRST_ITEMS]
 
 
@@ -243,21 +248,32 @@ class Query:
 
     @strawberry.field(description="Upstream and/or downstream neighbourhood; depth 10 at most.")
     async def lineage(self, info: Info, id: strawberry.ID,
-                      direction: Direction = Direction.BOTH, depth: int = 3) -> LineageGraph:
+                      direction: Direction = Direction.BOTH, depth: int = 3,
+                      as_of: AsOf = None) -> LineageGraph:
         ref = read_ref(str(id))
         g = await _call(graph_lineage, info.context.graph, ref, direction=direction.value,
-                        depth=depth)
+                        depth=depth, as_of=as_of)
         return lineage_graph(g)
 
     @strawberry.field(description="Every downstream model version and active deployment, "
                       "nearest first; `after` takes the id of an answer.")
     async def impact(self, info: Info, dataset: str, version: str | None = None,
-                     first: First = ANSWERS, after: After = None) -> list[ImpactItem]:
+                     first: First = ANSWERS, after: After = None, as_of: AsOf = None
+                     ) -> list[ImpactItem]:
         list_size(first)
-        items = await _ask(info, asking_impact(dataset, version))
+        items = await _ask(info, asking_impact(dataset, version, as_of=as_of))
         page = _answers(items, first, after, lambda i: (
             Label.DEPLOYMENT if i.kind == "DEPLOYMENT" else Label.MODEL_VERSION, i.key))
         return [impact_item(i) for i in page]
+
+    @strawberry.field(description="What changed about the model between `from` and `to`: "
+                      "versions, deployments, owners, aliases, and the data upstream of "
+                      "production at each end.")
+    async def model_diff(self, info: Info, name: str,
+                         start: Annotated[datetime, strawberry.argument(name="from")],
+                         end: Annotated[datetime, strawberry.argument(name="to")]
+                         ) -> ModelDiff:
+        return model_diff(await _call(graph_diff, info.context.graph, name, start, end))
 
     @strawberry.field(description="What runs where; status null gives every status; "
                       "`after` takes the id of an answer.")

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     ask,
     db,
     demo,
+    diff,
     docs,
     drill,
     history,

@@ -137,11 +137,14 @@ def lineage_cmd(
     limit: int = typer.Option(200, "--limit", help="Neighbours taken per node and hop."),
     breadth: int = typer.Option(10, "--breadth", "-b", help="Children shown per node in "
                                 "the tree (--json has them all)."),
+    as_of: str = typer.Option(None, "--as-of", help="As the graph stood then: 2026-03-01, "
+                              "2026-03-01T09:30 (UTC unless it says), or 7d, 12h ago."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The lineage of ENTITY as a tree of refs you can paste into ``kb show``: what it came
     from (upstream), what came of it (downstream), and the people who trained or deployed."""
     from kb.domain import parse_ref
+    from kb.domain.when import optional_instant
     from kb.graph import lineage
 
     from .trees import deployment_status, lineage_json, print_lineage
@@ -152,15 +155,20 @@ def lineage_cmd(
         raise InvalidInput("--breadth", "must be at least 1", breadth)
     direction = "UPSTREAM" if up else "DOWNSTREAM" if down else "BOTH"
     ref = parse_ref(entity, default="model")
+    when = optional_instant(as_of, "--as-of")
     graph = open_graph()
     try:
-        answer = lineage(graph, ref, direction=direction, depth=depth, per_hop_limit=limit)
-        status = {} if as_json else deployment_status(graph, answer)
+        answer = lineage(graph, ref, direction=direction, depth=depth, per_hop_limit=limit,
+                         as_of=when)
+        status = ({} if as_json else deployment_status(graph, answer) if when is None
+                  else _status_then(graph, answer, when))
     finally:
         graph.close()
 
     def render(_: Any) -> None:
-        console.print(f"lineage of {ref} (depth {depth})", style="bold", soft_wrap=True)
+        then = "" if when is None else f" as of {when.isoformat()}"
+        console.print(f"lineage of {ref} (depth {depth}){then}", style="bold",
+                      soft_wrap=True)
         cut = print_lineage(answer, _DIRS[direction], breadth, status)
         if cut:
             console.print(f"{cut} node(s) have more than {breadth} shown; raise --breadth "
@@ -169,7 +177,21 @@ def lineage_cmd(
             console.print(f"some nodes had more than {limit} neighbours; "
                           "raise --limit to see them all", style="yellow")
 
-    emit(lineage_json(answer), as_json, render)
+    data = lineage_json(answer)
+    if when is not None:
+        data = {**data, "as_of": when}
+    emit(data, as_json, render)
+
+
+def _status_then(graph: Any, answer: Any, when: Any) -> dict[str, str]:
+    """``deployment:<id>`` → whether it served at ``when``, for a tree drawn as of then."""
+    from kb.domain import Label
+    from kb.graph.lineage import live_at
+
+    found = live_at(graph, [n.key for n in answer.nodes
+                            if n.label == Label.DEPLOYMENT.value], when)
+    return {f"deployment:{k}": f"live in {env} then" if is_live else "not live then"
+            for k, (env, is_live) in found.items()}
 
 
 @app.command("prod")

@@ -3,6 +3,7 @@ other deployments, the model versions — then the owners to tell, then every pa
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import typer
@@ -35,8 +36,10 @@ def _item_json(item: Any) -> dict[str, Any]:
             "path": [node_ref(n) for n in item.path]}
 
 
-def impact_json(start: str, items: list[Any], owners: dict[str, Any]) -> dict[str, Any]:
-    """Deployments in production first, then the other deployments, then model versions."""
+def impact_json(start: str, items: list[Any], owners: dict[str, Any],
+                as_of: datetime | None = None) -> dict[str, Any]:
+    """Deployments in production first, then the other deployments, then model versions;
+    ``as_of`` when the answer is as the graph stood then."""
     data = [_item_json(i) for i in items]
     rank = {True: 0, False: 1}
     deployments = sorted((d for d in data if d["kind"] == "DEPLOYMENT"),
@@ -44,8 +47,9 @@ def impact_json(start: str, items: list[Any], owners: dict[str, Any]) -> dict[st
                                         d["environment"] or "", d["model_version"]))
     versions = [d for d in data if d["kind"] != "DEPLOYMENT"]
     models = sorted({i.model for i in items})
-    return {"start": start, "items": deployments + versions,
+    data = {"start": start, "items": deployments + versions,
             "owners": _owners_json(owners, models)}
+    return data if as_of is None else {**data, "as_of": as_of}
 
 
 def _owner_text(owner: dict[str, Any]) -> str:
@@ -57,12 +61,17 @@ def render_impact(data: dict[str, Any]) -> None:
     deps = [d for d in items if d["kind"] == "DEPLOYMENT"]
     prod = [d for d in deps if d["environment"] == PRODUCTION]
     versions = [d for d in items if d["kind"] != "DEPLOYMENT"]
-    console.print(f"impact of {data['start']}: {len(prod)} production deployment(s), "
-                  f"{len(deps) - len(prod)} other active deployment(s), "
+    as_of = data.get("as_of")
+    then = "" if as_of is None else f" as of {as_of.isoformat()}"
+    console.print(f"impact of {data['start']}{then}: {len(prod)} production "
+                  f"deployment(s), {len(deps) - len(prod)} other "
+                  f"{'active' if as_of is None else 'live'} deployment(s), "
                   f"{len(versions)} model version(s)", style="bold", soft_wrap=True)
-    listing("in production now", ["model version", "deployment", "hops"],
+    listing("in production now" if as_of is None else "in production then",
+            ["model version", "deployment", "hops"],
             [(d["model_version"], d["ref"], d["hops"]) for d in prod])
-    listing("other active deployments", ["model version", "environment", "deployment", "hops"],
+    listing("other active deployments" if as_of is None else "other deployments live then",
+            ["model version", "environment", "deployment", "hops"],
             [(d["model_version"], d["environment"], d["ref"], d["hops"])
              for d in deps if d["environment"] != PRODUCTION])
     in_prod = {d["model_version"].rpartition("@")[0] for d in prod}
@@ -89,10 +98,14 @@ def render_impact(data: dict[str, Any]) -> None:
 @app.command("impact")
 def impact_cmd(
     dataset: str = typer.Argument(..., help="DATASET or DATASET@VERSION."),
+    as_of: str = typer.Option(None, "--as-of", help="As the graph stood then: 2026-03-01, "
+                              "2026-03-01T09:30 (UTC unless it says), or 7d, 12h ago; "
+                              "the owners to tell are today's."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Every model version and active deployment that depends on DATASET, at any depth:
     production first, with the owners to tell."""
+    from kb.domain.when import optional_instant
     from kb.graph import impact
     from kb.graph.ownership import model_owners
 
@@ -102,11 +115,12 @@ def impact_cmd(
         name, _, version = name.rpartition("@")
         if not name or not version:
             raise InvalidInput("dataset", "expected DATASET or DATASET@VERSION", dataset)
+    when = optional_instant(as_of, "--as-of")
     graph = open_graph()
     try:
-        items = impact(graph, name, version)
+        items = impact(graph, name, version, as_of=when)
         owners = model_owners(graph, [i.model for i in items])
     finally:
         graph.close()
     start = f"dataset:{name}" + (f"@{version}" if version else "")
-    emit(impact_json(start, items, owners), as_json, render_impact)
+    emit(impact_json(start, items, owners, when), as_json, render_impact)

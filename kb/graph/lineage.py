@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -33,8 +34,10 @@ from kb.domain import (
     versioned_key,
 )
 from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
+from kb.domain.when import utc
 from kb.errors import InvalidInput, NotFound
 
+from .asof import existed, live
 from .driver import Graph, Question, Read, plain
 from .labels import kb_label
 
@@ -64,10 +67,15 @@ def _node_list(var: str) -> str:
 
 
 
-def _people_of(var: str) -> str:
+def _people_of(var: str, as_of: bool = False) -> str:
     """Who trained (a run) or deployed (a deployment) ``var``: leaves, never expanded."""
     return (f"COLLECT {{ MATCH (p:{Label.PERSON.value})-[t:{_PEOPLE}]->({var})\n"
-            "    RETURN [p.handle, p.name, type(t)] }")
+            f"{_existed('p', as_of)}    RETURN [p.handle, p.name, type(t)] }}")
+
+
+def _existed(var: str, as_of: bool) -> str:
+    """The as-of filter on a node just matched (nothing without ``asOf``)."""
+    return f"    WHERE {existed(var)}\n" if as_of else ""
 
 
 # One branch per (label, direction); a node has one label, so at most one branch per
@@ -82,8 +90,10 @@ _BRANCHES = [
 ]
 
 
-def _branches(direction: str) -> str:
-    return "\n    UNION ALL\n".join(f"    {match}\n    RETURN r, m LIMIT $cap1"
+def _branches(direction: str, as_of: bool = False) -> str:
+    # A link existed when both its ends did; ``n`` passed the test when it was reached.
+    return "\n    UNION ALL\n".join(f"    {match}\n{_existed('m', as_of)}"
+                                  "    RETURN r, m LIMIT $cap1"
                                   for d, match in _BRANCHES if d == direction)
 
 
@@ -108,9 +118,9 @@ WITH out, f, seen + f AS seen
 """
 
 
-def _walk(direction: str, depth: int, with_people: bool) -> str:
-    hop = _HOP.format(branches=_branches(direction), node=_node_list("m"),
-                      people=_people_of("m") if with_people else "[]")
+def _walk(direction: str, depth: int, with_people: bool, as_of: bool = False) -> str:
+    hop = _HOP.format(branches=_branches(direction, as_of), node=_node_list("m"),
+                      people=_people_of("m", as_of) if with_people else "[]")
     return (
         "MATCH (s) WHERE elementId(s) IN $frontier\n"
         "WITH collect(s) AS f\n"
@@ -127,24 +137,36 @@ _DIRS = {"UPSTREAM": ("up",), "DOWNSTREAM": ("down",), "BOTH": ("up", "down")}
 WALK: dict[tuple[str, int], str] = {
     (name, depth): "\nUNION ALL\n".join(_walk(d, depth, with_people=True) for d in dirs)
     for name, dirs in _DIRS.items() for depth in range(1, MAX_DEPTH + 1)}
+#: The same walk over only what existed at ``$asOf``.
+WALK_AS_OF: dict[tuple[str, int], str] = {
+    (name, depth): "\nUNION ALL\n".join(_walk(d, depth, with_people=True, as_of=True)
+                                         for d in dirs)
+    for name, dirs in _DIRS.items() for depth in range(1, MAX_DEPTH + 1)}
 
 
-def _root(label: Label) -> str:
-    """The start node; a dataset or a model also brings its versions (at most $cap + 1)."""
+def _root(label: Label, as_of: bool = False) -> str:
+    """The start node; a dataset or a model also brings its versions (at most $cap + 1).
+
+    As of an instant, ``existed`` says whether the start had been created by then, and
+    only members created by then come along.
+    """
     members = ""
+    when = f"\n  WHERE {existed('m')}\n  " if as_of else " "
     if label in (Label.DATASET, Label.MODEL):
-        members = f"  MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m) RETURN r, m LIMIT $cap\n"
+        members = f"  MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m){when}RETURN r, m LIMIT $cap\n"
     elif label is Label.EXPERIMENT:
-        members = f"  MATCH (n)<-[r:{Rel.PART_OF.value}]-(m:{_RUN}) RETURN r, m LIMIT $cap\n"
+        members = (f"  MATCH (n)<-[r:{Rel.PART_OF.value}]-(m:{_RUN}){when}"
+                   "RETURN r, m LIMIT $cap\n")
     sub = (f"OPTIONAL CALL (n) {{\n{members}}}\n" if members
            else "WITH n, null AS r, null AS m\n")
     return (
         f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n"
         f"{sub}"
         "WITH n, collect(CASE WHEN m IS NULL THEN null ELSE\n"
-        f"     [type(r), false, {_node_list('m')}, {_people_of('m')}] END) AS members\n"
+        f"     [type(r), false, {_node_list('m')}, {_people_of('m', as_of)}] END) AS members\n"
         f"RETURN {_node_list('n')} AS node, members,\n"
-        f"       {_people_of('n')} AS people"
+        f"       {_people_of('n', as_of)} AS people"
+        + (f",\n       {existed('n')} AS existed" if as_of else "")
     )
 
 
@@ -152,6 +174,7 @@ STARTS: tuple[Label, ...] = (Label.DATASET, Label.DATASET_VERSION, Label.MODEL,
                              Label.MODEL_VERSION, Label.RUN, Label.DEPLOYMENT,
                              Label.EXPERIMENT)
 ROOT: dict[Label, str] = {label: _root(label) for label in STARTS}
+ROOT_AS_OF: dict[Label, str] = {label: _root(label, as_of=True) for label in STARTS}
 
 
 # -- turning rows into answers --------------------------------------------------------------
@@ -231,14 +254,21 @@ class _Walk:
         return LineageGraph(ids[root], direction, depth, tuple(nodes), edges, self.truncated)
 
 
-def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int) -> tuple[str, list[str]]:
+def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int,
+           as_of: datetime | None = None) -> tuple[str, list[str]]:
     """Add the root (and a dataset's or model's versions); return the first frontier."""
     if ref.label not in ROOT:
         kinds = "dataset, dataset version, model, model version, run, deployment, experiment"
         raise InvalidInput("entity", f"lineage starts from a {kinds}", str(ref))
-    row = tx.run(ROOT[ref.label], key=ref.key, cap=cap + 1).single()
+    if as_of is None:
+        row = tx.run(ROOT[ref.label], key=ref.key, cap=cap + 1).single()
+    else:
+        row = tx.run(ROOT_AS_OF[ref.label], key=ref.key, cap=cap + 1, asOf=as_of).single()
     if row is None:
         raise NotFound(_kind(ref.label), ref.key)
+    if as_of is not None and not row["existed"]:
+        raise InvalidInput("asOf", f"{_kind(ref.label)} {ref.key!r} did not exist yet then",
+                           as_of.isoformat())
     root = walk.add(row["node"])
     walk.people(root, row["people"])
     members = row["members"]
@@ -261,29 +291,35 @@ def _kind(label: Label) -> str:
 
 
 def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], statement: str,
-            cap: int) -> None:
+            cap: int, **params: Any) -> None:
     """Every hop in one statement; rows arrive per direction in hop order."""
-    for _, _, hits, cut in tx.run(statement, frontier=frontier, cap=cap, cap1=cap + 1):
+    for _, _, hits, cut in tx.run(statement, frontier=frontier, cap=cap, cap1=cap + 1,
+                                  **params):
         if cut:
             walk.truncated = True
         walk.hop(hits)
 
 
-def _lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, cap: int
-             ) -> LineageGraph:
+def read_lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, cap: int,
+                 as_of: datetime | None = None) -> LineageGraph:
+    """``lineage`` inside a read the caller holds, arguments already checked."""
     walk = _Walk()
-    root, frontier = _start(tx, walk, ref, cap)
-    _expand(tx, walk, frontier, WALK[(direction, depth)], cap)
+    root, frontier = _start(tx, walk, ref, cap, as_of)
+    if as_of is None:
+        _expand(tx, walk, frontier, WALK[(direction, depth)], cap)
+    else:
+        _expand(tx, walk, frontier, WALK_AS_OF[(direction, depth)], cap, asOf=as_of)
     return walk.answer(root, direction, depth)
 
 
 def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
-            per_hop_limit: int = 200) -> LineageGraph:
+            per_hop_limit: int = 200, as_of: datetime | None = None) -> LineageGraph:
     """What ``ref`` came from (UPSTREAM), what came of it (DOWNSTREAM), or both.
 
     ``depth`` counts relationships along the data path; a dataset's or a model's versions
     are the start, not a hop. Each node contributes at most ``per_hop_limit`` neighbours;
-    ``truncated`` says some were left out.
+    ``truncated`` says some were left out. With ``as_of``, only the nodes and links that
+    existed at that instant (``kb.graph.asof``).
     """
     direction = (direction or "").upper()
     if direction not in DIRECTIONS:
@@ -292,7 +328,8 @@ def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
         raise InvalidInput("depth", f"must be between 1 and {MAX_DEPTH}", depth)
     if per_hop_limit < 1:
         raise InvalidInput("per_hop_limit", "must be at least 1", per_hop_limit)
-    return graph.read(_lineage, ref, direction, depth, per_hop_limit)
+    return graph.read(read_lineage, ref, direction, depth, per_hop_limit,
+                      None if as_of is None else utc(as_of))
 
 
 # -- impact ---------------------------------------------------------------------------------
@@ -308,13 +345,20 @@ def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
 # following from their place on the path (the pattern fixes them): Bolt decodes lists of
 # scalars much faster than nodes, paths or maps. At most $cap + 1 model versions come back:
 # beyond ``IMPACT_CAP`` the answer is cut (and logged), so a dense node cannot run away.
-def _impact_statement(start: Label, max_depth: int) -> str:
+def _impact_statement(start: Label, max_depth: int, as_of: bool = False) -> str:
     repeat = max(1, max_depth // 2)
-    step = (f"((:{_DV})<-[:{_USED}]-(:{_RUN})-[:{_PRODUCED}]->()){{1,{repeat}}}"
-            f"(v:{_MV})")
+    # As of an instant, every node on the path existed then (so did each link), and a
+    # deployment counts when it was live then rather than active now.
+    def node(var: str, label: str = "") -> str:
+        return f"({var}{label} WHERE {existed(var)})" if as_of else f"({label})"
+
+    step = (f"((:{_DV})<-[:{_USED}]-{node('r', ':' + _RUN)}-[:{_PRODUCED}]->{node('o')})"
+            f"{{1,{repeat}}}(v:{_MV})")
+    serving = (f"MATCH (d:{_DEP})-[:{_SERVES}]->(v) WHERE {live('d')}" if as_of
+               else f"MATCH (d:{_DEP} {{status: $active}})-[:{_SERVES}]->(v)")
     if start is Label.DATASET:
         head = (f"MATCH (s:{_DS} {{{KEY_PROPERTY[start]}: $key}})\n",
-                f"(s)<-[:{Rel.VERSION_OF.value}]-()", 1)
+                f"(s)<-[:{Rel.VERSION_OF.value}]-{node('sv')}", 1)
     else:
         head = (f"MATCH (s:{_DV} {{{KEY_PROPERTY[start]}: $key}})\n", "(s)", 0)
     match, origin, skip = head
@@ -326,17 +370,23 @@ def _impact_statement(start: Label, max_depth: int) -> str:
         "  WHERE hops <= $maxDepth\n"
         "  RETURN [v.key, hops, [n IN path | [coalesce(n.key, n.id), n.name]],\n"
         "          CASE WHEN hops < $maxDepth THEN COLLECT {\n"
-        f"            MATCH (d:{_DEP} {{status: $active}})-[:{_SERVES}]->(v)\n"
+        f"            {serving}\n"
         "            RETURN [d.id, d.environment, d.deployedAt] LIMIT $cap1\n"
         "          } ELSE [] END]\n"
         "  LIMIT $cap1\n"
         "} AS items"
+        + (f", {existed('s')} AS existed" if as_of else "")
     )
 
 
 #: Impact's statement per (start label, max_depth).
 IMPACT: dict[tuple[Label, int], str] = {
     (label, depth): _impact_statement(label, depth)
+    for label in (Label.DATASET, Label.DATASET_VERSION)
+    for depth in range(1, IMPACT_MAX_DEPTH + 1)}
+#: The same over only what existed at ``$asOf``.
+IMPACT_AS_OF: dict[tuple[Label, int], str] = {
+    (label, depth): _impact_statement(label, depth, as_of=True)
     for label in (Label.DATASET, Label.DATASET_VERSION)
     for depth in range(1, IMPACT_MAX_DEPTH + 1)}
 
@@ -389,17 +439,20 @@ def _impact_items(rows: list[list[Any]] | None, ref: Ref) -> list[ImpactItem]:
 
 
 def impact(graph: Graph, dataset: str, version: str | None = None, *,
-           max_depth: int = IMPACT_MAX_DEPTH) -> list[ImpactItem]:
+           max_depth: int = IMPACT_MAX_DEPTH, as_of: datetime | None = None
+           ) -> list[ImpactItem]:
     """Every model version and active deployment downstream of the dataset (version).
 
     Without ``version`` every version of the dataset is a start; each item carries one
-    shortest path from a start to it.
+    shortest path from a start to it. With ``as_of``, what was downstream at that instant
+    and the deployments live then.
     """
-    return graph.ask(asking_impact(dataset, version, max_depth=max_depth))
+    return graph.ask(asking_impact(dataset, version, max_depth=max_depth, as_of=as_of))
 
 
 def asking_impact(dataset: str, version: str | None = None, *,
-                  max_depth: int = IMPACT_MAX_DEPTH) -> Question[list[ImpactItem]]:
+                  max_depth: int = IMPACT_MAX_DEPTH, as_of: datetime | None = None
+                  ) -> Question[list[ImpactItem]]:
     """``impact`` as a question."""
     if not dataset or not dataset.strip():
         raise InvalidInput("dataset", "must be a dataset name", dataset)
@@ -408,7 +461,27 @@ def asking_impact(dataset: str, version: str | None = None, *,
                            max_depth)
     ref = (Ref(Label.DATASET, dataset) if version is None
            else Ref(Label.DATASET_VERSION, versioned_key(dataset, version)))
-    found = yield Read(IMPACT[(ref.label, max_depth)], {
-        "key": ref.key, "maxDepth": max_depth, "cap1": IMPACT_CAP + 1,
-        "active": DeploymentStatus.ACTIVE.value})
+    params = {"key": ref.key, "maxDepth": max_depth, "cap1": IMPACT_CAP + 1,
+              "active": DeploymentStatus.ACTIVE.value}
+    if as_of is None:
+        found = yield Read(IMPACT[(ref.label, max_depth)], params)
+    else:
+        found = yield Read(IMPACT_AS_OF[(ref.label, max_depth)], {**params, "asOf": utc(as_of)})
+        if found and not found[0]["existed"]:
+            raise InvalidInput("asOf", f"{_kind(ref.label)} {ref.key!r} did not exist yet "
+                               "then", utc(as_of).isoformat())
     return _impact_items(found[0]["items"] if found else None, ref)
+
+
+# -- deployments in an answer ---------------------------------------------------------------
+LIVE_AT = (f"UNWIND $ids AS id\nMATCH (d:{_DEP} {{id: id}})\n"
+           f"RETURN d.id AS id, d.environment AS environment, {live('d')} AS live")
+
+
+def live_at(graph: Graph, ids: list[str], as_of: datetime) -> dict[str, tuple[str, bool]]:
+    """Each deployment's environment, and whether it was live at ``as_of``: how a tree
+    drawn as of an instant marks its deployments."""
+    if not ids:
+        return {}
+    rows = graph.query(LIVE_AT, ids=ids, asOf=utc(as_of))
+    return {r["id"]: (r["environment"], bool(r["live"])) for r in rows}
