@@ -75,11 +75,14 @@ RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, relations, roles,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a)
             WHERE {_open('e', at)} AND o <> p AND {_active_owner('q <> p', at)}
             RETURN DISTINCT {_OWNER_REF} }} AS otherOwners,
-  COLLECT {{ MATCH (q:Person)-[:TRAINED]->(r:Run)-[:PRODUCED|USED]->(v)
-            WHERE q <> p AND {is_active('q')}{versions}
-              AND ((v:ModelVersion OR v:DatasetVersion) AND (v)-[:VERSION_OF]->(a)
-                   OR v:ModelVersion AND (a)-[:SERVES]->(v))
-            RETURN DISTINCT q.handle }} AS otherTrainers
+  COLLECT {{ MATCH (a)<-[:VERSION_OF]-(v)<-[:PRODUCED|USED]-(r:Run)<-[:TRAINED]-(q:Person)
+            WHERE (v:ModelVersion OR v:DatasetVersion)
+              AND q <> p AND {is_active('q')}{versions}
+            RETURN DISTINCT q.handle }}
+  + COLLECT {{ MATCH (a)-[:SERVES]->(v:ModelVersion)<-[:PRODUCED|USED]-(r:Run)
+                    <-[:TRAINED]-(q:Person)
+              WHERE q <> p AND {is_active('q')}{versions}
+              RETURN DISTINCT q.handle }} AS otherTrainers
 ORDER BY key
 """
 
@@ -208,7 +211,7 @@ def _handover(tx: ManagedTransaction, handle: str, as_of: datetime | None = None
                   asOf=asof.instant(as_of))
     return [HandoverItem(_kind(r["labels"]), r["key"], tuple(sorted(r["relations"])),
                          tuple(sorted(x for x in r["roles"] if x)),
-                         _names(r["otherOwners"]), tuple(sorted(r["otherTrainers"])),
+                         _names(r["otherOwners"]), tuple(sorted(set(r["otherTrainers"]))),
                          tuple(sorted(r["otherOwners"])))
             for r in rows]
 
