@@ -267,6 +267,7 @@ ANCHORED = {
 }
 
 
+@pytest.mark.slow  # fills the graph with hundreds of unrelated runs and models
 def test_as_of_reads_cost_the_same_whatever_else_the_graph_holds(story: Graph,
                                                                   client: Client) -> None:
     def measure() -> dict[str, int]:
@@ -280,6 +281,7 @@ def test_as_of_reads_cost_the_same_whatever_else_the_graph_holds(story: Graph,
     assert large == small
 
 
+@pytest.mark.slow  # fills the graph with hundreds of unrelated runs
 def test_orphans_as_of_cost_does_not_follow_unrelated_runs(story: Graph,
                                                            client: Client) -> None:
     def measure() -> int:
