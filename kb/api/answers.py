@@ -175,6 +175,15 @@ def impact_item(i: ImpactRecord) -> ImpactItem:
                       hops=i.hops, path=cast("list[LineageNode]", list(i.path)))
 
 
+@strawberry.type(description="Who owned the model a deployment serves: a person (`active` "
+                 "false once they had left) or a team (`active` null).")
+class ModelOwner:
+    kind: str
+    key: str
+    role: str | None
+    active: bool | None
+
+
 @strawberry.type(description="What runs where, since when, and who is behind it.")
 class DeploymentFact:
     deployment_id: str
@@ -191,6 +200,8 @@ class DeploymentFact:
     trained_by: str | None
     trained_by_active: bool | None
     run_id: str | None
+    owners: list[ModelOwner] = strawberry.field(
+        description="The model's owners (as of `asOf` when asked), by kind and key.")
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -203,7 +214,9 @@ def deployment_fact(d: DeploymentRecord) -> DeploymentFact:
         endpoint=d.endpoint, status=d.status, deployed_at=d.deployed_at,
         retired_at=d.retired_at, deployed_by=d.deployed_by, deployed_by_name=d.deployed_by_name,
         deployed_by_active=d.deployed_by_active, trained_by=d.trained_by,
-        trained_by_active=d.trained_by_active, run_id=d.run_id)
+        trained_by_active=d.trained_by_active, run_id=d.run_id,
+        owners=[ModelOwner(kind=o.kind, key=o.key, role=o.role, active=o.active)
+                for o in d.owners])
 
 
 @strawberry.type(description="Something a person holds, flagged when nobody else would.")

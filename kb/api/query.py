@@ -80,7 +80,10 @@ FIRST = strawberry.argument(description="Page size, 100 at most.")
 AFTER = strawberry.argument(description="The endCursor of the previous page.")
 #: The default page of the questions, which returned every answer before taking ``first``.
 ANSWERS = 100
+AS_OF = strawberry.argument(description="An instant: answer as things stood then "
+                              "(default: now).")
 T = TypeVar("T")
+AsOf = Annotated[datetime | None, AS_OF]
 After = Annotated[strawberry.ID | None, AFTER_ID]
 AsOf = Annotated[datetime | None, strawberry.argument(
     description="Answer as the graph stood at this instant (UTC unless it says).")]
@@ -239,9 +242,10 @@ class Query:
     @strawberry.field(description="Who trained the version (or every version), on what "
                       "data; `after` takes the id of an answer.")
     async def who_trained(self, info: Info, model: str, version: str | None = None,
-                          first: First = ANSWERS, after: After = None) -> list[Training]:
+                          first: First = ANSWERS, after: After = None, as_of: AsOf = None
+                          ) -> list[Training]:
         list_size(first)
-        facts = await _ask(info, asking_who_trained(model, version))
+        facts = await _ask(info, asking_who_trained(model, version, as_of))
         page = _answers(facts, first, after, lambda f: (
             Label.MODEL_VERSION, versioned_key(f.model, f.version)))
         return [training(f) for f in page]
@@ -280,29 +284,30 @@ class Query:
     async def deployments(self, info: Info, environment: str | None = None,
                           status: DeploymentStatus | None = DeploymentStatus.ACTIVE,
                           model: str | None = None, first: First = ANSWERS,
-                          after: After = None) -> list[DeploymentFact]:
+                          after: After = None, as_of: AsOf = None) -> list[DeploymentFact]:
         list_size(first)
         facts = await _call(graph_deployments, info.context.graph, environment=environment,
-                            status=status.value if status else None, model=model)
+                            status=status.value if status else None, model=model,
+                            as_of=as_of)
         page = _answers(facts, first, after, lambda d: (Label.DEPLOYMENT, d.id))
         return [deployment_fact(f) for f in page]
 
     @strawberry.field(description="What a person owns, trained or deployed, flagged at risk; "
                       "`after` takes the id of an answer.")
     async def handover(self, info: Info, person: str, first: First = ANSWERS,
-                       after: After = None) -> list[HandoverItem]:
+                       after: After = None, as_of: AsOf = None) -> list[HandoverItem]:
         list_size(first)
-        items = await _call(graph_handover, info.context.graph, person)
+        items = await _call(graph_handover, info.context.graph, person, as_of)
         page = _answers(items, first, after, lambda h: (Label(h.kind), h.key))
         return [handover_item(h) for h in page]
 
     @strawberry.field(description="Assets with no active owner: those whose owner left, then "
                       "those never owned, each led by what feeds production; `after` takes "
                       "the id of an answer.")
-    async def orphans(self, info: Info, first: First = ANSWERS, after: After = None
-                      ) -> list[Orphan]:
+    async def orphans(self, info: Info, first: First = ANSWERS, after: After = None,
+                      as_of: AsOf = None) -> list[Orphan]:
         list_size(first)
-        items = await _call(graph_orphans, info.context.graph)
+        items = await _call(graph_orphans, info.context.graph, as_of)
         page = _answers(items, first, after, lambda o: (Label(o.kind), o.key))
         return [orphan(o) for o in page]
 

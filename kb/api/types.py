@@ -10,12 +10,15 @@ import dataclasses
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from kb.domain import KEY_PROPERTY, Label, to_global_id
 from kb.graph.nodes import LIST_CAP, Linked
+from kb.graph.ownership import ownerships_held
 
 from .common import AFTER_ID, FIRST_ITEMS, KeyValue, Node, after_ref, key_values, list_size
 from .context import Info
@@ -83,6 +86,11 @@ AFTER = AFTER_ID
 #: The default page of lists that returned all (up to the cap) before taking ``first``.
 CAP = LIST_CAP
 After = Annotated[strawberry.ID | None, AFTER]
+AsOf = Annotated[datetime | None, strawberry.argument(
+    description="Those that held at this instant (default: now); `includeHistory` is then "
+                "ignored.")]
+HeldAt = Annotated[datetime | None, strawberry.argument(
+    description="What was held at this instant (default: now).")]
 
 
 @strawberry.type(description="Who owns what: closed ownerships keep `until` as history.")
@@ -103,17 +111,52 @@ def _ownership(owner: Any, asset: Any, rel: dict[str, Any]) -> Ownership:
                      until=rel.get("until"))
 
 
+#: Per request, one loader per (label, instant) of the ownerships that held then, so a
+#: page of N entities asking ``owners(asOf:)`` costs one read.
+_HELD: WeakKeyDictionary[Any, dict[tuple[Label, datetime], DataLoader[str, list[Linked]]]] = (
+    WeakKeyDictionary())
+
+
+async def _held(info: Info, label: Label, key: str, as_of: datetime, first: int | None,
+                after: str | None) -> list[Linked]:
+    """``owners``/``owns`` as of an instant, through the request's loaders."""
+    size = list_size(first)
+    loaders = info.context.loaders
+    mine = _HELD.setdefault(loaders, {})
+    loader = mine.get((label, as_of))
+    if loader is None:
+        async def load(keys: list[str]) -> list[list[Linked]]:
+            found = await loaders.read(ownerships_held, label, list(keys), as_of)
+            return [found.get(k, []) for k in keys]
+
+        loader = mine[(label, as_of)] = DataLoader(load_fn=load, max_batch_size=1000)
+    items = await loader.load(key)
+    if after is not None:
+        ref = after_ref(after)
+        at = [i for i, item in enumerate(items)
+              if (item.label, item.props.get(KEY_PROPERTY[item.label])) == ref]
+        items = items[at[0] + 1:] if at else []
+    return items[:size]
+
+
 async def _owners(info: Info, relation: str, asset: Any, include_history: bool,
-                  first: int, after: str | None) -> list[Ownership]:
+                  first: int, after: str | None, as_of: datetime | None = None
+                  ) -> list[Ownership]:
+    if as_of is not None:
+        items = await _held(info, Label(relation.partition('.')[0]), asset.key, as_of, first, after)
+        return [_ownership(built(i), asset, i.rel) for i in items]
     name = relation if include_history else relation.replace(".owners", ".currentOwners")
     items = await _many(info, name, asset.key, first, after)
     return [_ownership(built(i), asset, i.rel) for i in items]
 
 
-async def _owns(info: Info, relation: str, owner: Any, first: int, after: str | None
-                ) -> list[Ownership]:
-    return [_ownership(owner, built(i), i.rel)
-            for i in await _many(info, relation, owner.key, first, after)]
+async def _owns(info: Info, relation: str, owner: Any, first: int, after: str | None,
+                as_of: datetime | None = None) -> list[Ownership]:
+    if as_of is not None:
+        items = await _held(info, Label(relation.partition('.')[0]), owner.key, as_of, first, after)
+    else:
+        items = await _many(info, relation, owner.key, first, after)
+    return [_ownership(owner, built(i), i.rel) for i in items]
 
 
 OWNERS = "Owners, newest first; `after` takes the id of an owner."
@@ -155,8 +198,8 @@ class Person(Node):
     @strawberry.field(description="What this person owns now, newest first; `after` takes "
                       "the id of an asset.")
     async def owns(self, info: Info, first: Annotated[int, FIRST] = CAP,
-                   after: After = None) -> list[Ownership]:
-        return await _owns(info, "Person.owns", self, first, after)
+                   after: After = None, as_of: HeldAt = None) -> list[Ownership]:
+        return await _owns(info, "Person.owns", self, first, after, as_of)
 
 
 @strawberry.type
@@ -177,8 +220,8 @@ class Team(Node):
     @strawberry.field(description="What this team owns now, newest first; `after` takes "
                       "the id of an asset.")
     async def owns(self, info: Info, first: Annotated[int, FIRST] = CAP,
-                   after: After = None) -> list[Ownership]:
-        return await _owns(info, "Team.owns", self, first, after)
+                   after: After = None, as_of: HeldAt = None) -> list[Ownership]:
+        return await _owns(info, "Team.owns", self, first, after, as_of)
 
 
 @strawberry.type
@@ -234,9 +277,10 @@ class Dataset(Node):
 
     @strawberry.field(description=OWNERS)
     async def owners(self, info: Info, include_history: bool = False,
-                     first: Annotated[int, FIRST] = CAP, after: After = None
-                     ) -> list[Ownership]:
-        return await _owners(info, "Dataset.owners", self, include_history, first, after)
+                     first: Annotated[int, FIRST] = CAP, after: After = None,
+                     as_of: AsOf = None) -> list[Ownership]:
+        return await _owners(info, "Dataset.owners", self, include_history, first, after,
+                             as_of)
 
     @strawberry.field(description="Notes about it, newest first.")
     async def notes(self, info: Info, first: Annotated[int, FIRST] = 20,
@@ -300,9 +344,10 @@ class Experiment(Node):
 
     @strawberry.field(description=OWNERS)
     async def owners(self, info: Info, include_history: bool = False,
-                     first: Annotated[int, FIRST] = CAP, after: After = None
-                     ) -> list[Ownership]:
-        return await _owners(info, "Experiment.owners", self, include_history, first, after)
+                     first: Annotated[int, FIRST] = CAP, after: After = None,
+                     as_of: AsOf = None) -> list[Ownership]:
+        return await _owners(info, "Experiment.owners", self, include_history, first, after,
+                             as_of)
 
 
 @strawberry.type
@@ -455,9 +500,10 @@ class Model(Node):
 
     @strawberry.field(description=OWNERS)
     async def owners(self, info: Info, include_history: bool = False,
-                     first: Annotated[int, FIRST] = CAP, after: After = None
-                     ) -> list[Ownership]:
-        return await _owners(info, "Model.owners", self, include_history, first, after)
+                     first: Annotated[int, FIRST] = CAP, after: After = None,
+                     as_of: AsOf = None) -> list[Ownership]:
+        return await _owners(info, "Model.owners", self, include_history, first, after,
+                             as_of)
 
     @strawberry.field(description="Notes about it, newest first.")
     async def notes(self, info: Info, first: Annotated[int, FIRST] = 20,
@@ -534,9 +580,10 @@ class Deployment(Node):
 
     @strawberry.field(description=OWNERS)
     async def owners(self, info: Info, include_history: bool = False,
-                     first: Annotated[int, FIRST] = CAP, after: After = None
-                     ) -> list[Ownership]:
-        return await _owners(info, "Deployment.owners", self, include_history, first, after)
+                     first: Annotated[int, FIRST] = CAP, after: After = None,
+                     as_of: AsOf = None) -> list[Ownership]:
+        return await _owners(info, "Deployment.owners", self, include_history, first, after,
+                             as_of)
 
 
 Owner = Annotated[Person | Team, strawberry.union("Owner")]

@@ -24,6 +24,23 @@ ENTITY_HELP = (
 )
 
 
+#: ``--as-of`` of every question that can be asked of the past.
+AS_OF_OPTION = typer.Option(None, "--as-of", help="Answer as things stood then: 2026-03-01, "
+                            "2026-03-01T09:30 (UTC unless it says), or 7d, 12h, 2w ago.")
+
+
+def as_of_instant(text: str | None) -> Any:
+    """The instant ``--as-of`` names, or None (now)."""
+    from kb.domain.when import optional_instant
+
+    return optional_instant(text, "--as-of")
+
+
+def as_of_title(title: str, when: Any) -> str:
+    """A table title, saying the instant when there is one."""
+    return title if when is None else f"{title} as of {when.isoformat()}"
+
+
 def plain_data(value: Any) -> Any:
     """Answer records as JSON-ready data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -93,6 +110,7 @@ def _kv(values: dict) -> str:
 def who_trained_cmd(
     model: str = typer.Argument(..., help="Model name, e.g. churn (or churn@7)."),
     version: str = typer.Option(None, "--version", "-v", help="Only this version."),
+    as_of: str = AS_OF_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Who trained each version of MODEL, on which data, with which code and parameters."""
@@ -103,17 +121,17 @@ def who_trained_cmd(
         model = model.removeprefix("model:")
     if version is None and "@" in model:
         model, version = split_versioned(model)
+    when = as_of_instant(as_of)
     graph = open_graph()
     try:
-        facts = who_trained(graph, model, version)
+        facts = who_trained(graph, model, version, when)
     finally:
         graph.close()
 
     def render(_: Any) -> None:
-        table(f"who trained {model}", ["version", "person", "run", "status", "started",
-                                       "inputs", "repository", "commit", "command", "seed",
-                                       "environment",
-                                       "params", "metrics"],
+        table(as_of_title(f"who trained {model}", when),
+              ["version", "person", "run", "status", "started", "inputs", "repository",
+               "commit", "command", "seed", "environment", "params", "metrics"],
               [(f"model:{f.model}@{f.version}"
                 + (f" [{', '.join(f.aliases)}]" if f.aliases else ""),
                 _person(f.person, f.person_active), named("run", f.run_id),
@@ -200,16 +218,18 @@ def prod_cmd(
                                     help="Only this environment (e.g. production)."),
     model: str = typer.Option(None, "--model", "-m", help="Only this model."),
     all_: bool = typer.Option(False, "--all", help="Retired deployments too."),
+    as_of: str = AS_OF_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """What runs where: active deployments, since when, deployed and trained by whom."""
     from kb.graph import deployments
     from kb.graph.production import environments
 
+    when = as_of_instant(as_of)
     graph = open_graph()
     try:
         facts = deployments(graph, environment=environment, model=model,
-                            status=None if all_ else "ACTIVE")
+                            status=None if all_ else "ACTIVE", as_of=when)
         known = environments(graph) if environment and not facts else []
     finally:
         graph.close()
@@ -225,7 +245,7 @@ def prod_cmd(
         for env in envs:
             rows = [f for f in facts if f.environment == env]
             columns = ["model version", "since", "deployed by", "trained by", "owners"]
-            listing(env, columns + (["status"] if all_ else []),
+            listing(as_of_title(env, when), columns + (["status"] if all_ else []),
                     [(f"model:{f.model}@{f.version}", f.deployed_at,
                       _person(f.deployed_by, f.deployed_by_active),
                       _person(f.trained_by, f.trained_by_active), owners_text(f.owners),

@@ -12,7 +12,7 @@ import typer
 from kb.errors import InvalidInput
 
 from .app import JSON_OPTION, app, console, emit, open_graph
-from .ask import plain_data
+from .ask import AS_OF_OPTION, ENTITY_HELP, as_of_instant, as_of_title, plain_data
 from .listing import listing
 
 FIRST_HELP = "How many to list at most."
@@ -45,12 +45,13 @@ def _read(work: Any, *args: Any, **kw: Any) -> Any:
 
 @app.command("handover")
 def handover_cmd(person: str = typer.Argument(..., help="The person's handle, e.g. alice."),
-                 as_json: bool = JSON_OPTION) -> None:
+                 as_of: str = AS_OF_OPTION, as_json: bool = JSON_OPTION) -> None:
     """What PERSON holds (owns, trained, deployed), and what nobody else could take over."""
     from kb.graph.ownership import handover
 
     handle = _bare(person, "person")
-    items = _read(handover, handle)
+    when = as_of_instant(as_of)
+    items = _read(handover, handle, when)
     data = [{**plain_data(i), "ref": ref(i.kind, i.key), "at_risk": i.at_risk,
              "other_owners": list(i.other_owner_refs),
              "other_trainers": [f"person:{h}" for h in i.other_trainers]} for i in items]
@@ -58,7 +59,7 @@ def handover_cmd(person: str = typer.Argument(..., help="The person's handle, e.
         del d["other_owner_refs"]
 
     def render(_: Any) -> None:
-        listing(f"handover of person:{handle}",
+        listing(as_of_title(f"handover of person:{handle}", when),
                 ["asset", "holds as", "roles", "other owners", "other trainers", "risk"],
                 [(d["ref"], [r.lower() for r in d["relations"]], d["roles"],
                   d["other_owners"], d["other_trainers"], "at-risk" if d["at_risk"] else "")
@@ -72,12 +73,13 @@ def handover_cmd(person: str = typer.Argument(..., help="The person's handle, e.
 
 
 @app.command("orphans")
-def orphans_cmd(as_json: bool = JSON_OPTION) -> None:
+def orphans_cmd(as_of: str = AS_OF_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Models, datasets, experiments and active deployments with no active owner: those
     whose owner left, then those never owned, each led by what feeds production."""
     from kb.graph.ownership import orphans
 
-    items = _read(orphans)
+    when = as_of_instant(as_of)
+    items = _read(orphans, when)
     data = [{"ref": ref(i.kind, i.key), "kind": i.kind, "key": i.key, "reason": i.reason,
              "feeds_production": i.feeds_production,
              "former_owners": list(i.former_owner_refs), "last_owned_at": i.last_owned_at}
@@ -86,8 +88,8 @@ def orphans_cmd(as_json: bool = JSON_OPTION) -> None:
     def render(_: Any) -> None:
         left = [d for d in data if d["reason"] == "OWNER_LEFT"]
         never = [d for d in data if d["reason"] != "OWNER_LEFT"]
-        listing(f"owner left ({len(left)})", ["asset", "production", "former owners",
-                                              "last owned"],
+        listing(as_of_title(f"owner left ({len(left)})", when),
+                ["asset", "production", "former owners", "last owned"],
                 [(d["ref"], "yes" if d["feeds_production"] else "",
                   d["former_owners"], d["last_owned_at"]) for d in left])
         listing(f"no owner on record ({len(never)})", ["asset", "production"],
@@ -97,6 +99,30 @@ def orphans_cmd(as_json: bool = JSON_OPTION) -> None:
         if fed:
             console.print(f"{fed} of them reach an active production deployment: give "
                           "them an owner first (kb own ASSET --owner HANDLE)", style="yellow")
+
+    emit(data, as_json, render)
+
+
+@app.command("owners", epilog=ENTITY_HELP)
+def owners_cmd(asset: str = typer.Argument(..., help="A model, dataset, experiment or "
+                                           "deployment, e.g. model:churn."),
+               as_of: str = AS_OF_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Who owns ASSET (with --as-of: who owned it then), each marked if they had left."""
+    from kb.domain import parse_ref
+    from kb.graph.ownership import owners_of
+
+    target = parse_ref(asset, default="model", field="ASSET")
+    when = as_of_instant(as_of)
+    found = _read(owners_of, target.label, [target.key], when)
+    if target.key not in found:
+        from kb.errors import NotFound
+
+        raise NotFound(target.label.value.lower(), target.key)
+    data = [{"ref": f"{o.kind}:{o.key}", "active": o.active} for o in found[target.key]]
+
+    def render(_: Any) -> None:
+        listing(as_of_title(f"owners of {target}", when), ["owner", "active"],
+                [(d["ref"], "yes" if d["active"] else "left") for d in data])
 
     emit(data, as_json, render)
 

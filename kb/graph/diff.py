@@ -19,7 +19,7 @@ from kb.domain.diff import AliasMove, DeploymentChange, ModelDiff, OwnerChange, 
 from kb.domain.when import utc
 from kb.errors import InvalidInput, NotFound
 
-from .asof import live, retired_at, started_at
+from .asof import deployed_at, live, retired_at
 from .driver import Graph, plain
 from .history import history_of
 from .lineage import MAX_DEPTH, read_lineage
@@ -47,12 +47,12 @@ RETURN COLLECT {{
 }} AS versions,
 COLLECT {{
   MATCH (m)<-[:{_VERSION_OF}]-(v:{_MV})<-[:{_SERVES}]-(d:{_DEP})
-  WHERE {_within(started_at('d'))}
+  WHERE {_within(deployed_at('d'))}
   CALL (d) {{
     OPTIONAL MATCH (p:{_PERSON})-[:{Rel.DEPLOYED.value}]->(d)
     RETURN p LIMIT 1
   }}
-  RETURN [d.id, d.environment, v.version, {started_at('d')}, p.handle]
+  RETURN [d.id, d.environment, v.version, {deployed_at('d')}, p.handle]
 }} AS started,
 COLLECT {{
   MATCH (m)<-[:{_VERSION_OF}]-(v:{_MV})<-[:{_SERVES}]-(d:{_DEP})

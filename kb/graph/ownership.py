@@ -12,13 +12,16 @@ from datetime import datetime
 
 from neo4j import ManagedTransaction
 
-from kb.domain import KEY_PROPERTY, Label
+from kb.domain import KEY_PROPERTY, Label, Rel
 from kb.errors import InvalidInput, NotFound
 
+from . import asof
 from .driver import Graph, plain
 from .labels import kb_label
 from .lineage import IMPACT_MAX_DEPTH
+from .nodes import LIST_CAP, Linked
 from .people import active
+from .properties import decode, decode_link
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +29,18 @@ log = logging.getLogger(__name__)
 PRODUCTION = "production"
 
 
-def _active_owner(exclude: str) -> str:
-    """An owner ``o`` that counts: an active person, or a team with an active member."""
-    return (f"(o:Person AND {active('o')}"
+def _active_owner(exclude: str, at: bool = False) -> str:
+    """An owner ``o`` that counts: an active person, or a team with an active member
+    (``at``: active as of ``$asOf``)."""
+    is_active = asof.active_at if at else active
+    return (f"(o:Person AND {is_active('o')}"
             " OR o:Team AND EXISTS { MATCH (q:Person)-[:MEMBER_OF]->(o)"
-            f" WHERE {exclude} AND {active('q')} }})")
+            f" WHERE {exclude} AND {is_active('q')} }})")
+
+
+def _open(edge: str, at: bool) -> str:
+    """The ownership ``edge`` holds now, or (``at``) held as of ``$asOf``."""
+    return asof.held(edge) if at else f"{edge}.until IS NULL"
 
 
 
@@ -38,30 +48,47 @@ def _active_owner(exclude: str) -> str:
 # take what follows the colon.
 _OWNER_REF = ("CASE WHEN o:Team THEN 'team:' + o.name ELSE 'person:' + o.handle END")
 
-HANDOVER = f"""
-MATCH (p:Person {{handle: $handle}})
+def _handover_statement(at: bool) -> str:
+    """What the person holds now, or (``at``) held as of ``$asOf``: ownerships open then,
+    models of versions trained by then, deployments live then."""
+    since = (lambda var: f" WHERE {asof.existed(var)}") if at else (lambda var: "")
+    deployed = (f"MATCH (p)-[:DEPLOYED]->(a:Deployment) WHERE {asof.live('a')}" if at
+                else "MATCH (p)-[:DEPLOYED]->(a:Deployment {status: 'ACTIVE'})")
+    is_active = asof.active_at if at else active
+    versions = (f" AND {asof.existed('r')} AND {asof.existed('v')}" if at else "")
+    trained = f"WHERE {asof.existed('r')} AND {asof.existed('v')}" if at else ""
+    return f"""
+MATCH (p:Person {{handle: $handle}}){since('p')}
 CALL (p) {{
-  MATCH (p)-[o:OWNS]->(a) WHERE o.until IS NULL
+  MATCH (p)-[o:OWNS]->(a) WHERE {_open('o', at)}
   RETURN a, 'OWNS' AS relation, o.role AS role
   UNION
-  MATCH (p)-[:TRAINED]->(:Run)-[:PRODUCED]->(:ModelVersion)-[:VERSION_OF]->(a:Model)
+  MATCH (p)-[:TRAINED]->(r:Run)-[:PRODUCED]->(v:ModelVersion)-[:VERSION_OF]->(a:Model)
+  {trained}
   RETURN DISTINCT a, 'TRAINED' AS relation, null AS role
   UNION
-  MATCH (p)-[:DEPLOYED]->(a:Deployment {{status: 'ACTIVE'}})
+  {deployed}
   RETURN a, 'DEPLOYED' AS relation, null AS role
 }}
 WITH p, a, collect(DISTINCT relation) AS relations, collect(DISTINCT role) AS roles
 RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, relations, roles,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a)
-            WHERE e.until IS NULL AND o <> p AND {_active_owner('q <> p')}
+            WHERE {_open('e', at)} AND o <> p AND {_active_owner('q <> p', at)}
             RETURN DISTINCT {_OWNER_REF} }} AS otherOwners,
-  COLLECT {{ MATCH (q:Person)-[:TRAINED]->(:Run)-[:PRODUCED|USED]->(v)
-            WHERE q <> p AND {active('q')}
-              AND ((v:ModelVersion OR v:DatasetVersion) AND (v)-[:VERSION_OF]->(a)
-                   OR v:ModelVersion AND (a)-[:SERVES]->(v))
-            RETURN DISTINCT q.handle }} AS otherTrainers
+  COLLECT {{ MATCH (a)<-[:VERSION_OF]-(v)<-[:PRODUCED|USED]-(r:Run)<-[:TRAINED]-(q:Person)
+            WHERE (v:ModelVersion OR v:DatasetVersion)
+              AND q <> p AND {is_active('q')}{versions}
+            RETURN DISTINCT q.handle }}
+  + COLLECT {{ MATCH (a)-[:SERVES]->(v:ModelVersion)<-[:PRODUCED|USED]-(r:Run)
+                    <-[:TRAINED]-(q:Person)
+              WHERE q <> p AND {is_active('q')}{versions}
+              RETURN DISTINCT q.handle }} AS otherTrainers
 ORDER BY key
 """
+
+
+HANDOVER = _handover_statement(False)
+HANDOVER_AT = _handover_statement(True)
 PERSON_EXISTS = "MATCH (p:Person {handle: $handle}) RETURN count(p) > 0 AS found"
 
 # Whether an asset reaches an active production deployment: a model through its versions,
@@ -69,18 +96,29 @@ PERSON_EXISTS = "MATCH (p:Person {handle: $handle}) RETURN count(p) > 0 AS found
 # as impact walks, a deployment by being one.
 _DATA_PATH = (f"((:DatasetVersion)<-[:USED]-(:Run)-[:PRODUCED]->()){{1,{IMPACT_MAX_DEPTH // 2}}}"
               "(:ModelVersion)")
-_IN_PRODUCTION = "d.status = 'ACTIVE' AND d.environment = $production"
-FEEDS_PRODUCTION = f"""CASE
-    WHEN a:Deployment THEN a.environment = $production
+
+
+def _feeds_production(at: bool) -> str:
+    """Whether ``a`` reaches a production deployment active now, or (``at``) live as of
+    ``$asOf``; a path to a deployment live then runs through nodes older than it."""
+    serving = (f"d.environment = $production AND {asof.live('d')}" if at
+               else "d.status = 'ACTIVE' AND d.environment = $production")
+    deployment = (f"a.environment = $production AND {asof.live('a')}" if at
+                  else "a.environment = $production")
+    return f"""CASE
+    WHEN a:Deployment THEN {deployment}
     WHEN a:Model THEN EXISTS {{
       MATCH (a)<-[:VERSION_OF]-(:ModelVersion)<-[:SERVES]-(d:Deployment)
-      WHERE {_IN_PRODUCTION} }}
+      WHERE {serving} }}
     WHEN a:Experiment THEN EXISTS {{
       MATCH (a)<-[:PART_OF]-(:Run)-[:PRODUCED]->(:ModelVersion)<-[:SERVES]-(d:Deployment)
-      WHERE {_IN_PRODUCTION} }}
+      WHERE {serving} }}
     ELSE EXISTS {{
       MATCH (a)<-[:VERSION_OF]-(){_DATA_PATH}<-[:SERVES]-(d:Deployment)
-      WHERE {_IN_PRODUCTION} }} END"""
+      WHERE {serving} }} END"""
+
+
+FEEDS_PRODUCTION = _feeds_production(False)
 
 ORPHANS = f"""
 MATCH (a) WHERE (a:Model OR a:Dataset OR a:Experiment
@@ -91,6 +129,32 @@ RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, formerOwners,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a) WITH coalesce(e.until, e.since) AS t
             RETURN t ORDER BY t DESC LIMIT 1 }}[0] AS lastOwnedAt,
   {FEEDS_PRODUCTION} AS feedsProduction
+ORDER BY size(formerOwners) = 0, feedsProduction DESC, labels[0], key
+"""
+
+# As of ``$asOf``: the assets that existed then (deployments: live then), one label scan
+# each; former owners are those whose ownership had begun by then, and an ownership closed
+# after then was last held at the instant itself.
+ORPHANS_AT = f"""
+CALL () {{
+  MATCH (a:Model) WHERE {asof.existed('a')} RETURN a
+  UNION
+  MATCH (a:Dataset) WHERE {asof.existed('a')} RETURN a
+  UNION
+  MATCH (a:Experiment) WHERE {asof.existed('a')} RETURN a
+  UNION
+  MATCH (a:Deployment) WHERE {asof.live('a')} RETURN a
+}}
+WITH a WHERE NOT EXISTS {{
+  MATCH (o)-[e:OWNS]->(a) WHERE {asof.held('e')} AND {_active_owner('true', True)} }}
+WITH a, COLLECT {{ MATCH (o)-[e:OWNS]->(a) WHERE e.since <= $asOf
+                  RETURN DISTINCT {_OWNER_REF} }} AS formerOwners
+RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, formerOwners,
+  COLLECT {{ MATCH (o)-[e:OWNS]->(a) WHERE e.since <= $asOf
+            WITH CASE WHEN e.until <= $asOf THEN e.until
+                      WHEN e.until IS NULL THEN e.since ELSE $asOf END AS t
+            RETURN t ORDER BY t DESC LIMIT 1 }}[0] AS lastOwnedAt,
+  {_feeds_production(True)} AS feedsProduction
 ORDER BY size(formerOwners) = 0, feedsProduction DESC, labels[0], key
 """
 
@@ -139,48 +203,55 @@ def _names(refs: list[str]) -> tuple[str, ...]:
     return tuple(sorted(r.partition(":")[2] for r in refs))
 
 
-def _handover(tx: ManagedTransaction, handle: str) -> list[HandoverItem] | None:
+def _handover(tx: ManagedTransaction, handle: str, as_of: datetime | None = None
+              ) -> list[HandoverItem] | None:
     if not tx.run(PERSON_EXISTS, handle=handle).single(strict=True)["found"]:
         return None
-    rows = tx.run(HANDOVER, handle=handle)
+    rows = tx.run(HANDOVER if as_of is None else HANDOVER_AT, handle=handle,
+                  asOf=asof.instant(as_of))
     return [HandoverItem(_kind(r["labels"]), r["key"], tuple(sorted(r["relations"])),
                          tuple(sorted(x for x in r["roles"] if x)),
-                         _names(r["otherOwners"]), tuple(sorted(r["otherTrainers"])),
+                         _names(r["otherOwners"]), tuple(sorted(set(r["otherTrainers"]))),
                          tuple(sorted(r["otherOwners"])))
             for r in rows]
 
 
-def handover(graph: Graph, person: str) -> list[HandoverItem]:
-    """Everything ``person`` owns, trained (models) or deployed (active deployments)."""
-    items = graph.read(_handover, person)
+def handover(graph: Graph, person: str, as_of: datetime | None = None
+             ) -> list[HandoverItem]:
+    """Everything ``person`` owns, trained (models) or deployed (active deployments); with
+    ``as_of``, what they held then (nothing before they existed)."""
+    items = graph.read(_handover, person, as_of)
     if items is None:
         raise NotFound("person", person)
     return items
 
 
-def read_orphans(tx: ManagedTransaction) -> list[Orphan]:
-    """``orphans`` inside a read the caller holds (the site reads its home page in one)."""
+def read_orphans(tx: ManagedTransaction, as_of: datetime | None = None) -> list[Orphan]:
+    """``orphans`` inside a read the caller holds (the site reads its home page in one);
+    with ``as_of``, as they stood then."""
     return [Orphan(_kind(r["labels"]), r["key"], _names(r["formerOwners"]),
                    plain(r["lastOwnedAt"]), bool(r["feedsProduction"]),
                    tuple(sorted(r["formerOwners"])))
-            for r in tx.run(ORPHANS, production=PRODUCTION)]
+            for r in tx.run(ORPHANS if as_of is None else ORPHANS_AT, production=PRODUCTION,
+                            asOf=asof.instant(as_of))]
 
 
-def orphans(graph: Graph) -> list[Orphan]:
+def orphans(graph: Graph, as_of: datetime | None = None) -> list[Orphan]:
     """Models, datasets, experiments and active deployments with no active owner: those
-    whose owner left first, then those never owned, each led by what feeds production."""
-    return graph.read(read_orphans)
+    whose owner left first, then those never owned, each led by what feeds production;
+    with ``as_of``, those that existed then, judged by who held them then."""
+    return graph.read(read_orphans, as_of)
 
 
 
-def _owners_of(label: str) -> str:
+def _owners_of(label: str, at: bool = False) -> str:
     return f"""
 UNWIND $keys AS key
 MATCH (a:{label} {{{KEY_PROPERTY[Label(label)]}: key}})
 RETURN key, COLLECT {{
-  MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL
+  MATCH (o)-[e:OWNS]->(a) WHERE {_open('e', at)}
   RETURN [CASE WHEN o:Team THEN 'team' ELSE 'person' END, coalesce(o.handle, o.name),
-          {_active_owner('true')}] AS owner ORDER BY owner[1]
+          {_active_owner('true', at)}] AS owner ORDER BY owner[1]
 }} AS owners
 """
 
@@ -188,6 +259,8 @@ RETURN key, COLLECT {{
 #: The open ownerships of each asset of a kind, one statement per kind that can be owned.
 OWNABLE = (Label.MODEL, Label.DATASET, Label.EXPERIMENT, Label.DEPLOYMENT)
 OWNERS_OF = {label: _owners_of(label.value) for label in OWNABLE}
+#: The ownerships of each asset of a kind that held as of ``$asOf``.
+OWNERS_OF_AT = {label: _owners_of(label.value, True) for label in OWNABLE}
 
 
 @dataclass(frozen=True)
@@ -200,21 +273,56 @@ class Owner:
     active: bool
 
 
-def _owners(tx: ManagedTransaction, label: Label, keys: list[str]
-            ) -> dict[str, tuple[Owner, ...]]:
+def _owners(tx: ManagedTransaction, label: Label, keys: list[str],
+            as_of: datetime | None = None) -> dict[str, tuple[Owner, ...]]:
+    statement = OWNERS_OF[label] if as_of is None else OWNERS_OF_AT[label]
     return {r["key"]: tuple(Owner(k, key, bool(on)) for k, key, on in r["owners"])
-            for r in tx.run(OWNERS_OF[label], keys=keys)}
+            for r in tx.run(statement, keys=keys, asOf=asof.instant(as_of))}
 
 
-def owners_of(graph: Graph, label: Label, keys: list[str]) -> dict[str, tuple[Owner, ...]]:
-    """The current owners of each named asset, in one read; one with none maps to an
-    empty tuple, one that does not exist is left out."""
+def owners_of(graph: Graph, label: Label, keys: list[str], as_of: datetime | None = None
+              ) -> dict[str, tuple[Owner, ...]]:
+    """The current owners of each named asset, in one read (with ``as_of``: those that
+    held then, active as they were then); one with none maps to an empty tuple, one that
+    does not exist is left out."""
     if label not in OWNERS_OF:
         raise InvalidInput("kind", "must be a model, dataset, experiment or deployment",
                            label.value)
-    return graph.read(_owners, label, sorted(set(keys)))
+    return graph.read(_owners, label, sorted(set(keys)), as_of)
 
 
 def model_owners(graph: Graph, models: list[str]) -> dict[str, tuple[Owner, ...]]:
     """``owners_of`` for models."""
     return owners_of(graph, Label.MODEL, models)
+
+
+def _held_statement(source: Label) -> str:
+    """Ownership edges of each keyed node that held as of ``$asOf``, newest first: an
+    asset's owners, or (a person or team) what it owned."""
+    arrow = "-[r:OWNS]->" if source in (Label.PERSON, Label.TEAM) else "<-[r:OWNS]-"
+    return f"""
+UNWIND $keys AS k
+MATCH (n:{source.value} {{{KEY_PROPERTY[source]}: k}})
+CALL (n) {{
+  MATCH (n){arrow}(m) WHERE {asof.held('r')}
+  RETURN r, m ORDER BY r.since DESC, elementId(m) LIMIT $limit
+}}
+RETURN k, labels(m) AS labels, properties(m) AS props, properties(r) AS rel
+"""
+
+
+#: Keyed by the label of the node the ownerships are read from.
+HELD = {label: _held_statement(label) for label in (*OWNABLE, Label.PERSON, Label.TEAM)}
+
+
+def ownerships_held(tx: ManagedTransaction, label: Label, keys: list[str],
+                    as_of: datetime, limit: int = LIST_CAP) -> dict[str, list[Linked]]:
+    """Per key of ``label``: an asset's owners or an owner's assets whose ownership held
+    at ``as_of``, newest first, at most ``limit`` each (the API's ``owners``/``owns``)."""
+    out: dict[str, list[Linked]] = {k: [] for k in keys}
+    for row in tx.run(HELD[label], keys=list(keys), limit=limit, asOf=asof.instant(as_of)):
+        found = kb_label(row["labels"])
+        if found is not None:
+            out[row["k"]].append(Linked(found, decode(found, row["props"]),
+                                        decode_link(Rel.OWNS, row["rel"])))
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
@@ -11,55 +12,89 @@ from kb.domain import DeploymentStatus
 from kb.domain.answers import DeploymentFact, OwnerFact
 from kb.errors import InvalidInput
 
+from . import asof
 from .driver import Graph, plain
 from .people import active
 
 log = logging.getLogger(__name__)
 
-def _deployments_statement(environment: bool, status: bool) -> str:
-    """One statement per filter combination, so that the planner seeks the environment or
-    status index instead of scanning every deployment behind an ``$x IS NULL OR`` test."""
+def _anchor(environment: bool, status: bool) -> str:
+    """Today's deployments: the environment or status index, so the planner seeks instead
+    of scanning every deployment behind an ``$x IS NULL OR`` test."""
     where = " AND ".join(
         [c for c, on in (("d.environment = $environment", environment),
                          ("d.status = $status", status)) if on]) or "true"
-    return f"""
-MATCH (d:Deployment)
-WHERE {where}
-MATCH (d)-[:SERVES]->(v:ModelVersion)
-WHERE $model IS NULL OR v.model = $model
+    return f"MATCH (d:Deployment)\nWHERE {where}\n"
+
+
+def _anchor_at(environment: bool, status: str | None) -> str:
+    """Deployments as of ``$asOf``. One live then is ACTIVE now or was changed (retired)
+    since, so it is found through the status and ``updatedAt`` indexes; one retired by
+    then is RETIRED now."""
+    env = "d.environment = $environment AND " if environment else ""
+    if status == "ACTIVE":
+        return ("CALL () {\n  MATCH (d:Deployment) WHERE d.status = 'ACTIVE' RETURN d\n"
+                "  UNION\n  MATCH (d:Deployment) WHERE d.updatedAt > $asOf RETURN d\n}\n"
+                f"WITH d WHERE {env}{asof.live('d')}\n")
+    if status == "RETIRED":
+        return ("MATCH (d:Deployment) WHERE d.status = 'RETIRED'\n"
+                f"  AND {env}{asof.retired_by('d')}\n")
+    return f"MATCH (d:Deployment)\nWHERE {env}{asof.deployed_at('d')} <= $asOf\n"
+
+
+def _deployments_statement(anchor: str, at: bool) -> str:
+    """People are taken one each with bounded subqueries so that a deployment is always
+    exactly one row; as of an instant, only links and ownerships that held then count."""
+    if at:
+        version, run, person = (f" AND {asof.existed('v')}", f" WHERE {asof.existed('r')}",
+                                f" WHERE {asof.existed('p')}")
+        trainer, owner = f" WHERE {asof.existed('t')}", asof.held("e")
+        is_active = asof.active_at
+        status = f"CASE WHEN {asof.live('d')} THEN 'ACTIVE' ELSE 'RETIRED' END"
+        retired = "CASE WHEN d.retiredAt <= $asOf THEN d.retiredAt END"
+    else:
+        status, retired = "d.status", "d.retiredAt"
+        version = run = person = trainer = ""
+        owner, is_active = "e.until IS NULL", active
+    return f"""{anchor}MATCH (d)-[:SERVES]->(v:ModelVersion)
+WHERE ($model IS NULL OR v.model = $model){version}
 CALL (d) {{
-  OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d)
+  OPTIONAL MATCH (p:Person)-[:DEPLOYED]->(d){person}
   RETURN p LIMIT 1
 }}
 CALL (v) {{
-  OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
-  OPTIONAL MATCH (t:Person)-[:TRAINED]->(r)
+  OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v){run}
+  OPTIONAL MATCH (t:Person)-[:TRAINED]->(r){trainer}
   RETURN r, t ORDER BY r.startedAt DESC LIMIT 1
 }}
 CALL (v) {{
-  OPTIONAL MATCH (o)-[e:OWNS]->(:Model {{name: v.model}}) WHERE e.until IS NULL
+  OPTIONAL MATCH (o)-[e:OWNS]->(:Model {{name: v.model}}) WHERE {owner}
   RETURN collect(CASE WHEN o IS NULL THEN null ELSE
     {{kind: head(labels(o)), key: coalesce(o.handle, o.name), role: e.role,
-     active: CASE WHEN o:Person THEN {active('o')} END}} END) AS owners
+     active: CASE WHEN o:Person THEN {is_active('o')} END}} END) AS owners
 }}
 RETURN d.id AS id, v.model AS model, v.version AS version, d.environment AS environment,
-       d.endpoint AS endpoint, d.status AS status, d.deployedAt AS deployedAt,
-       d.retiredAt AS retiredAt,
+       d.endpoint AS endpoint, {status} AS status, d.deployedAt AS deployedAt,
+       {retired} AS retiredAt,
        p.handle AS deployedBy, p.name AS deployedByName,
-       CASE WHEN p IS NULL THEN null ELSE {active('p')} END
+       CASE WHEN p IS NULL THEN null ELSE {is_active('p')} END
          AS deployedByActive,
        t.handle AS trainedBy,
-       CASE WHEN t IS NULL THEN null ELSE {active('t')} END
+       CASE WHEN t IS NULL THEN null ELSE {is_active('t')} END
          AS trainedByActive,
        r.id AS runId, owners
 ORDER BY environment, model, deployedAt DESC, id
 """
 
 
-#: Keyed by (environment given, status given); people are taken one each with bounded
-#: subqueries so that a deployment is always exactly one row.
+#: Keyed by (environment given, status given).
 DEPLOYMENTS: dict[tuple[bool, bool], str] = {
-    (e, s): _deployments_statement(e, s) for e in (False, True) for s in (False, True)}
+    (e, s): _deployments_statement(_anchor(e, s), False)
+    for e in (False, True) for s in (False, True)}
+#: As of ``$asOf``, keyed by (environment given, status or None).
+DEPLOYMENTS_AT: dict[tuple[bool, str | None], str] = {
+    (e, s): _deployments_statement(_anchor_at(e, s), True)
+    for e in (False, True) for s in (None, "ACTIVE", "RETIRED")}
 
 
 def _fact(row: dict[str, Any]) -> DeploymentFact:
@@ -76,24 +111,30 @@ def _fact(row: dict[str, Any]) -> DeploymentFact:
 
 
 def read_deployments(tx: ManagedTransaction, environment: str | None = None,
-                     status: str | None = None, model: str | None = None
-                     ) -> list[DeploymentFact]:
-    """``deployments`` inside a read the caller holds (the site's production page)."""
-    statement = DEPLOYMENTS[(environment is not None, status is not None)]
-    rows = tx.run(statement, environment=environment, status=status, model=model)
+                     status: str | None = None, model: str | None = None,
+                     as_of: datetime | None = None) -> list[DeploymentFact]:
+    """``deployments`` inside a read the caller holds (the site's production page); with
+    ``as_of``, ``status`` is the status then (ACTIVE: live then)."""
+    if as_of is None:
+        statement = DEPLOYMENTS[(environment is not None, status is not None)]
+    else:
+        statement = DEPLOYMENTS_AT[(environment is not None, status)]
+    rows = tx.run(statement, environment=environment, status=status, model=model,
+                  asOf=asof.instant(as_of))
     return [_fact(r.data()) for r in rows]
 
 
 def deployments(graph: Graph, *, environment: str | None = None,
-                status: str | None = "ACTIVE", model: str | None = None
-                ) -> list[DeploymentFact]:
-    """Deployments by environment and model; ``status=None`` gives every status."""
+                status: str | None = "ACTIVE", model: str | None = None,
+                as_of: datetime | None = None) -> list[DeploymentFact]:
+    """Deployments by environment and model; ``status=None`` gives every status; with
+    ``as_of``, those that had gone live by then, in the status they had then."""
     if status is not None:
         status = str(status).upper()
         if status not in DeploymentStatus.__members__:
             raise InvalidInput("status", "must be ACTIVE or RETIRED", status)
     env = environment.strip().lower() if environment else None
-    return graph.read(read_deployments, env, status, model)
+    return graph.read(read_deployments, env, status, model, as_of)
 
 
 ENVIRONMENTS = ("MATCH (d:Deployment) WHERE d.environment IS NOT NULL "

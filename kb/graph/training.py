@@ -10,6 +10,7 @@ from kb.domain import Label, versioned_key
 from kb.domain.answers import DatasetVersionFact, TrainingFact
 from kb.errors import NotFound
 
+from . import asof
 from .driver import Graph, Question, Read
 from .people import active
 from .properties import decode, projection
@@ -22,31 +23,60 @@ log = logging.getLogger(__name__)
 _VERSION = projection("v", Label.MODEL_VERSION, ("model", "version", "createdAt", "aliases"))
 _RUN = projection("r", Label.RUN, ("id", "status", "startedAt", "endedAt", "params", "metrics",
                                    "command", "seed"))
-_FACTS = """
-CALL (v) {
-  OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v)
+
+
+def _facts(at: bool) -> str:
+    """Today, or (``at``) as of ``$asOf``: only the run, person and links that existed
+    then, and the aliases held then from the ALIAS tenures."""
+    def since(var: str, join: str = "WHERE") -> str:
+        return f" {join} {asof.existed(var)}" if at else ""
+
+    aliases = ("COLLECT { MATCH (:Model)-[a:ALIAS]->(v) WHERE " + asof.held("a")
+               + " RETURN DISTINCT a.alias ORDER BY a.alias }" if at else "null")
+    is_active = asof.active_at("p") if at else active("p")
+    return f"""
+CALL (v) {{
+  OPTIONAL MATCH (r:Run)-[:PRODUCED]->(v){since('r')}
   RETURN r ORDER BY r.startedAt DESC LIMIT 1
-}
-CALL (r) {
-  OPTIONAL MATCH (p:Person)-[:TRAINED]->(r)
+}}
+CALL (r) {{
+  OPTIONAL MATCH (p:Person)-[:TRAINED]->(r){since('p')}
   RETURN p LIMIT 1
-}
-RETURN """ + _VERSION + """ AS version,
+}}
+RETURN {_VERSION} AS version, {aliases} AS aliasesAt,
        p.handle AS person, p.name AS personName,
-       CASE WHEN p IS NULL THEN null ELSE """ + active("p") + """ END AS active,
-       """ + _RUN + """ AS run,
-       COLLECT { MATCH (r)-[:PART_OF]->(e:Experiment) RETURN e.name LIMIT 1 } AS experiment,
-       COLLECT { MATCH (r)-[:AT_COMMIT]->(c:CodeVersion)
-                 RETURN c {.repo, .commit, .branch, .dirty} LIMIT 1 } AS code,
-       COLLECT { MATCH (r)-[:IN_ENV]->(x:Environment) RETURN x.digest LIMIT 1 } AS env,
-       COLLECT { MATCH (r)-[u:USED]->(d:DatasetVersion)
-                 RETURN {dataset: d.dataset, version: d.version, digest: d.digest,
-                         uri: d.uri, role: u.role} } AS inputs
+       CASE WHEN p IS NULL THEN null ELSE {is_active} END AS active,
+       {_RUN} AS run,
+       COLLECT {{ MATCH (r)-[:PART_OF]->(e:Experiment){since('e')} RETURN e.name LIMIT 1 }}
+         AS experiment,
+       COLLECT {{ MATCH (r)-[:AT_COMMIT]->(c:CodeVersion){since('c')}
+                 RETURN c {{.repo, .commit, .branch, .dirty}} LIMIT 1 }} AS code,
+       COLLECT {{ MATCH (r)-[:IN_ENV]->(x:Environment){since('x')} RETURN x.digest LIMIT 1 }}
+         AS env,
+       COLLECT {{ MATCH (r)-[u:USED]->(d:DatasetVersion){since('d')}
+                 RETURN {{dataset: d.dataset, version: d.version, digest: d.digest,
+                         uri: d.uri, role: u.role}} }} AS inputs
 """
 
-ONE_VERSION = "MATCH (v:ModelVersion {key: $key})\n" + _FACTS
-ALL_VERSIONS = "MATCH (v:ModelVersion {model: $model})\n" + _FACTS
+
+ONE_VERSION = "MATCH (v:ModelVersion {key: $key})\n" + _facts(False)
+ALL_VERSIONS = "MATCH (v:ModelVersion {model: $model})\n" + _facts(False)
+#: As of ``$asOf``: the versions that existed then.
+ONE_VERSION_AT = ("MATCH (v:ModelVersion {key: $key}) WHERE " + asof.existed("v") + "\n"
+                  + _facts(True))
+ALL_VERSIONS_AT = ("MATCH (v:ModelVersion {model: $model}) WHERE " + asof.existed("v") + "\n"
+                   + _facts(True))
 MODEL_EXISTS = "MATCH (m:Model {name: $model}) RETURN count(m) > 0 AS found"
+VERSION_EXISTS = "MATCH (v:ModelVersion {key: $key}) RETURN count(v) > 0 AS found"
+
+
+class NotYet(NotFound):
+    """The entity exists now but had not been created by the instant asked about."""
+
+    def __init__(self, kind: str, key: str, at: datetime) -> None:
+        super().__init__(kind, key)
+        self.message = f"{kind} {key!r} did not exist yet at {at.isoformat()}"
+        self.args = (self.message,)
 
 
 def _map(value: Any) -> dict:
@@ -58,9 +88,10 @@ def _fact(row: dict[str, Any]) -> TrainingFact:
     run = decode(Label.RUN, row["run"]) if row["run"] is not None else {}
     code = row["code"][0] if row["code"] else {}
     inputs = sorted(row["inputs"], key=lambda i: (i["role"] or "", i["dataset"], i["version"]))
+    aliases = v["aliases"] if row["aliasesAt"] is None else row["aliasesAt"]
     return TrainingFact(
         model=v["model"], version=v["version"], created_at=v["createdAt"],
-        aliases=tuple(v["aliases"] or ()), person=row["person"], person_name=row["personName"],
+        aliases=tuple(aliases or ()), person=row["person"], person_name=row["personName"],
         person_active=row["active"], run_id=run.get("id"), run_status=run.get("status"),
         started_at=run.get("startedAt"), ended_at=run.get("endedAt"),
         experiment=row["experiment"][0] if row["experiment"] else None,
@@ -80,26 +111,37 @@ def newest_first(version: str, created_at: datetime | None) -> tuple:
     return (1, stamp, version)
 
 
-def asking_who_trained(model: str, version: str | None = None
-                       ) -> Question[list[TrainingFact]]:
-    """Every version of ``model`` newest first, or only ``version``, as a question.
+def asking_who_trained(model: str, version: str | None = None,
+                       as_of: datetime | None = None) -> Question[list[TrainingFact]]:
+    """Every version of ``model`` newest first, or only ``version``, as a question; with
+    ``as_of``, the versions that existed then, as they stood then.
 
     Each statement is a read of its own; the existence check runs only for an empty
     answer, and a model created between the two reads is simply reported as found."""
+    at = asof.instant(as_of)
     if version is not None:
-        rows = yield Read(ONE_VERSION, {"key": versioned_key(model, version)})
+        key = versioned_key(model, version)
+        rows = yield Read(ONE_VERSION if at is None else ONE_VERSION_AT,
+                          {"key": key, "asOf": at})
     else:
-        rows = yield Read(ALL_VERSIONS, {"model": model})
+        rows = yield Read(ALL_VERSIONS if at is None else ALL_VERSIONS_AT,
+                          {"model": model, "asOf": at})
     if not rows:
         found = yield Read(MODEL_EXISTS, {"model": model})
         if not found[0]["found"]:
             raise NotFound("model", model)
         if version is not None:
-            raise NotFound("model version", versioned_key(model, version))
+            if at is not None:
+                now = yield Read(VERSION_EXISTS, {"key": key})
+                if now[0]["found"]:
+                    raise NotYet("model version", key, at)
+            raise NotFound("model version", key)
     facts = [_fact(r) for r in rows]
     return sorted(facts, key=lambda f: newest_first(f.version, f.created_at))
 
 
-def who_trained(graph: Graph, model: str, version: str | None = None) -> list[TrainingFact]:
-    """Every version of ``model`` newest first, or only ``version``."""
-    return graph.ask(asking_who_trained(model, version))
+def who_trained(graph: Graph, model: str, version: str | None = None,
+                as_of: datetime | None = None) -> list[TrainingFact]:
+    """Every version of ``model`` newest first, or only ``version``; with ``as_of``, as
+    they stood then."""
+    return graph.ask(asking_who_trained(model, version, as_of))
