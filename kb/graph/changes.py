@@ -17,33 +17,47 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import CHANGE_LABEL
-from kb.domain.changes import AFTER, BEFORE, LINK_PROPS, LinkChange, Op, categories, stored
+from kb.domain.changes import (
+    AFTER,
+    BEFORE,
+    LINK_PROPS,
+    LinkChange,
+    Op,
+    categories,
+    read_links,
+    stored,
+)
 
 from .driver import plain
 
-# One record per entity and write: what the other statements changed joins the record
-# the upsert wrote for the same entity in this write, if it wrote one (found through the
+# One record per entity and write: what the other statements changed joins the record the
+# upsert wrote for the same entity in this write, if it wrote one (found through the
 # (kind, key, at) index: same entity, same write time, same batch).
+UPSERTED = f"""
+UNWIND $keys AS k
+MATCH (c:{CHANGE_LABEL} {{kind: k[0], key: k[1], at: datetime($now)}})
+WHERE c.batch = $batch
+RETURN elementId(c) AS id, c.kind AS kind, c.key AS key, properties(c) AS props
+"""
+
 RECORD = f"""
-WITH datetime($now) AS now
 UNWIND $rows AS row
-OPTIONAL MATCH (c:{CHANGE_LABEL} {{kind: row.record.kind, key: row.record.key, at: now}})
-  WHERE c.batch = $batch
-CALL (row, c, now) {{
-  WITH row, c, now WHERE c IS NULL
-  CREATE (n:{CHANGE_LABEL})
-  SET n = row.record, n += row.values, n.at = now, n.actor = $actor, n.path = $path,
-      n.batch = $batch
-}}
-CALL (row, c) {{
-  WITH row, c WHERE c IS NOT NULL
-  SET c += row.values,
-      c.fields = c.fields + [f IN row.record.fields WHERE NOT f IN c.fields],
-      c.categories = c.categories + [k IN row.record.categories WHERE NOT k IN c.categories],
-      c.links = coalesce(c.links, []) + coalesce(row.record.links, []),
-      c.{LINK_PROPS} = CASE WHEN row.record.{LINK_PROPS} IS NULL THEN c.{LINK_PROPS}
-        ELSE [x IN coalesce(c.links, []) | '{{}}'] + row.record.{LINK_PROPS} END
-}}
+CREATE (c:{CHANGE_LABEL})
+SET c = row, c.at = datetime($now), c.actor = $actor, c.path = $path, c.batch = $batch
+"""
+
+REWRITE = f"""
+UNWIND $rows AS row
+MATCH (c:{CHANGE_LABEL}) WHERE elementId(c) = row.id
+SET c = row.props
+"""
+
+# A write that undid what an earlier statement of it did (a deployment sent again as
+# active, then retired again) changed nothing, and keeps no record.
+DROP = f"""
+UNWIND $ids AS id
+MATCH (c:{CHANGE_LABEL}) WHERE elementId(c) = id
+DELETE c
 """
 
 
@@ -63,6 +77,9 @@ class ChangeLog:
     def __bool__(self) -> bool:
         return bool(self._entries)
 
+    def entities(self) -> list[tuple[str, str]]:
+        return list(self._entries)
+
     def _entry(self, kind: str, key: str) -> _Entry:
         return self._entries.setdefault((kind, key), _Entry())
 
@@ -81,18 +98,39 @@ class ChangeLog:
         self._entry(kind, key).links.append(change)
 
     def rows(self, batch: str) -> list[dict[str, Any]]:
+        """New records, as stored (``kb.domain.changes.stored``)."""
         out = []
         for i, ((kind, key), entry) in enumerate(self._entries.items()):
             fields = {k: v for k, v in entry.fields.items()
                       if entry.op == Op.CREATE or v[0] != v[1]}
             if entry.op == Op.UPDATE and not fields and not entry.links:
                 continue
-            props = stored(fields, entry.links, created=entry.op == Op.CREATE)
-            values = {k: props.pop(k) for k in list(props) if k.startswith((BEFORE, AFTER))}
-            out.append({"values": values, "record": {
+            out.append({
                 "id": f"{batch}/1/{i:05d}", "kind": kind, "key": key, "op": entry.op.value,
-                "categories": categories(kind, entry.op, fields, entry.links), **props}})
+                "categories": categories(kind, entry.op, fields, entry.links),
+                **stored(fields, entry.links, created=entry.op == Op.CREATE)})
         return out
+
+    def joined(self, kind: str, key: str, props: dict[str, Any]) -> dict[str, Any] | None:
+        """The upsert's record ``props`` of the same entity with this log's changes joined
+        in (each field from its first value to its last); None if together they changed
+        nothing. Takes the entity out of this log."""
+        entry = self._entries.pop((kind, key))
+        op = props["op"]
+        fields: dict[str, tuple[Any, Any]] = {
+            name: (props.get(BEFORE + name), props.get(AFTER + name))
+            for name in props.get("fields") or ()}
+        for name, (before, after) in entry.fields.items():
+            fields[name] = (fields[name][0] if name in fields else before, after)
+        if op != Op.CREATE:
+            fields = {k: v for k, v in fields.items() if v[0] != v[1]}
+        links = [*read_links(props), *entry.links]
+        if op == Op.UPDATE and not fields and not links:
+            return None
+        kept = {k: v for k, v in props.items()
+                if not k.startswith((BEFORE, AFTER)) and k not in ("fields", "links", LINK_PROPS)}
+        return {**kept, "categories": categories(kind, op, fields, links),
+                **stored(fields, links, created=op == Op.CREATE)}
 
 
 def new_batch() -> str:
@@ -101,9 +139,23 @@ def new_batch() -> str:
 
 
 def record(tx: ManagedTransaction, log: ChangeLog, *, now: str, actor: str, path: str,
-           batch: str) -> int:
-    """Write ``log``'s records in ``tx``; returns how many."""
+           batch: str) -> None:
+    """Write ``log``'s changes in ``tx``: joined to the upsert's records of the same
+    entities, or as records of their own."""
+    if not log:
+        return
+    keys = [list(k) for k in log.entities()]
+    rewrite, drop = [], []
+    for found in tx.run(UPSERTED, keys=keys, now=now, batch=batch):
+        props = log.joined(found["kind"], found["key"], found["props"])
+        if props is None:
+            drop.append(found["id"])
+        else:
+            rewrite.append({"id": found["id"], "props": props})
+    if rewrite:
+        tx.run(REWRITE, rows=rewrite).consume()
+    if drop:
+        tx.run(DROP, ids=drop).consume()
     rows = log.rows(batch)
     if rows:
         tx.run(RECORD, rows=rows, now=now, actor=actor, path=path, batch=batch).consume()
-    return len(rows)

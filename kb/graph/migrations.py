@@ -46,7 +46,9 @@ def _alias_tenures(tx: ManagedTransaction, now: str) -> int:
         changes.link(Label.MODEL, rec["model"], LinkChange(
             Rel.ALIAS, "out", Label.MODEL_VERSION, rec["key"], "add",
             {"alias": rec["alias"], "since": plain(rec["since"])}))
-    return record(tx, changes, now=now, actor=ACTOR, path=MIGRATION_PATH, batch=new_batch())
+    models = len(changes.entities())
+    record(tx, changes, now=now, actor=ACTOR, path=MIGRATION_PATH, batch=new_batch())
+    return models
 
 
 def migrate(graph: Graph, version: int) -> None:

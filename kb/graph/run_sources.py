@@ -55,12 +55,14 @@ def refused(source: str | None, accepts: Iterable[str] | None, writer: str) -> b
     return source is not None and source != writer and writer not in (accepts or ())
 
 
-# Rows are ``[id, source]``, sorted by id: concurrent writers lock runs in one order.
+# Rows are ``[id, source, startedAt]``, sorted by id: concurrent writers lock runs in one
+# order. A run came to be when it started (a run logged after the fact, an import), so
+# questions asked as of an earlier instant see it from then.
 CLAIM_RUNS = (
     KEYED +
     "UNWIND $rows AS row\n"
     f"MERGE (r:{Label.RUN.value} {{id: row[0]}})\n"
-    f"ON CREATE SET r.createdAt = datetime($now), r.{NEW} = true\n"
+    f"ON CREATE SET r.createdAt = coalesce(datetime(row[2]), datetime($now)), r.{NEW} = true\n"
     + lock("r")
     + claim("r", "row[1]") +
     f"WITH r, row, r.{NEW} IS NOT NULL AS created\n"
@@ -72,12 +74,14 @@ CLAIM_RUNS = (
 )
 
 
-def claim_runs(tx: ManagedTransaction, runs: Iterable[tuple[str, str]], now: str
+def claim_runs(tx: ManagedTransaction, runs: Iterable[tuple[str, str, str | None]], now: str
                ) -> frozenset[str]:
-    """Create or lock the runs ``(id, source)`` and claim the new ones for their source;
+    """Create or lock the runs ``(id, source, started at as ISO text)`` and claim the new
+    ones for their source;
     raises ``SourceConflict`` (the transaction then writes nothing) for a run that
     another source created and did not open to this one. Returns the runs it created."""
-    rows = sorted({(run_id, source) for run_id, source in runs})
+    rows = sorted({(run_id, source, started) for run_id, source, started in runs},
+                  key=lambda r: r[:2])
     if not rows:
         return frozenset()
     found = tx.run(CLAIM_RUNS, rows=[list(r) for r in rows], now=now).single(strict=True)

@@ -76,7 +76,9 @@ def write_batch(tx: ManagedTransaction, batch: Batch, now: datetime, actor: str,
     batch_id = new_batch()
     if claimed is None:
         # First, so that a run another source owns refuses the batch before any write.
-        claimed = claim_runs(tx, ((run.id, run.source.value) for run in batch.runs), stamp)
+        claimed = claim_runs(tx, ((run.id, run.source.value,
+                                   run.started_at.isoformat() if run.started_at else None)
+                                  for run in batch.runs), stamp)
     new_models: set[str] = set()
     versions = models.assign_versions(tx, batch.model_versions, stamp, actor, new_models)
     placed = deployments.reuse_active(tx, batch.deployments, made_up)

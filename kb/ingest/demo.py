@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from kb.domain import Batch
 from kb.graph import Graph
 from kb.graph.stats import counts
 
@@ -34,6 +35,8 @@ LOADED_AT = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 RUNS_PER_BATCH = 250
 
 _YEAR_START = datetime(2024, 1, 10, 8, 0, tzinfo=UTC)
+#: When the team, its people and its datasets were first recorded.
+_FOUNDED = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 _YEAR_DAYS = 345  # runs start between 2024-01-10 and 2024-12-20
 _VERSIONS = ("2024-01", "2024-04", "2024-07", "2024-10")
 _STAGES = ("raw", "clean", "joined", "features", "split")
@@ -678,7 +681,10 @@ def demo_batches(seed: int = DEFAULT_SEED) -> list[DemoBatch]:
     organisation, data = BatchBuilder(), BatchBuilder()
     _organisation(organisation)
     _data(data, rng)
-    batches = [DemoBatch("organisation", organisation), DemoBatch("data", data)]
+    # Each batch is written at the time its facts came to be, so the history and every
+    # question asked as of a date read like the team's year.
+    batches = [DemoBatch("organisation", organisation, _FOUNDED),
+               DemoBatch("data", data, _FOUNDED)]
 
     runs = _plan_runs(rng, seed)
     versions = _plan_versions(runs, rng)
@@ -698,27 +704,35 @@ def demo_batches(seed: int = DEFAULT_SEED) -> list[DemoBatch]:
                     framework=_FRAMEWORK[r.experiment.family],
                     description=f"{v.model.name} v{v.version}, from run {r.fields['name']}",
                     aliases=_aliases(v, versions, deployments), created_at=v.ready_at)
-        batches.append(DemoBatch(f"runs {start + 1}-{start + len(chunk)}", b))
+        batches.append(DemoBatch(f"runs {start + 1}-{start + len(chunk)}", b,
+                                 chunk[0].started_at))
 
+    # One batch at load time: written again, a replaced or decommissioned deployment is
+    # retired again by the same batch, so a second load changes nothing (``deployedAt``
+    # keeps their dates).
     production = BatchBuilder()
     for d in sorted(deployments, key=lambda d: (d.at, d.id)):
         production.deploy(d.version.model.name, d.version.version, environment=d.environment,
                           by=d.by, id=d.id, deployed_at=d.at,
                           endpoint=f"https://{d.environment}.models.acme.example/"
                                    f"{d.version.model.name}")
-    batches.append(DemoBatch("deployments", production))
-
-    # Retired by hand at load time, after the deployments batch: nothing replaces it.
-    retire = BatchBuilder()
+    # Retired by hand at load time, in the same batch: nothing replaces it.
     last_prod = [d for d in deployments
                  if d.version.model.name == DECOMMISSIONED and d.environment == "production"]
-    retire.retire(last_prod[-1].id)
-    batches.append(DemoBatch("decommission", retire))
+    production.retire(last_prod[-1].id)
+    batches.append(DemoBatch("deployments", production))
 
-    collaboration = BatchBuilder()
-    _ownership(collaboration)
-    _notes(collaboration, runs, versions, deployments)
-    batches.append(DemoBatch("ownership and notes", collaboration))
+    ownership = BatchBuilder()
+    _ownership(ownership)
+    by_since: dict[datetime, BatchBuilder] = {}
+    for own in ownership.batch().ownerships:
+        by_since.setdefault(own.since or LOADED_AT, BatchBuilder()).extend(
+            Batch(ownerships=(own,)))
+    for since, b in sorted(by_since.items(), key=lambda item: item[0]):
+        batches.append(DemoBatch(f"ownership since {since:%Y-%m-%d}", b, since))
+    notes = BatchBuilder()
+    _notes(notes, runs, versions, deployments)
+    batches.append(DemoBatch("notes", notes))
     return batches
 
 
