@@ -8,10 +8,15 @@ Recent changes page, line for line; a sync after an ownership transfer re-render
 from __future__ import annotations
 
 import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from docs_gen import build_site, sync_site
+from docs_gen.build import docs_dir
 from docs_gen.collect import collect
 from docs_gen.render import render
 from kb.domain import Label
@@ -228,3 +233,96 @@ def test_history_reads_cost_the_same_however_much_else_the_graph_holds(
     assert all(v > 0 for v in small.values()), small
     for name, hits in small.items():
         assert large[name] <= hits + 8, (name, small, large)
+
+
+# -- the built site ------------------------------------------------------------------------
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A copy of the repository's mkdocs project, so tests never touch site/."""
+    target = tmp_path / "site"
+    shutil.copytree(REPO / "site", target, ignore=shutil.ignore_patterns("generated", "build"))
+    return target
+
+
+def _mermaid() -> Path | None:
+    raw = os.environ.get("KB_MERMAID_JS")
+    return Path(raw) if raw else None
+
+
+def _shoot(out_dir: Path, paths: list[str]) -> dict[str, int]:
+    """Screenshots of the built pages at a wide and a narrow width; each page's widest
+    element beyond the viewport, in pixels, at each width (0: nothing overflows)."""
+    import functools
+    import http.server
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(out_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    overflow = {}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            context = browser.new_context()
+            context.route(lambda url: not url.startswith(base), lambda route: route.abort())
+            page = context.new_page()
+            for path in paths:
+                for width in (1400, 400):
+                    page.set_viewport_size({"width": width, "height": 1000})
+                    page.goto(f"{base}/{path}", wait_until="load")
+                    if page.locator("h2#history").count():
+                        page.locator("h2#history").scroll_into_view_if_needed()
+                        page.evaluate("document.getElementById('history').scrollIntoView()")
+                    name = path.strip("/").replace("/", "-") or "home"
+                    page.screenshot(path=str(SHOTS / f"{name}-{width}.png"))
+                    overflow[f"{path}@{width}"] = page.evaluate(
+                        "document.documentElement.scrollWidth - window.innerWidth")
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return overflow
+
+
+@pytest.mark.slow
+def test_a_sync_after_an_ownership_transfer_renders_the_card_again(
+        graph: Graph, site: Path) -> None:
+    history(graph)
+    built = build_site(graph, site, mermaid=_mermaid())
+    assert built.built == "full"
+    assert (built.out_dir / "changes/index.html").is_file()
+    assert sync_site(graph, site, mermaid=_mermaid()).written == []
+
+    # a link-only change of the card's model: no stamp of the model itself moves
+    alice = Client(graph, actor="alice")
+    b = alice.builder()
+    b.own("model:churn", owner="person:bob", transfer_from="person:alice")
+    alice.write(b, now=_at(7))
+    result = sync_site(graph, site, mermaid=_mermaid())
+    assert {"models/churn.md", "changes.md", "people/alice.md", "people/bob.md"} <= set(
+        result.written), result.written
+    assert result.built == "partial"
+    card = _section((docs_dir(site) / "models/churn.md").read_text(), "History")
+    assert _rows(card)[0] == ("| 2026-03-07 09:30 UTC | [alice](../people/alice.md) | sdk |"
+                              " owner alice → bob |")
+    changes = (docs_dir(site) / "changes.md").read_text()
+    assert _rows(_section(changes, "2026-03-07")) == [
+        "| 09:30 UTC | Model [churn](models/churn.md) | [alice](people/alice.md) | sdk |"
+        " owner alice → bob |"]
+    html = (result.out_dir / "models/churn/index.html").read_text()
+    assert "owner alice → bob" in html
+    assert sync_site(graph, site, mermaid=_mermaid()).written == []
+
+    overflow = _shoot(result.out_dir, ["models/churn/", "datasets/customers/",
+                                       "people/alice/", "changes/"])
+    print(f"screenshots in {SHOTS}; overflow {overflow}")
+    assert all(v <= 0 for v in overflow.values()), overflow
