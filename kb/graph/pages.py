@@ -819,12 +819,14 @@ _REFS = {
 }
 _ONE_REF = "UNWIND $keys AS key WITH key, [[$kind, key]] AS refs\n"
 
-# Each entity's newest records from the (kind, key, at) index, then each page's newest of
-# those; the people among the writers, so their names link to their pages.
+# Each entity's newest records from the (kind, key, at) index (named: as the graph grows
+# the planner may prefer a scan by kind alone), then each page's newest of those; the
+# people among the writers, so their names link to their pages.
 _PAGE_CHANGES = f"""
 UNWIND refs AS ref
 CALL (ref) {{
   MATCH (c:{CHANGE_LABEL} {{kind: ref[0], key: ref[1]}})
+  USING INDEX c:{CHANGE_LABEL}(kind, key, at)
   WHERE c.at IS NOT NULL  // the (kind, key, at) index holds only records with all three
   RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit
 }}

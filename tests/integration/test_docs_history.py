@@ -230,6 +230,7 @@ def test_history_reads_cost_the_same_however_much_else_the_graph_holds(
     _unrelated(graph, 400)
     history(graph)
     large = _costs(graph)
+    print(f"db hits with 20 unrelated models: {small}; with 400: {large}")
     assert all(v > 0 for v in small.values()), small
     for name, hits in small.items():
         assert large[name] <= hits + 8, (name, small, large)
