@@ -90,14 +90,14 @@ def test_history_shows_on_the_card_the_datasheet_and_a_person_page(graph: Graph)
     assert "Every change, newest first" in card and "(../changes.md)" in card
     assert _rows(card) == [
         "| 2026-03-05 09:30 UTC | [alice](../people/alice.md) | sdk | deployment"
-        " <code>churn\\-prod</code> of [version 2](churn.md#version-2): created |",
+        " <code>churn\\-prod</code> of version [2](churn.md#version-2): created |",
         "| 2026-03-04 09:30 UTC | pipeline\\-bot | sdk | alias champion: churn@1 → churn@2 |",
-        "| 2026-03-04 09:30 UTC | pipeline\\-bot | sdk | [version 1](churn.md#version-1):"
+        "| 2026-03-04 09:30 UTC | pipeline\\-bot | sdk | version [1](churn.md#version-1):"
         " aliases champion → none |",
-        "| 2026-03-04 09:30 UTC | pipeline\\-bot | sdk | [version 2](churn.md#version-2):"
+        "| 2026-03-04 09:30 UTC | pipeline\\-bot | sdk | version [2](churn.md#version-2):"
         " created |",
         "| 2026-03-03 09:30 UTC | pipeline\\-bot | sdk | alias champion → churn@1 |",
-        "| 2026-03-03 09:30 UTC | pipeline\\-bot | sdk | [version 1](churn.md#version-1):"
+        "| 2026-03-03 09:30 UTC | pipeline\\-bot | sdk | version [1](churn.md#version-1):"
         " created |",
         "| 2026-03-01 09:30 UTC | [alice](../people/alice.md) | sdk | created; owner alice"
         " added |",
