@@ -178,7 +178,8 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     copied = _prepare(site_dir, home, mermaid)
     started, cpu = time.perf_counter(), time.process_time()
     change = graph.read(reads.changed_since, state.watermark)
-    entities, indexes = affected(change["pages"], change["changed"])
+    entities, indexes = affected(change["pages"], change["changed"],
+                                 records=change["records"])
     result = BuildResult(site_dir, out_dir or site_dir / "build",
                          watermark=change["watermark"] or state.watermark)
     if entities or indexes:

@@ -17,13 +17,15 @@ from itertools import islice
 from typing import Any
 
 from kb.domain.answers import DeploymentFact, ImpactItem
+from kb.domain.changes import ChangeFact
+from kb.domain.keys import split_versioned
 from kb.graph import Graph
 from kb.graph import pages as reads
 from kb.graph.ownership import Orphan
 from kb.graph.properties import read_json
 
-from . import reproduce
-from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path
+from . import changes, reproduce
+from .pages import CHANGES, FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path
 from .slugs import mermaid_id, version_anchor
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,25 @@ def _owners(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def _notes(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = sorted(rows, key=lambda n: (when(n["createdAt"]) or "", n["id"]))
     return [{**n, "createdAt": when(n["createdAt"])} for n in rows]
+
+
+def _history(found: dict[str, Any] | None,
+             subject: Callable[[ChangeFact], dict[str, Any]] = lambda c: {}
+             ) -> list[dict[str, Any]]:
+    """A page's History section: its newest changes (``reads.page_history``), each with
+    when, who (``person`` when kb has their page), the path it came by and what it did;
+    ``subject`` names a change of a version or deployment on its model's or dataset's page.
+    """
+    if not found:
+        return []
+    people = found["people"]
+    return [{"at": when(c.at), "actor": c.actor, "person": c.actor in people,
+             "path": c.path, "summary": changes.summary(c), **subject(c)}
+            for c in found["changes"]]
+
+
+def _version_of(key: str) -> str:
+    return split_versioned(key)[1]
 
 
 # -- models -------------------------------------------------------------------------------
@@ -334,6 +355,15 @@ def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = Non
             ({**d, "version": v["version"]} for v in versions for d in v["deployments"]),
             key=lambda d: (d["deployedAt"] or "", d["id"]), reverse=True)
         notes = _notes(row["notes"])
+        served_by = {d["id"]: v["version"] for v in versions for d in v["deployments"]}
+
+        def subject(c: ChangeFact, served_by: dict[str, str] = served_by) -> dict[str, Any]:
+            if c.kind == "ModelVersion":
+                return {"version": _version_of(c.key)}
+            if c.kind == "Deployment":
+                return {"deployment": c.key, "version": served_by.get(c.key)}
+            return {}
+
         updated = _latest(m.get("updatedAt"), *(v["_updated"] for v in versions))
         context = {
             "model": {k: m.get(k) for k in ("name", "description", "task", "intendedUse",
@@ -351,6 +381,7 @@ def model_pages(data: dict[str, Any], parents: dict[str, list[str]] | None = Non
             "lineage": _lineage(name, versions, parents),
             "deployments": history,
             "notes": notes,
+            "history": _history(data.get("history", {}).get(name), subject),
             "front_matter": _front_matter(m, served, tags),
             "updated": when(updated),
         }
@@ -422,6 +453,8 @@ def dataset_pages(data: dict[str, Any]) -> list[Page]:
             "derived": derived,
             "upstream": upstream,
             "notes": _notes(row["notes"]),
+            "history": _history(data.get("history", {}).get(name), lambda c: (
+                {"data_version": _version_of(c.key)} if c.kind == "DatasetVersion" else {})),
             "front_matter": {"title": name,
                              "tags": [f"domain: {d['domain']}"] if d.get("domain") else []},
             "updated": when(_latest(d.get("updatedAt"), *(v["_updated"] for v in versions))),
@@ -453,6 +486,7 @@ def person_pages(rows: list[dict[str, Any]]) -> list[Page]:
                              "produced": sorted(r["produced"])} for r in row["recentRuns"]],
             "deployed": [{**d, "deployedAt": when(d["deployedAt"])} for d in row["deployed"]],
             "work": _work(row.get("work")),
+            "history": _history(row.get("history")),
             "front_matter": {"title": p.get("name") or p["handle"],
                              "tags": [f"team: {t}" for t in sorted(row["teams"])]},
             "updated": when(p.get("updatedAt")),
@@ -473,6 +507,7 @@ def team_pages(rows: list[dict[str, Any]], model_index: list[dict[str, Any]]) ->
             "owned": sorted(row["owned"], key=lambda o: (o["kind"], o["key"], o["role"] or "")),
             "models": [{"name": n, "latest": latest.get(n)} for n in sorted(set(row["models"]))],
             "member_owned": _member_owned(row.get("memberOwned", [])),
+            "history": _history(row.get("history")),
             "front_matter": {"title": f"Team {t['name']}", "tags": [f"team: {t['name']}"]},
             "updated": when(t.get("updatedAt")),
         }
@@ -556,6 +591,28 @@ def home_page(data: dict[str, Any], deployments: list[DeploymentFact]) -> Page:
     return Page(HOME, "home.md.j2", context, "Home", None)
 
 
+def changes_page(data: dict[str, Any]) -> Page:
+    """``reads.recent_changes``'s answer, grouped by day (UTC), newest first; each change
+    links to its entity's page where there is one."""
+    targets = data["targets"]
+    days: list[dict[str, Any]] = []
+    for c in data["changes"]:
+        at = c.at.astimezone(UTC)
+        day = at.strftime("%Y-%m-%d")
+        if not days or days[-1]["day"] != day:
+            days.append({"day": day, "rows": []})
+        target = targets.get((c.kind, c.key))
+        days[-1]["rows"].append({
+            "time": at.strftime("%H:%M UTC"), "kind": c.kind, "key": c.key,
+            "target": ({"kind": target[0], "key": target[1], "version": target[2]}
+                       if target else None),
+            "actor": c.actor, "person": ("Person", c.actor) in targets, "path": c.path,
+            "summary": changes.summary(c)})
+    context = {"days": days, "count": len(data["changes"]), "shown": reads.RECENT_CHANGES,
+               "front_matter": {"title": "Recent changes"}}
+    return Page(CHANGES, "changes.md.j2", context, "Changes", None)
+
+
 # -- whole site or a part of it ---------------------------------------------------------------
 
 #: Entities per read: bounds what is held in memory, and lets reads overlap rendering.
@@ -598,11 +655,12 @@ def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
     as their reads arrive (models, datasets, people, teams, experiments, runs, indexes,
     production, home).
 
-    ``indexes`` names the section indexes plus ``"Home"`` and ``"Production"``.
+    ``indexes`` names the section indexes plus ``"Home"``, ``"Production"`` and
+    ``"Changes"`` (the Recent changes page).
     """
     if entities is None:
         keys = {**graph.read(reads.names), **graph.read(reads.run_names)}
-        want_indexes = set(INDEXES) | {"Home", "Production"}
+        want_indexes = set(INDEXES) | {"Home", "Production", "Changes"}
     else:
         keys = {kind: sorted({key for k, key in entities if k == kind}) for kind in FOLDERS}
         want_indexes = set(indexes or ())
@@ -652,6 +710,9 @@ def iter_pages(graph: Graph, *, entities: set[tuple[str, str]] | None = None,
     if "Home" in want_indexes:
         jobs.append((reads.home, ()))
         shape.append(lambda data: [home_page(data, state["deployments"])])
+    if "Changes" in want_indexes:
+        jobs.append((reads.recent_changes, ()))
+        shape.append(lambda data: [changes_page(data)])
     others = zip(_prefetched(graph, jobs), shape, strict=True)
     if keys["Model"]:
         result, to_pages = next(others)  # the derivations, which every card's lineage needs
@@ -792,6 +853,7 @@ def run_pages(rows: list[dict[str, Any]]) -> list[Page]:
                          for c in children[:CHILDREN_SHOWN]],
             "child_count": len(children),
             "notes": _notes(row["notes"]),
+            "history": _history(row.get("history")),
             "front_matter": {"title": f"Run {r.get('name') or run_id}"},
             "updated": when(r.get("updatedAt")),
         }
@@ -814,6 +876,7 @@ def experiment_pages(rows: list[dict[str, Any]]) -> list[Page]:
             "statuses": sorted(statuses.items()),
             "board": leaderboard(runs),
             "notes": _notes(row["notes"]),
+            "history": _history(row.get("history")),
             "front_matter": {"title": f"Experiment {name}"},
         }
         out.append(Page(entity_path("Experiment", name), "experiment.md.j2", context,

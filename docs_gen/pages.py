@@ -19,6 +19,8 @@ FOLDERS = {"Model": "models", "Dataset": "datasets", "Person": "people", "Team":
            "Run": "runs", "Experiment": "experiments"}
 HOME = "index.md"
 PRODUCTION = "production.md"
+#: The Recent changes page.
+CHANGES = "changes.md"
 #: Kinds with a section index. Runs have none: a team logs tens of thousands, and their
 #: experiments (leaderboards) and people (what they were working on) lead to them.
 INDEXES = {kind: f"{folder}/index.md" for kind, folder in FOLDERS.items() if kind != "Run"}

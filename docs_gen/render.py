@@ -12,8 +12,10 @@ import yaml
 from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader
 from jinja2.bccache import Bucket
 
+from kb.graph.pages import HISTORY_SHOWN
+
 from . import escape
-from .pages import FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path, relative
+from .pages import CHANGES, FOLDERS, HOME, INDEXES, PRODUCTION, Page, entity_path, relative
 from .slugs import version_anchor
 
 #: libyaml's emitter when PyYAML was built with it, because the pure-Python one is a large
@@ -75,6 +77,7 @@ def environment() -> Environment:
                        data_attribute=escape.data_attribute,
                        mermaid_link=escape.mermaid_link)
     env.globals.update(FOLDERS=FOLDERS, HOME=HOME, PRODUCTION=PRODUCTION, INDEXES=INDEXES,
+                       CHANGES=CHANGES, HISTORY_SHOWN=HISTORY_SHOWN,
                        NOT_RECORDED="*Not recorded.*")
     return env
 

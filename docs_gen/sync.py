@@ -39,18 +39,19 @@ class State:
         tmp.replace(path)
 
 
-def affected(pages: list[tuple[str, str]], changed: dict[str, list[str]]
-             ) -> tuple[set[tuple[str, str]], set[str]]:
+def affected(pages: list[tuple[str, str]], changed: dict[str, list[str]], *,
+             records: bool = False) -> tuple[set[tuple[str, str]], set[str]]:
     """Entity pages to re-render and the index pages that list them.
 
-    Home lists counts and recent activity, so any change touches it; a section index is
-    touched when one of its entities is; production when a deployment or a served version
-    changed.
+    Home lists counts and recent activity, and Recent changes every change record
+    (``records``: some were written since), so any change touches both; a section index
+    is touched when one of its entities is; production when a deployment or a served
+    version changed.
     """
     entities = {(kind, key) for kind, key in pages if kind in FOLDERS}
     indexes = {kind for kind, _ in entities}
-    if changed or entities:
-        indexes.add("Home")
+    if changed or entities or records:
+        indexes.update(("Home", "Changes"))
     if "Deployment" in changed or "ModelVersion" in changed:
         indexes.add("Production")
     return entities, indexes

@@ -11,16 +11,19 @@ shaping them into pages is ``docs_gen``'s job.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from neo4j import ManagedTransaction
 
-from kb.domain import KEY_PROPERTY, Label, Rel
+from kb.domain import CHANGE_LABEL, KEY_PROPERTY, Label, Rel
 from kb.domain.answers import DeploymentFact, ImpactItem
+from kb.domain.changes import decode_links
 
 from . import ownership, production
 from .driver import answer, plain
+from .history import changes, fact
 from .lineage import asking_impact
 from .people import active
 from .properties import decode, decode_link, projection
@@ -272,10 +275,18 @@ RETURN v.model AS model, v.version AS version, at, by
 
 
 
-WATERMARK = """
-CALL () { MATCH (n) RETURN max(n.updatedAt) AS nodes }
-CALL () { MATCH ()-[r]->() RETURN max(r.createdAt) AS links }
-RETURN CASE WHEN links IS NULL OR nodes >= links THEN nodes ELSE links END AS at
+# Change records count too: a link-only change (an ownership or alias moved) may leave
+# every updatedAt and createdAt as it was.
+WATERMARK = f"""
+CALL () {{ MATCH (n) RETURN max(n.updatedAt) AS nodes }}
+CALL () {{ MATCH ()-[r]->() RETURN max(r.createdAt) AS links }}
+CALL () {{
+  OPTIONAL MATCH (c:{CHANGE_LABEL}) WHERE c.at IS NOT NULL
+  WITH c ORDER BY c.at DESC LIMIT 1
+  RETURN c.at AS records
+}}
+UNWIND [nodes, links, records] AS stamp
+RETURN max(stamp) AS at
 """
 
 
@@ -416,7 +427,8 @@ def models(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
         row["model"] = decode(Label.MODEL, row["model"])
         row["owners"] = _ownerships(row["owners"])
         row["notes"] = _each(Label.NOTE, row["notes"])
-    return {"models": rows, "versions": _versions(tx, names)}
+    return {"models": rows, "versions": _versions(tx, names),
+            "history": page_history(tx, Label.MODEL, names)}
 
 
 def derivations(tx: ManagedTransaction) -> list[dict[str, Any]]:
@@ -438,7 +450,8 @@ def datasets(tx: ManagedTransaction, names: list[str]) -> dict[str, Any]:
         row["recentRuns"] = _each(Label.RUN, row["recentRuns"])
     return {"datasets": rows, "versions": versions,
             "impact": {row["dataset"]["name"]: _impact(tx, row["dataset"]["name"])
-                       for row in rows}}
+                       for row in rows},
+            "history": page_history(tx, Label.DATASET, names)}
 
 
 def _impact(tx: ManagedTransaction, name: str) -> list[ImpactItem]:
@@ -497,6 +510,8 @@ def changed_since(tx: ManagedTransaction, since: datetime) -> dict[str, Any]:
         pages.update((r["label"], r["key"]) for r in tx.run(PAGES_OF, ids=ids))
     pages.update((r["label"], r["key"]) for r in tx.run(CHANGED_LINKS, since=since))
     pages.update(run_pages_of(tx, ids, since))
+    records, recorded = changed_records(tx, since)
+    pages.update(records)
     page_rows = [{"label": label, "key": key} for label, key in sorted(pages)]
     if page_rows:
         pages.update(("Team", r["team"]) for r in tx.run(TEAMS_OF, refs=page_rows)
@@ -504,6 +519,7 @@ def changed_since(tx: ManagedTransaction, since: datetime) -> dict[str, Any]:
     order = [label.value for label in Label]
     return {
         "changed": {label: sorted(changed[label]) for label in order if label in changed},
+        "records": recorded,
         "pages": sorted(pages),
         "watermark": watermark(tx),
     }
@@ -703,10 +719,12 @@ def runs(tx: ManagedTransaction, ids: list[str]) -> list[dict[str, Any]]:
     """The named runs with their trainer, experiment, code, environment, inputs, outputs,
     parent, children and notes; params and metrics stay JSON text."""
     rows = _records(tx, RUNS, ids=ids)
+    history = page_history(tx, Label.RUN, ids)
     for row in rows:
         row["run"] = decode(Label.RUN, row["run"], as_text=("params", "metrics"))
         row["children"] = _each(Label.RUN, row["children"])
         row["notes"] = _each(Label.NOTE, row["notes"])
+        row["history"] = history.get(row["run"]["id"])
     return rows
 
 
@@ -719,6 +737,9 @@ def experiments(tx: ManagedTransaction, names: list[str]) -> list[dict[str, Any]
         row["runs"] = [decode(Label.RUN, r, as_text=("params", "metrics"))
                        for r in row["runs"]]
         row["notes"] = _each(Label.NOTE, row["notes"])
+    history = page_history(tx, Label.EXPERIMENT, names)
+    for row in rows:
+        row["history"] = history.get(row["experiment"]["name"])
     return rows
 
 
@@ -743,8 +764,10 @@ def people_at_work(tx: ManagedTransaction, handles: list[str]) -> list[dict[str,
         row["recent"] = _each(Label.RUN, row["recent"])
         row["notes"] = _each(Label.NOTE, row["notes"])
         work[row["handle"]] = row
+    history = page_history(tx, Label.PERSON, handles)
     for row in rows:
         row["work"] = work.get(row["person"]["handle"])
+        row["history"] = history.get(row["person"]["handle"])
     return rows
 
 
@@ -754,8 +777,10 @@ def teams_with_members(tx: ManagedTransaction, names: list[str]) -> list[dict[st
     members: dict[str, list[dict[str, Any]]] = {}
     for row in _rows(tx, TEAM_MEMBERS_OWN, names=names):
         members.setdefault(row.pop("team"), []).append(row)
+    history = page_history(tx, Label.TEAM, names)
     for row in rows:
         row["memberOwned"] = members.get(row["team"]["name"], [])
+        row["history"] = history.get(row["team"]["name"])
     return rows
 
 
@@ -768,3 +793,134 @@ def run_pages_of(tx: ManagedTransaction, ids: list[str], since: datetime
         pages.update((r["label"], r["key"]) for r in tx.run(RUN_PAGES_OF, ids=ids))
     pages.update((r["label"], r["key"]) for r in tx.run(RUN_LINKS, since=since))
     return pages
+
+
+# -- history ----------------------------------------------------------------------------------
+
+#: Changes an entity page's History section lists, newest first.
+HISTORY_SHOWN = 10
+#: Changes the Recent changes page lists.
+RECENT_CHANGES = 200
+
+# Each page's entities as (kind, key) pairs: a card is its model, versions and deployments,
+# a datasheet its dataset and versions, any other page its one entity.
+_REFS = {
+    Label.MODEL: (
+        "UNWIND $keys AS key OPTIONAL MATCH (m:Model {name: key})\n"
+        "WITH key, [['Model', key]]\n"
+        "  + COLLECT { MATCH (v:ModelVersion)-[:VERSION_OF]->(m) RETURN ['ModelVersion', v.key] }\n"
+        "  + COLLECT { MATCH (d:Deployment)-[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(m)\n"
+        "              RETURN DISTINCT ['Deployment', d.id] } AS refs\n"),
+    Label.DATASET: (
+        "UNWIND $keys AS key OPTIONAL MATCH (d:Dataset {name: key})\n"
+        "WITH key, [['Dataset', key]]\n"
+        "  + COLLECT { MATCH (v:DatasetVersion)-[:VERSION_OF]->(d)\n"
+        "              RETURN ['DatasetVersion', v.key] } AS refs\n"),
+}
+_ONE_REF = "UNWIND $keys AS key WITH key, [[$kind, key]] AS refs\n"
+
+# Each entity's newest records from the (kind, key, at) index (named: as the graph grows
+# the planner may prefer a scan by kind alone), then each page's newest of those; the
+# people among the writers, so their names link to their pages.
+_PAGE_CHANGES = f"""
+UNWIND refs AS ref
+CALL (ref) {{
+  MATCH (c:{CHANGE_LABEL} {{kind: ref[0], key: ref[1]}})
+  USING INDEX c:{CHANGE_LABEL}(kind, key, at)
+  WHERE c.at IS NOT NULL  // the (kind, key, at) index holds only records with all three
+  RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit
+}}
+WITH key, c ORDER BY c.at DESC, c.id DESC
+WITH key, collect(c)[0..$limit] AS changes
+RETURN key, changes,
+       COLLECT {{ UNWIND changes AS c MATCH (p:Person {{handle: c.actor}})
+                 RETURN DISTINCT p.handle }} AS people
+"""
+
+# The page a changed entity shows on (a version's section of its card, a deployment's
+# version's section), for entities that still exist; people by handle for writers' links.
+_TARGETS = [
+    (Label.MODEL, "(n:Model {name: ref.key})", "null"),
+    (Label.MODEL_VERSION, "(v:ModelVersion {key: ref.key})-[:VERSION_OF]->(n:Model)",
+     "v.version"),
+    (Label.DEPLOYMENT, "(:Deployment {id: ref.key})-[:SERVES]->(v:ModelVersion)"
+                       "-[:VERSION_OF]->(n:Model)", "v.version"),
+    (Label.DATASET, "(n:Dataset {name: ref.key})", "null"),
+    (Label.DATASET_VERSION, "(:DatasetVersion {key: ref.key})-[:VERSION_OF]->(n:Dataset)",
+     "null"),
+    (Label.PERSON, "(n:Person {handle: ref.key})", "null"),
+    (Label.TEAM, "(n:Team {name: ref.key})", "null"),
+    (Label.RUN, "(n:Run {id: ref.key})", "null"),
+    (Label.EXPERIMENT, "(n:Experiment {name: ref.key})", "null"),
+]
+#: The kind of page each kind of entity shows on.
+PAGE_KIND = {Label.MODEL: "Model", Label.MODEL_VERSION: "Model", Label.DEPLOYMENT: "Model",
+             Label.DATASET: "Dataset", Label.DATASET_VERSION: "Dataset",
+             Label.PERSON: "Person", Label.TEAM: "Team", Label.RUN: "Run",
+             Label.EXPERIMENT: "Experiment"}
+TARGETS = (
+    "UNWIND $refs AS ref\nCALL (ref) {\n"
+    + "\n  UNION ALL\n".join(
+        f"  WITH ref WHERE ref.kind = '{label.value}' MATCH {pattern}\n"
+        f"  RETURN '{PAGE_KIND[label]}' AS kind, n.{KEY_PROPERTY[Label(PAGE_KIND[label])]} AS key,"
+        f" {version} AS version"
+        for label, pattern, version in _TARGETS)
+    + "\n}\nRETURN ref.kind AS refKind, ref.key AS refKey, kind, key, version"
+)
+
+# Change records written after a sync's watermark, from the (at) index: the pages showing
+# them must be rendered again, including link-only changes (an ownership or alias moved)
+# that leave the entity's own stamps alone.
+CHANGES_SINCE = f"""
+MATCH (c:{CHANGE_LABEL}) WHERE c.at > $since
+RETURN c.kind AS kind, c.key AS key, c.links AS links
+"""
+
+_PAGE_HISTORY = {label: _REFS.get(label, _ONE_REF) + _PAGE_CHANGES
+                 for label in (Label.MODEL, Label.DATASET, Label.PERSON, Label.TEAM,
+                               Label.RUN, Label.EXPERIMENT)}
+
+
+def page_history(tx: ManagedTransaction, kind: str, keys: list[str],
+                 limit: int = HISTORY_SHOWN) -> dict[str, dict[str, Any]]:
+    """Each named page's newest ``limit`` changes, newest first (a card's include its
+    versions' and deployments', a datasheet's its versions'), and the handles of the
+    people among their writers; pages with no record are left out."""
+    statement = _PAGE_HISTORY[Label(kind)]
+    return {r["key"]: {"changes": [fact(c) for c in r["changes"]], "people": set(r["people"])}
+            for r in tx.run(statement, keys=keys, kind=kind, limit=limit)}
+
+
+def targets(tx: ManagedTransaction, refs: Iterable[tuple[str, str]]
+            ) -> dict[tuple[str, str], tuple[str, str, str | None]]:
+    """The page each existing entity (kind, key) shows on: the page's kind and key, and a
+    model version's number (its section on the card); entities without one are left out."""
+    rows = [{"kind": kind, "key": key} for kind, key in sorted(set(refs))
+            if kind in _TARGET_KINDS and key is not None]
+    if not rows:
+        return {}
+    return {(r["refKind"], r["refKey"]): (r["kind"], r["key"], r["version"])
+            for r in tx.run(TARGETS, refs=rows)}
+
+
+_TARGET_KINDS = frozenset(label.value for label in PAGE_KIND)
+
+
+def recent_changes(tx: ManagedTransaction, limit: int = RECENT_CHANGES) -> dict[str, Any]:
+    """The newest ``limit`` changes across the graph (``history.changes``), and the page
+    of each changed entity and writer that has one (``targets``)."""
+    items = changes(tx, first=limit).items
+    refs = {(c.kind, c.key) for c in items} | {(Label.PERSON.value, c.actor) for c in items}
+    return {"changes": list(items), "targets": targets(tx, refs)}
+
+
+def changed_records(tx: ManagedTransaction, since: datetime
+                    ) -> tuple[set[tuple[str, str]], bool]:
+    """The entity pages showing a change recorded after ``since`` (the changed entity's,
+    and those of the entities its links name: a former owner, a version an alias left),
+    and whether any change was recorded."""
+    refs: set[tuple[str, str]] = set()
+    for r in tx.run(CHANGES_SINCE, since=since):
+        refs.add((r["kind"], r["key"]))
+        refs.update((link.kind, link.key) for link in decode_links(r["links"]))
+    return {(kind, key) for kind, key, _ in targets(tx, refs).values()}, bool(refs)

@@ -1,9 +1,11 @@
 """Hostile text in every recorded field never runs in the built site.
 
 Every text field of every entity kind gets values from ``HOSTILE``, written through the
-SDK and through OpenLineage events; the site is built and every page is opened in
-headless Chromium, which must find no payload marker, no event-handler attribute, no
-``javascript:`` URL and no script but the theme's own. A new field is covered by giving it
+SDK and through OpenLineage events, then changed by writers with hostile names (so change
+records, on every History section and the Recent changes page, hold them too); the site
+is built and every page is opened in headless Chromium, which must find no payload
+marker, no event-handler attribute, no ``javascript:`` URL and no script but the theme's
+own. A new field is covered by giving it
 a value from the corpus below; a new payload by adding it to ``HOSTILE``.
 """
 
@@ -140,6 +142,20 @@ def _write_sdk(client: Client, j: int, previous: tuple[str, str] | None
     return {"dataset": dataset, "version": version, "model": model, "team": team, "task": task}
 
 
+def _write_changes(graph: Graph, written: list[dict[str, str]]) -> None:
+    """Updates by writers with hostile names, from one hostile value to another, so the
+    History sections and the Recent changes page show both in their summaries."""
+    for j, names in enumerate(written):
+        t = _values(HOSTILE, j + 3)
+        writer = Client(graph, actor=NAMES[(j + 5) % len(NAMES)])
+        with writer.batch() as b:
+            b.model(names["model"], description=t(), limitations=t())
+            b.dataset(names["dataset"], description=t())
+            b.team(names["team"], description=t())
+        with writer.batch() as b:
+            b.own(f"model:{names['model']}", owner=f"team:{names['team']}", role=NAMES[j])
+
+
 def _event(j: int) -> dict[str, Any]:
     """An OpenLineage run event whose names, facets and datasets come from the corpus."""
     n, t = _values(NAMES, j), _values(HOSTILE, j)
@@ -241,6 +257,7 @@ def hostile_site(graph: Graph, client: Client, tmp_path: Path
         previous = (names["dataset"], names["version"])
         written.append(names)
     write_events(Client(graph, actor="tester"), parse_events([_event(j) for j in range(3)]))
+    _write_changes(graph, written)
     site = tmp_path / "site"
     shutil.copytree(REPO / "site", site, ignore=shutil.ignore_patterns("generated", "build"))
     mermaid = os.environ.get("KB_MERMAID_JS")
@@ -277,7 +294,7 @@ def test_hostile_values_in_every_field_never_run_in_a_browser(
     pages = _pages(out_dir)
     kinds = {p.split("/")[0] for p in pages}
     assert {"models", "datasets", "people", "teams", "runs", "experiments", "production",
-            "tags"} <= kinds, kinds
+            "changes", "tags"} <= kinds, kinds
     assert sum(p.startswith("models/") for p in pages) > len(NAMES)  # every card, and index
     problems: list[str] = []
     shots = os.environ.get("KB_SCREENSHOTS")
@@ -324,6 +341,13 @@ def test_hostile_values_in_every_field_never_run_in_a_browser(
             assert page.title() == f"{first['model']} - ML team knowledge base"
             tags = page.locator("nav.md-tags").inner_text()
             assert f"task: {first['task']}" in tags and f"team: {first['team']}" in tags
+            # a hostile writer and hostile values read as text in a History and in Recent
+            # changes
+            card = page.locator("article").inner_text()
+            assert NAMES[5] in " ".join(card[card.rindex("History"):].split())
+            inspect("changes/")
+            recent = " ".join(page.locator("article").inner_text().split())
+            assert NAMES[5] in recent and "owner (" in recent
             inspect("tags/")
             assert f"task: {first['task']}" in page.locator("article").inner_text()
             page.locator("input.md-search__input").click()

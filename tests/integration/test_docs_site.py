@@ -159,8 +159,9 @@ def test_sync_rewrites_exactly_the_affected_pages(
         "teams/growth.md",                            # alice's team: churn's latest version
         "runs/run-3.md",                              # the run's own page
         "experiments/churn.md", "experiments/index.md",  # its leaderboard and the counts
+        "changes.md",                                 # the run's and the version's records
     ]), result.written
-    assert len(result.written) == 12
+    assert len(result.written) == 13
     assert result.built == "partial"
     card = (docs_dir(site) / "models/churn.md").read_text()
     assert "| [3](churn.md#version-3) | 2024-05-25 12:00 UTC | [alice](../people/alice.md) |" \
