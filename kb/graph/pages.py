@@ -19,7 +19,7 @@ from neo4j import ManagedTransaction
 
 from kb.domain import CHANGE_LABEL, KEY_PROPERTY, Label, Rel
 from kb.domain.answers import DeploymentFact, ImpactItem
-from kb.domain.changes import decode_links
+from kb.domain.changes import read_links
 
 from . import ownership, production
 from .driver import answer, plain
@@ -922,5 +922,5 @@ def changed_records(tx: ManagedTransaction, since: datetime
     refs: set[tuple[str, str]] = set()
     for r in tx.run(CHANGES_SINCE, since=since):
         refs.add((r["kind"], r["key"]))
-        refs.update((link.kind, link.key) for link in decode_links(r["links"]))
+        refs.update((link.kind, link.key) for link in read_links({"links": r["links"]}))
     return {(kind, key) for kind, key, _ in targets(tx, refs).values()}, bool(refs)
