@@ -49,7 +49,8 @@ SET c = row, c.at = datetime($now), c.actor = $actor, c.path = $path, c.batch = 
 REWRITE = f"""
 UNWIND $rows AS row
 MATCH (c:{CHANGE_LABEL}) WHERE elementId(c) = row.id
-SET c = row.props
+WITH c, row, c.at AS at
+SET c = row.props, c.at = at
 """
 
 # A write that undid what an earlier statement of it did (a deployment sent again as
@@ -128,7 +129,8 @@ class ChangeLog:
         if op == Op.UPDATE and not fields and not links:
             return None
         kept = {k: v for k, v in props.items()
-                if not k.startswith((BEFORE, AFTER)) and k not in ("fields", "links", LINK_PROPS)}
+                if not k.startswith((BEFORE, AFTER))
+                and k not in ("at", "fields", "links", LINK_PROPS)}  # ``at`` stays as stored
         return {**kept, "categories": categories(kind, op, fields, links),
                 **stored(fields, links, created=op == Op.CREATE)}
 

@@ -808,13 +808,15 @@ _REFS = {
     Label.MODEL: (
         "UNWIND $keys AS key OPTIONAL MATCH (m:Model {name: key})\n"
         "WITH key, [['Model', key]]\n"
-        "  + COLLECT { MATCH (v:ModelVersion)-[:VERSION_OF]->(m) RETURN ['ModelVersion', v.key] }\n"
+        "  + COLLECT { MATCH (v)-[:VERSION_OF]->(m) RETURN ['ModelVersion', v.key] }\n"
         "  + COLLECT { MATCH (d:Deployment)-[:SERVES]->(:ModelVersion)-[:VERSION_OF]->(m)\n"
         "              RETURN DISTINCT ['Deployment', d.id] } AS refs\n"),
     Label.DATASET: (
         "UNWIND $keys AS key OPTIONAL MATCH (d:Dataset {name: key})\n"
         "WITH key, [['Dataset', key]]\n"
-        "  + COLLECT { MATCH (v:DatasetVersion)-[:VERSION_OF]->(d)\n"
+        # Unlabelled: only a dataset's versions link to it so, and a label would let the
+        # planner start from every version instead of the dataset.
+        "  + COLLECT { MATCH (v)-[:VERSION_OF]->(d)\n"
         "              RETURN ['DatasetVersion', v.key] } AS refs\n"),
 }
 _ONE_REF = "UNWIND $keys AS key WITH key, [[$kind, key]] AS refs\n"

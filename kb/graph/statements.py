@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from kb.domain import CHANGE_LABEL, KEY_PROPERTY, Label, Rel, changes, model
 
-from .plan import LINK_DEFAULTS, LINKS, TIMES, Shape, row_layout
+from .plan import LINK_DEFAULTS, LINKS, NODE_ORDER, TIMES, Shape, row_layout
 from .rows import RowLayout
 
 # These statements find every node through its uniqueness constraint, so their plan never
@@ -190,7 +190,9 @@ def _record(label: Label, names: list[str]) -> str:
         f"  ELSE [f IN {_names(names)} WHERE NOT coalesce(\n"
         "    before[f] = n[f], before[f] IS NULL AND n[f] IS NULL)] END AS fields\n"
         "WHERE created OR size(fields) > 0 OR size(links) > 0\n"
-        f"CREATE (c:{CHANGE_LABEL} {{id: $batch + '/0/{label.value}/' + n.`{key}`, at: now,\n"
+        # Ids order a write's records as it wrote them: by label, then key.
+        f"CREATE (c:{CHANGE_LABEL} {{id: $batch + '/0/{NODE_ORDER.index(label):02d}/"
+        f"{label.value}/' + n.`{key}`, at: now,\n"
         f"  actor: $actor, path: $path, batch: $batch, kind: '{label.value}', key: n.`{key}`,\n"
         "  op: CASE WHEN created THEN 'create' ELSE 'update' END, fields: fields,\n"
         "  categories: [x IN [\n"
