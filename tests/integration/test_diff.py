@@ -165,4 +165,6 @@ def test_the_diff_costs_the_same_however_much_else_the_graph_holds(
     large, large_hits = diff_cost(graph)
     assert large == small
     assert small_hits > 0
-    assert abs(large_hits - small_hits) <= 4, (small_hits, large_hits)
+    # Must not grow with unrelated data (the planner may pick a costlier plan on the
+    # smaller graph, whose statistics differ).
+    assert large_hits <= small_hits + 4, (small_hits, large_hits)
