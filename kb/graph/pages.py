@@ -828,7 +828,7 @@ _PAGE_CHANGES = f"""
 UNWIND refs AS ref
 CALL (ref) {{
   MATCH (c:{CHANGE_LABEL} {{kind: ref[0], key: ref[1]}})
-  USING INDEX c:{CHANGE_LABEL}(kind, key, at)
+  USING INDEX SEEK c:{CHANGE_LABEL}(kind, key, at)
   WHERE c.at IS NOT NULL  // the (kind, key, at) index holds only records with all three
   RETURN c ORDER BY c.at DESC, c.id DESC LIMIT $limit
 }}
