@@ -272,6 +272,9 @@ def _rewritten(props: dict[str, Any], handle: str, names: list[str], new: str
     own = out.get("kind") == Label.PERSON.value and out.get("key") == handle
     if own:
         out["key"] = new
+        # the upsert's records end their id with the entity's key (``statements``)
+        if str(out.get("id", "")).endswith("/" + handle):
+            out["id"] = out["id"][:-len(handle)] + new
         for name in out.get("fields") or ():
             if name in PERSONAL or name not in KEPT:
                 out.pop(BEFORE + name, None)
