@@ -210,3 +210,20 @@ def test_cli_delete_refuses_then_cascades_naming_everything(graph, client, kb_en
     assert "deleted (reason: wrong digest)" in shown
     again = kb("delete", "dataset:customers@2024-05", "--yes")
     assert again.exit_code == 1 and "does not exist" in again.stderr
+
+
+def test_cli_asks_before_it_deletes(graph, client, kb_env, monkeypatch):
+    from cli_support import runner
+
+    from kb.cli import app
+
+    _seed(client)
+    monkeypatch.setenv("KB_USER", "dora")
+    before = fingerprint(graph)
+    declined = runner.invoke(app, ["delete", "run:r2"], input="n\n")
+    assert declined.exit_code == 1 and "Delete run:r2?" in declined.stderr
+    assert fingerprint(graph) == before
+    accepted = runner.invoke(app, ["delete", "run:r2", "--reason", "twice"], input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert "deleted run:r2" in accepted.stdout
+    assert counts(graph)["Run"] == 1
