@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kb.domain.changes import Op
 from kb.errors import KbError
 from kb.graph import Graph
+from kb.graph import erase as erasures
 from kb.graph import pages as reads
 
 from . import incremental, stamp, vendor
 from .collect import iter_pages
-from .pages import Page
+from .pages import FOLDERS, Page, entity_path
 from .render import keep_compiled, render
 from .sync import State, affected
 
@@ -175,6 +177,11 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     state = State.load(target)
     if state is None or state.watermark is None:
         return build_site(graph, site_dir, out_dir=out_dir, home=home, mermaid=mermaid)
+    removals = graph.read(erasures.removals_since, state.watermark)
+    if any(op == Op.ERASE for op, _, _ in removals):
+        # a forgotten person's handle, name and email may be on any page (as a trainer,
+        # an owner, a writer in a History section): only a full build is sure to drop them
+        return build_site(graph, site_dir, out_dir=out_dir, home=home, mermaid=mermaid)
     copied = _prepare(site_dir, home, mermaid)
     started, cpu = time.perf_counter(), time.process_time()
     change = graph.read(reads.changed_since, state.watermark)
@@ -182,6 +189,12 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
                                  records=change["records"])
     result = BuildResult(site_dir, out_dir or site_dir / "build",
                          watermark=change["watermark"] or state.watermark)
+    result.removed = _drop_deleted(graph, target, state, removals)
+    for path in result.removed:
+        indexes.add(next(kind for kind, folder in FOLDERS.items()
+                         if path.startswith(folder + "/")))
+    if any(kind in ("Deployment", "ModelVersion") for _, kind, _ in removals):
+        indexes.add("Production")
     if entities or indexes:
         paths, result.written = write_pages(
             iter_pages(graph, entities=entities, indexes=indexes), target)
@@ -192,7 +205,7 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     # no record: never built, or a build failed half-way; either way build in full
     built_before = all((result.out_dir / name).is_file()
                        for name in ("index.html", incremental.RECORD))
-    if result.written or copied or not built_before:
+    if result.written or result.removed or copied or not built_before:
         started = time.perf_counter()
         changed = set(result.written) | set(copied) if built_before else None
         result.out_dir, result.built = run_mkdocs(site_dir, out_dir, changed=changed)
@@ -204,6 +217,23 @@ def sync_site(graph: Graph, site_dir: Path, *, out_dir: Path | None = None,
     log.info("sync: %d pages re-rendered, %d rewritten, build %s", result.rendered,
              len(result.written), result.built)
     return result
+
+
+def _drop_deleted(graph: Graph, target: Path, state: State,
+                  removals: list[tuple[str, str, str]]) -> list[str]:
+    """Remove the pages of entities deleted since the last sync (and not written again
+    since): their paths. The mkdocs build that follows finds them gone and builds in
+    full, so no index, search entry or sitemap keeps them."""
+    deleted = {(kind, key) for op, kind, key in removals
+               if op == Op.DELETE and kind in FOLDERS}
+    if not deleted:
+        return []
+    still = set(graph.read(reads.targets, deleted))
+    removed = sorted(entity_path(kind, key) for kind, key in deleted - still)
+    for path in removed:
+        (target / path).unlink(missing_ok=True)
+    state.pages = sorted(set(state.pages) - set(removed))
+    return removed
 
 
 def clean(site_dir: Path) -> None:

@@ -81,9 +81,14 @@ def _other(link: LinkChange) -> str:
 def summary(change: ChangeFact) -> str:
     """One line saying what ``change`` did, its parts in a fixed order."""
     whole = _WHOLE.get(change.op)
+    if change.op == "erase":  # what was erased, by name: its values are gone
+        whole = f"erased {', '.join(sorted(change.fields))}"
+    if change.reason:
+        whole = f"{whole or change.op} (reason: {value(change.reason)})"
     parts = [whole] if whole else []
-    if change.op != "create":
-        parts += [f"{name} {value(before)} → {value(after)}"
+    if change.op not in ("create", "erase"):
+        parts += [f"{name} changed, value erased" if before is None and after is None
+                  else f"{name} {value(before)} → {value(after)}"
                   for name, (before, after) in sorted(change.fields.items())
                   if name not in _DERIVED]
     owned = [x for x in change.links if x.rel == _OWNED]

@@ -76,6 +76,8 @@ class Change:
     kinds: list[ChangeKind]
     fields: list[FieldChange]
     links: list[LinkChange]
+    reason: str | None = strawberry.field(
+        default=None, description="Why, as the writer said it (a delete's or an erasure's).")
 
 
 @strawberry.type
@@ -118,7 +120,7 @@ def change(fact: ChangeFact) -> Change:
         op=fact.op, kinds=[Category(k) for k in fact.categories if k in _CATEGORIES],
         fields=[FieldChange(name=n, before=b, after=a)
                 for n, (b, a) in sorted(fact.fields.items())],
-        links=[_link(x) for x in fact.links])
+        links=[_link(x) for x in fact.links], reason=fact.reason)
 
 
 def change_connection(page: ChangePage, after: str | None) -> ChangeConnection:

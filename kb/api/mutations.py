@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
 from kb.domain import Label, RunSource, versioned_key
+from kb.domain.erase import HasDependents
 from kb.errors import Conflict, InvalidInput, NotFound
 from kb.ingest import Client
 
@@ -25,6 +26,9 @@ from .query import get_entity
 from .types import DatasetVersion, Deployment, Model, ModelVersion, Note, Person, Run, Team
 
 log = logging.getLogger(__name__)
+
+#: The most dependents a refused delete lists (``dependentCount`` has them all).
+MAX_DEPENDENTS = 100
 
 
 @strawberry.type(description="An expected failure: what was wrong and how to fix it.")
@@ -38,10 +42,11 @@ def _user_error(exc: InvalidInput | NotFound | Conflict) -> UserError:
     return UserError(code=exc.code, field=getattr(exc, "field", None), message=exc.message)
 
 
-async def _write(info: Info, work: Callable[[Client], Any]) -> tuple[Any, list[UserError]]:
+async def _write(info: Info, work: Callable[[Client], Any], *, scope: str = "write"
+                 ) -> tuple[Any, list[UserError]]:
     """Run ``work`` with a client acting as the caller, after the scope check."""
     principal = info.context.principal
-    principal.require("write")
+    principal.require(scope)
     client = Client(info.context.graph, actor=principal.actor,
                     default_person=principal.actor, source=RunSource.API)
     try:
@@ -213,6 +218,39 @@ class NotePayload:
     errors: list[UserError]
 
 
+@strawberry.type(description="A fact that stopped a delete: an entity linked to the one "
+                 "deleted, which a cascade would delete too or unlink.")
+class Dependent:
+    ref: str = strawberry.field(description="The entity, as `model:churn@3`.")
+    rel: str
+    direction: str = strawberry.field(description="out when the deleted entity is the "
+                                      "link's start, in when it is its end.")
+    cascade: bool = strawberry.field(description="True: it would be deleted too; false: "
+                                     "it would stay, without this link.")
+
+
+@strawberry.type
+class DeletePayload:
+    deleted: list[str] = strawberry.field(description="Every entity removed, as refs.")
+    unlinked: list[Dependent] = strawberry.field(
+        description="Entities that stayed and lost their link to what was removed.")
+    dependents: list[Dependent] = strawberry.field(
+        description=f"When refused: what depends on the entity (the first {MAX_DEPENDENTS}).")
+    dependent_count: int
+    errors: list[UserError]
+
+
+@strawberry.type
+class ForgetPayload:
+    pseudonym: str | None = strawberry.field(description="The person's handle from now on.")
+    erased: list[str] = strawberry.field(description="Names of what was erased.")
+    errors: list[UserError]
+
+
+def _dependent(d: Any) -> Dependent:
+    return Dependent(ref=str(d.ref), rel=d.rel, direction=d.direction, cascade=d.cascade)
+
+
 async def _maybe(info: Info, label: Label, key: str | None) -> Any:
     return None if key is None else await get_entity(info, label, key)
 
@@ -337,6 +375,43 @@ class Mutation:
                                                           by=info.context.principal.actor))
         note = None if errors else await _maybe(info, Label.NOTE, rec.id)
         return NotePayload(note=note, errors=errors)
+
+
+    @strawberry.mutation(description="Remove an entity written by mistake, with its links, "
+                         "in one transaction; admin scope. Refused, listing the "
+                         "dependents, while other facts depend on it, unless cascade. "
+                         "Recorded as a delete change (never its values).")
+    async def delete_entity(self, info: Info, ref: str, cascade: bool | None = False,
+                            reason: str | None = None) -> DeletePayload:
+        def work(c: Client) -> Any:
+            try:
+                return c.delete(ref, cascade=bool(cascade), reason=reason)
+            except HasDependents as exc:  # an expected answer, with its list
+                return exc
+
+        result, errors = await _write(info, work, scope="admin")
+        if isinstance(result, HasDependents):
+            return DeletePayload(
+                deleted=[], unlinked=[], errors=[_user_error(result)],
+                dependents=[_dependent(d) for d in result.dependents[:MAX_DEPENDENTS]],
+                dependent_count=len(result.dependents))
+        if errors:
+            return DeletePayload(deleted=[], unlinked=[], dependents=[], dependent_count=0,
+                                 errors=errors)
+        return DeletePayload(deleted=[str(r) for r in result.deleted],
+                             unlinked=[_dependent(d) for d in result.unlinked],
+                             dependents=[], dependent_count=0, errors=[])
+
+    @strawberry.mutation(description="Erase a person's personal data everywhere, history "
+                         "included, leaving the pseudonym it returns; admin scope.")
+    async def forget_person(self, info: Info, handle: str, reason: str | None = None
+                            ) -> ForgetPayload:
+        result, errors = await _write(info, lambda c: c.forget(handle, reason=reason),
+                                      scope="admin")
+        if errors:
+            return ForgetPayload(pseudonym=None, erased=[], errors=errors)
+        return ForgetPayload(pseudonym=result.pseudonym, erased=list(result.erased),
+                             errors=[])
 
 
 __all__ = ["Model", "Mutation"]

@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     diff,
     docs,
     drill,
+    erase,
     history,
     impact,
     importers,

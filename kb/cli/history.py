@@ -86,13 +86,21 @@ def _aliases(links: list[Any]) -> list[str]:
 
 def summary(change: Any) -> str:
     """What a change did, in one line of parts: its links, then its fields."""
-    parts = {"create": ["created"], "delete": ["deleted"], "erase": ["erased"]
-             }.get(change.op, [])
+    head = {"create": "created", "delete": "deleted"}.get(change.op)
+    if change.op == "erase":  # names what was erased; its values are gone
+        head = "erased " + ", ".join(_short(n, VALUE_CHARS) for n in sorted(change.fields))
+    if change.reason:
+        head = f"{head or change.op} (reason: {_short(change.reason, 60)})"
+    parts = [head] if head else []
     parts += _aliases([x for x in change.links if x.rel == "ALIAS"])
     parts += [_link(x) for x in change.links if x.rel != "ALIAS"]
     for name, (before, after) in sorted(change.fields.items()):
+        if change.op == "erase":
+            break
         if change.op == "create":
             parts.append(f"{name} {_value(after)}")
+        elif before is None and after is None:  # a change whose values were erased
+            parts.append(f"{name} changed, value erased")
         else:
             parts.append(f"{name} {_value(before)} → {_value(after)}")
     return "; ".join(parts)
@@ -129,6 +137,7 @@ def change_json(change: Any) -> dict[str, Any]:
         "id": change.id, "at": change.at.astimezone(UTC).isoformat(), "actor": change.actor,
         "path": change.path, "batch": change.batch, "ref": ref_text(change.kind, change.key),
         "op": change.op, "kinds": list(change.categories),
+        **({"reason": change.reason} if change.reason else {}),
         "fields": {k: [b, a] for k, (b, a) in sorted(change.fields.items())},
         "links": [{"rel": x.rel, "direction": x.direction, "ref": ref_text(x.kind, x.key),
                    "action": x.action, "props": dict(x.props)} for x in change.links]}

@@ -83,6 +83,8 @@ class ChangeFact:
     #: set, each ``(None, None)`` (the entity holds them). Times are ISO text.
     fields: dict[str, tuple[Any, Any]] = field(hash=False)
     links: tuple[LinkChange, ...] = ()
+    #: Why, as the writer said it: a delete's or an erasure's reason.
+    reason: str | None = None
 
 
 def categories(kind: str, op: str, fields: dict[str, Any], links: list[LinkChange]

@@ -147,7 +147,7 @@ def fact(node: Any) -> ChangeFact:
         id=p["id"], at=p["at"], actor=p.get("actor") or "", path=p.get("path") or "",
         batch=p.get("batch") or "", kind=p["kind"], key=p["key"], op=p["op"],
         categories=tuple(p.get("categories") or ()), fields=read_fields(p),
-        links=read_links(p))
+        links=read_links(p), reason=p.get("reason"))
 
 
 def _page(tx: ManagedTransaction, statement: str, first: int, after: str | None,

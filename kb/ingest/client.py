@@ -20,7 +20,12 @@ from kb.domain import (
     OwnershipRecord,
     RunSource,
 )
-from kb.graph import Graph, WriteResult, apply
+from kb.domain.erase import DeleteResult, ForgetResult
+from kb.domain.keys import parse_ref
+from kb.domain.limits import SHORT_TEXT
+from kb.domain.text import clean_text
+from kb.errors import InvalidInput
+from kb.graph import Graph, WriteResult, apply, erase
 from kb.graph.plan import Plan
 
 from .builder import BatchBuilder
@@ -135,3 +140,32 @@ class Client:
         rec = b.note(about, body, by=by or self.default_person)
         self.write(b)
         return rec
+
+    # Removals: rare, each its own transaction, recorded like every write.
+    def delete(self, ref: str, *, cascade: bool = False, reason: str | None = None
+               ) -> DeleteResult:
+        """Remove the entity ``ref`` (``model:churn@3``) with its links; with ``cascade``
+        also what cannot stand without it, and other entities' links to it
+        (``kb.domain.erase``). ``NotFound`` if absent, ``HasDependents`` if refused."""
+        target = parse_ref(ref, field="ref")
+        return self.graph.write(erase.delete, target, cascade=cascade,
+                                reason=_reason(reason), actor=self.actor,
+                                path=self.source.value, now=datetime.now(UTC))
+
+    def forget(self, handle: str, *, reason: str | None = None) -> ForgetResult:
+        """Erase a person's personal data everywhere, leaving the pseudonym it returns."""
+        if not isinstance(handle, str) or not handle.strip():
+            raise InvalidInput("handle", "must be a person's handle", handle)
+        return self.graph.write(erase.forget, handle.strip(), reason=_reason(reason),
+                                actor=self.actor, path=self.source.value,
+                                now=datetime.now(UTC))
+
+
+def _reason(reason: str | None) -> str | None:
+    """A removal's reason, held to the rules of free text."""
+    if reason is None or not reason.strip():
+        return None
+    try:
+        return clean_text(reason.strip(), SHORT_TEXT)
+    except ValueError as exc:
+        raise InvalidInput("reason", str(exc)) from None

@@ -1,0 +1,90 @@
+"""``kb delete`` and ``kb forget``: removing what was written by mistake, and erasing a
+person's personal data; each one transaction, recorded (``kb.domain.erase``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from .app import JSON_OPTION, app, console, emit, err_console
+from .ask import ENTITY_HELP
+from .write import client
+
+REASON_OPTION = typer.Option(None, "--reason", help="Why, kept in the change record.")
+YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if not yes:
+        err_console.print(question, end=" ")
+        typer.confirm("", abort=True, err=True, prompt_suffix="")
+
+
+@app.command("delete", epilog=ENTITY_HELP)
+def delete_cmd(
+    entity: str = typer.Argument(..., help="The entity, as kb show takes it (run:ID, "
+                                 "model:churn@3, dataset:customers@2024-05, ...)."),
+    cascade: bool = typer.Option(False, "--cascade", help="Also delete what cannot stand "
+                                 "without it (versions, deployments, notes about it) and "
+                                 "remove other entities' links to it."),
+    reason: str = REASON_OPTION,
+    yes: bool = YES_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Remove ENTITY, written by mistake, with its links, in one transaction. Refused,
+    naming them, while other facts depend on it, unless --cascade. Its history stays,
+    ending with a record of the delete (never its values). For a person, prefer kb forget."""
+    from kb.domain import parse_ref
+
+    ref = parse_ref(entity, field="entity")
+    more = " and everything that depends on it" if cascade else ""
+    _confirm(f"Delete {ref}{more}? This cannot be undone.", yes)
+    with client() as c:
+        result = c.delete(str(ref), cascade=cascade, reason=reason)
+    data = {"deleted": [str(r) for r in result.deleted],
+            "unlinked": [{"ref": str(d.ref), "rel": d.rel, "direction": d.direction}
+                         for d in result.unlinked],
+            "batch": result.batch}
+
+    def render(d: dict[str, Any]) -> None:
+        console.print(Text("deleted", style="bold"), ", ".join(d["deleted"]), soft_wrap=True)
+        for u in d["unlinked"]:
+            arrow = f"-{u['rel']}->" if u["direction"] == "out" else f"<-{u['rel']}-"
+            console.print(f"unlinked {ref} {arrow} {u['ref']}", soft_wrap=True)
+
+    emit(data, as_json, render)
+
+
+@app.command("forget")
+def forget_cmd(
+    person: str = typer.Argument(..., help="The person, as person:HANDLE (or a bare handle)."),
+    reason: str = REASON_OPTION,
+    yes: bool = YES_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Erase a person's personal data everywhere, history included, in one transaction:
+    they become former-member-N, their name and email are removed, and every mention of
+    their handle, name or email becomes the pseudonym. Their runs, notes, deployments,
+    memberships and ownerships stay, attributed to the pseudonym."""
+    from kb.domain import Label, parse_ref
+    from kb.errors import InvalidInput
+
+    ref = parse_ref(person, default="person", field="person")
+    if ref.label is not Label.PERSON:
+        raise InvalidInput("person", "kb forget erases a person; use kb delete for other "
+                           "entities", person)
+    _confirm(f"Erase the personal data of {ref}? This cannot be undone.", yes)
+    with client() as c:
+        result = c.forget(ref.key, reason=reason)
+    data = {"pseudonym": f"person:{result.pseudonym}", "erased": list(result.erased),
+            "rewritten": dict(result.rewritten)}
+
+    def render(d: dict[str, Any]) -> None:
+        console.print(Text("forgotten:", style="bold"), f"now {d['pseudonym']}; erased "
+                      f"{', '.join(d['erased'])}", soft_wrap=True)
+        counts = ", ".join(f"{n} {what}" for what, n in d["rewritten"].items())
+        console.print(f"rewritten: {counts}", soft_wrap=True)
+
+    emit(data, as_json, render)
