@@ -17,9 +17,8 @@ YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmatio
 
 
 def _confirm(question: str, yes: bool) -> None:
-    if not yes:
-        err_console.print(question, end=" ")
-        typer.confirm("", abort=True, err=True, prompt_suffix="")
+    if not yes:  # names are validated: no control characters reach the prompt
+        typer.confirm(question, abort=True, err=True)
 
 
 @app.command("delete", epilog=ENTITY_HELP)
@@ -39,9 +38,10 @@ def delete_cmd(
     from kb.domain import parse_ref
 
     ref = parse_ref(entity, field="entity")
-    more = " and everything that depends on it" if cascade else ""
-    _confirm(f"Delete {ref}{more}? This cannot be undone.", yes)
     with client() as c:
+        if not yes:  # a refusal or a missing entity is said before anything is asked
+            _show_plan(ref, c.preview_delete(str(ref), cascade=cascade))
+            _confirm(f"Delete {ref}? This cannot be undone.", yes)
         result = c.delete(str(ref), cascade=cascade, reason=reason)
     data = {"deleted": [str(r) for r in result.deleted],
             "unlinked": [{"ref": str(d.ref), "rel": d.rel, "direction": d.direction}
@@ -55,6 +55,17 @@ def delete_cmd(
             console.print(f"unlinked {ref} {arrow} {u['ref']}", soft_wrap=True)
 
     emit(data, as_json, render)
+
+
+def _show_plan(ref: Any, plan: Any) -> None:
+    err_console.print(f"This deletes {ref}" + (
+        f" and {len(plan.deleted) - 1} more:" if len(plan.deleted) > 1 else "."), soft_wrap=True)
+    for gone in plan.deleted[1:]:
+        err_console.print(f"  {gone}", soft_wrap=True)
+    if plan.unlinked:
+        err_console.print(f"and removes {len(plan.unlinked)} link(s) of entities that stay:")
+        for d in plan.unlinked:
+            err_console.print(f"  {d.ref} ({d.rel})", soft_wrap=True)
 
 
 @app.command("forget")

@@ -105,14 +105,17 @@ class HasDependents(Conflict):
     """Raised by a delete without cascade when other facts depend on the entity."""
 
     def __init__(self, ref: Ref, dependents: list[Dependent]) -> None:
-        shown = "; ".join(str(d) for d in dependents[:DEPENDENTS_SHOWN])
+        shown = "".join(f"\n  {d.ref} ({d.rel}: would be "
+                        f"{'deleted' if d.cascade else 'unlinked'})"
+                        for d in dependents[:DEPENDENTS_SHOWN])
         more = len(dependents) - DEPENDENTS_SHOWN
-        tail = f"; and {more} more" if more > 0 else ""
-        hint = ("; to erase a person's personal data and keep the history, use "
-                f"kb forget {ref}") if ref.label is Label.PERSON else ""
+        tail = f"\n  and {more} more" if more > 0 else ""
+        hint = ("\nTo erase a person's personal data and keep the history, use "
+                f"kb forget {ref}.") if ref.label is Label.PERSON else ""
         super().__init__(
-            f"{ref} has {len(dependents)} dependent fact(s): {shown}{tail}; delete again "
-            f"with --cascade (GraphQL: cascade: true) to remove them too{hint}")
+            f"{ref} has {len(dependents)} dependent fact(s); nothing was deleted:{shown}"
+            f"{tail}\nDelete again with --cascade (GraphQL: cascade: true) to remove them "
+            f"too.{hint}")
         self.ref = ref
         self.dependents = dependents
 

@@ -54,8 +54,9 @@ _OTHER_LABEL = ("CASE " + " ".join(f"WHEN o:{label.value} THEN '{label.value}'"
                                    for label in Label) + " END")
 
 
-def _links_of(label: Label) -> str:
-    return (f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n" + lock("n") +
+def _links_of(label: Label, *, locked: bool) -> str:
+    return (f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n" +
+            (lock("n") if locked else "") +
             "WITH n\n"
             "OPTIONAL MATCH (n)-[r]-(o)\n"
             f"RETURN type(r) AS rel, startNode(r) = n AS out, {_OTHER_LABEL} AS label,\n"
@@ -63,7 +64,9 @@ def _links_of(label: Label) -> str:
 
 
 #: Each label's links, the entity locked first; no row when it is not in the graph.
-LINKS_OF: dict[Label, str] = {label: _links_of(label) for label in Label}
+LINKS_OF: dict[Label, str] = {label: _links_of(label, locked=True) for label in Label}
+#: The same, read without a lock, for a preview.
+LINKS_SEEN: dict[Label, str] = {label: _links_of(label, locked=False) for label in Label}
 
 REMOVE: dict[Label, str] = {
     label: (f"UNWIND $keys AS key MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: key}})\n"
@@ -82,19 +85,26 @@ def _close(rel: str, direction: str, label: str, key: str, props: dict[str, Any]
     return LinkChange(rel, direction, label, key, "close", kept)
 
 
-def delete(tx: ManagedTransaction, ref: Ref, *, cascade: bool, reason: str | None,
-           actor: str, path: str, now: datetime) -> DeleteResult:
-    """Remove ``ref`` and, with ``cascade``, what cannot stand without it, in ``tx``.
+def preview(tx: ManagedTransaction, ref: Ref, *, cascade: bool) -> DeleteResult:
+    """What ``delete`` would remove and unlink, read without writing (the same errors)."""
+    removed, _, unlinked = _walk(tx, ref, cascade, LINKS_SEEN)
+    gone = set(removed)
+    return DeleteResult(deleted=removed,
+                        unlinked=[d for other, d, _ in unlinked if other not in gone])
 
-    ``NotFound`` when ``ref`` is not in the graph; ``HasDependents`` (nothing written)
-    when something depends on it and ``cascade`` is off."""
+
+def _walk(tx: ManagedTransaction, ref: Ref, cascade: bool, statements: dict[Label, str]
+          ) -> tuple[list[Ref], dict[Ref, list[LinkChange]],
+                     list[tuple[Ref, Dependent, LinkChange]]]:
+    """The entities a delete of ``ref`` removes (it first), the links each loses, and the
+    links of entities that stay; ``NotFound`` or ``HasDependents`` as ``delete`` says."""
     queue, seen = [ref], {ref}
     removed: list[Ref] = []
     links: dict[Ref, list[LinkChange]] = {}
     unlinked: list[tuple[Ref, Dependent, LinkChange]] = []
     while queue:
         current = queue.pop(0)
-        rows = list(tx.run(LINKS_OF[current.label], key=current.key))
+        rows = list(tx.run(statements[current.label], key=current.key))
         if not rows:
             if current == ref:
                 raise NotFound(kind_name(ref.label), ref.key)
@@ -124,7 +134,16 @@ def delete(tx: ManagedTransaction, ref: Ref, *, cascade: bool, reason: str | Non
                     row["rel"], back, current.label.value, current.key, row["props"])))
         if dependents and not cascade:
             raise HasDependents(ref, dependents)
+    return removed, links, unlinked
 
+
+def delete(tx: ManagedTransaction, ref: Ref, *, cascade: bool, reason: str | None,
+           actor: str, path: str, now: datetime) -> DeleteResult:
+    """Remove ``ref`` and, with ``cascade``, what cannot stand without it, in ``tx``.
+
+    ``NotFound`` when ``ref`` is not in the graph; ``HasDependents`` (nothing written)
+    when something depends on it and ``cascade`` is off."""
+    removed, links, unlinked = _walk(tx, ref, cascade, LINKS_OF)
     gone = set(removed)
     survivors: dict[Ref, list[LinkChange]] = {}
     for other, _, change in unlinked:

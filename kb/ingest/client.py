@@ -152,6 +152,10 @@ class Client:
                                 reason=_reason(reason), actor=self.actor,
                                 path=self.source.value, now=datetime.now(UTC))
 
+    def preview_delete(self, ref: str, *, cascade: bool = False) -> DeleteResult:
+        """What ``delete`` would remove and unlink, read only (the same errors)."""
+        return self.graph.read(erase.preview, parse_ref(ref, field="ref"), cascade=cascade)
+
     def forget(self, handle: str, *, reason: str | None = None) -> ForgetResult:
         """Erase a person's personal data everywhere, leaving the pseudonym it returns."""
         if not isinstance(handle, str) or not handle.strip():
