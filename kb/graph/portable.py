@@ -38,7 +38,7 @@ from .changes import ChangeLog, new_batch, record
 from .driver import Graph, kb_errors
 from .plan import NODE_ORDER
 from .schema import SCHEMA_VERSION, create_missing
-from .statements import MISSING, NEW, unmark
+from .statements import KEYED, MISSING, NEW, unmark
 
 TOKEN_LABEL = "ApiToken"
 #: Lines written per import transaction: large enough to amortise a round trip, small
@@ -181,6 +181,9 @@ def export_lines(graph: Graph, *, with_tokens: bool = False) -> Iterator[dict[st
 
 
 # -- import: statements ------------------------------------------------------------------
+# Each statement finds its nodes through a uniqueness constraint or the change records'
+# (kind, key, at) index, so its plan never depends on the counts (``KEYED``): an import
+# moves them enough to have every statement planned again otherwise.
 
 STAMP_NAMES = ("createdAt", "updatedAt", "updatedBy")
 
@@ -198,6 +201,7 @@ def _node_upsert(label: Label) -> str:
     times = fmt.time_names(fmt.NODE_PROPS[label])
     stamps = "[" + ", ".join(f"'{s}'" for s in STAMP_NAMES) + "]"
     return (
+        KEYED +
         "UNWIND $rows AS row\n"
         f"MERGE (n:{label.value} {{`{key}`: row.key}})\n"
         f"ON CREATE SET n.{NEW} = true\n"
@@ -226,6 +230,7 @@ def _link_upsert(triple: Triple) -> str:
     else:
         pattern = f"(a)-[r:{rel.value}]->(b)"
     return (
+        KEYED +
         "UNWIND $rows AS row\n"
         f"MATCH (a:{a.value} {{`{KEY_PROPERTY[a]}`: row.a}})\n"
         f"MATCH (b:{b.value} {{`{KEY_PROPERTY[b]}`: row.b}})\n"
@@ -240,6 +245,7 @@ def _change_create() -> str:
     times = ", ".join(f"c.`{t}` = datetime(row.times.`{t}`)" for t in fmt.CHANGE_TIMES)
     # Found, when present, through the (kind, key, at) index, then told apart by id.
     return (
+        KEYED +
         "UNWIND $rows AS row\n"
         "WITH row, datetime(row.times.at) AS at\n"
         f"WHERE NOT EXISTS {{ MATCH (c:{CHANGE_LABEL} {{kind: row.props.kind, "
@@ -255,6 +261,7 @@ NODE_UPSERT: dict[Label, str] = {label: _node_upsert(label) for label in Label}
 LINK_UPSERT: dict[Triple, str] = {t: _link_upsert(t) for t in fmt.LINK_OF}
 CHANGE_CREATE = _change_create()
 TOKEN_UPSERT = (
+    KEYED +
     "UNWIND $rows AS row\n"
     f"MERGE (t:{TOKEN_LABEL} {{id: row.key}})\n"
     "SET t += row.props\n"
