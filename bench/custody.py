@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
-from ingest import refuse_unless_allowed, wipe
+from ingest import wipe
+from procstat import cpu_seconds, local_neo4j_pid
 
 from kb.config import Config
 from kb.graph import Graph
@@ -62,10 +63,29 @@ class Row:
     unit: str
     peak_mib: float | None = None
     note: str = ""
+    #: CPU seconds of the measured client process and of the local Neo4j meanwhile: on a
+    #: shared machine they say more than the wall time does.
+    client_cpu: float | None = None
+    server_cpu: float | None = None
 
     @property
     def rate(self) -> float:
         return self.items / self.seconds if self.seconds else 0.0
+
+
+def refuse_unless_allowed(config: Config, yes: bool) -> None:
+    where = config.neo4j_uri or f"the local Neo4j under {config.home}"
+    print(f"bench/custody.py DELETES EVERY NODE of the database at {where} "
+          f"(database {config.neo4j_database!r}), before and between its measurements.")
+    if yes:
+        return
+    home = os.environ.get("KB_HOME")
+    dedicated = (home and not config.neo4j_uri
+                 and Path(home).expanduser().resolve() != (Path.home() / ".kb").resolve())
+    if not dedicated:
+        print("refusing: pass --yes, or point KB_HOME at a home used only for benchmarks "
+              "(and unset KB_NEO4J_URI)", file=sys.stderr)
+        sys.exit(2)
 
 
 def runs(start: int, stop: int, seed: int = 1) -> Iterator[dict[str, Any]]:
@@ -102,6 +122,20 @@ def _add(b: BatchBuilder, run: dict[str, Any]) -> None:
     b.model_version(run["model"], version=run["version"], run_id=run["id"])
 
 
+class Neo4jCpu:
+    """The local Neo4j's CPU seconds while a ``with`` block runs (None when remote)."""
+
+    pid: int | None = None
+
+    def __enter__(self) -> Neo4jCpu:
+        self.start = cpu_seconds([self.pid]) if self.pid else None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = (cpu_seconds([self.pid]) - self.start
+                        if self.pid and self.start is not None else None)
+
+
 def entities(graph: Graph) -> int:
     """Nodes, links and change records, from the count store."""
     return sum(section_totals(graph).values())
@@ -110,33 +144,36 @@ def entities(graph: Graph) -> int:
 def build(graph: Graph, start: int, stop: int, batch: int) -> list[Row]:
     """Runs ``start``..``stop`` through the SDK pipeline: runs/s and entities/s."""
     before = entities(graph)
-    began = time.perf_counter()
-    with Client(graph, actor=ACTOR).pipeline() as pipe:
+    began, cpu = time.perf_counter(), time.process_time()
+    with Neo4jCpu() as server, Client(graph, actor=ACTOR).pipeline() as pipe:
         source = runs(start, stop)
         for _ in range(start, stop, batch):
             with pipe.batch() as b:
                 for _, run in zip(range(batch), source, strict=False):
                     _add(b, run)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     written = entities(graph) - before
     size = f"{start:,}-{stop:,} runs"
     return [Row("pipeline (SDK)", size, seconds, stop - start, "runs"),
-            Row("pipeline (SDK)", size, seconds, written, "entities")]
+            Row("pipeline (SDK)", size, seconds, written, "entities",
+                client_cpu=cpu, server_cpu=server.seconds)]
 
 
-def _child(args: list[str]) -> tuple[float, float, str]:
+def _child(args: list[str]) -> tuple[float, float, str, float, float | None]:
     """Run ``kb ARGS`` as a process of its own: wall seconds, its peak resident memory in
-    MiB, and its output."""
+    MiB, its output, its CPU seconds and the local Neo4j's meanwhile."""
     began = time.perf_counter()
-    proc = subprocess.Popen([KB, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    with Neo4jCpu() as server:
+        proc = subprocess.Popen([KB, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - began
     out = proc.stdout.read().decode() if proc.stdout else ""
     err = proc.stderr.read().decode() if proc.stderr else ""
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"kb {' '.join(args)} failed ({proc.returncode}): {err or out}")
-    return seconds, usage.ru_maxrss / 1024, out
+    return (seconds, usage.ru_maxrss / 1024, out, usage.ru_utime + usage.ru_stime,
+            server.seconds)
 
 
 def _lines(path: Path) -> int:
@@ -148,15 +185,15 @@ def _lines(path: Path) -> int:
 
 def export(path: Path, size: str) -> Row:
     """``kb export`` in a process of its own: lines/s and its peak memory."""
-    seconds, peak, _ = _child(["export", str(path)])
+    seconds, peak, _, cpu, server = _child(["export", str(path)])
     return Row("export", size, seconds, _lines(path), "lines", peak,
-               f"{path.stat().st_size / 2**20:,.1f} MiB gz")
+               f"{path.stat().st_size / 2**20:,.1f} MiB gz", cpu, server)
 
 
 def import_(path: Path, size: str) -> Row:
     """``kb import kb`` in a process of its own: lines/s and its peak memory."""
-    seconds, peak, _ = _child(["import", "kb", str(path)])
-    return Row("import kb", size, seconds, _lines(path), "lines", peak)
+    seconds, peak, _, cpu, server = _child(["import", "kb", str(path)])
+    return Row("import kb", size, seconds, _lines(path), "lines", peak, "", cpu, server)
 
 
 def same_file(path: Path, again: Path, size: str) -> Row:
@@ -167,13 +204,19 @@ def same_file(path: Path, again: Path, size: str) -> Row:
     return row
 
 
+def _us(seconds: float | None, items: int) -> str:
+    return "" if seconds is None or not items else f"{seconds * 1e6 / items:,.0f}"
+
+
 def show(rows: list[Row]) -> None:
+    """The table; CPU in microseconds per item, of the client and of Neo4j."""
     print(f"{'measure':<16} {'graph':<22} {'seconds':>8} {'count':>11} "
-          f"{'per second':>18} {'peak MiB':>9}  note")
+          f"{'per second':>18} {'peak MiB':>9} {'client us':>9} {'neo4j us':>9}  note")
     for r in rows:
         peak = "" if r.peak_mib is None else f"{r.peak_mib:,.0f}"
         print(f"{r.measure:<16} {r.size:<22} {r.seconds:8.1f} {r.items:11,} "
-              f"{r.rate:12,.0f} {r.unit:<5} {peak:>9}  {r.note}")
+              f"{r.rate:12,.0f} {r.unit:<5} {peak:>9} {_us(r.client_cpu, r.items):>9} "
+              f"{_us(r.server_cpu, r.items):>9}  {r.note}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -190,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     config = Config.from_env()
     refuse_unless_allowed(config, args.yes)
     conn = resolve(config, start=True)
+    Neo4jCpu.pid = local_neo4j_pid(config)
     graph = Graph.connect(conn.uri, conn.user, conn.password, database=conn.database)
     driver = neo4j.GraphDatabase.driver(conn.uri, auth=(conn.user, str(conn.password)),
                                         notifications_min_severity="OFF")
