@@ -99,6 +99,8 @@ def export(
 
     if file != "-" and not Path(file).resolve().parent.is_dir():
         raise InvalidInput("FILE", "its folder does not exist", file)
+    if file != "-" and Path(file).is_dir():
+        raise InvalidInput("FILE", "is a folder; name the file to write", file)
     graph = open_graph(get_config())
     try:
         total = sum(section_totals(graph, with_tokens=with_tokens).values()) + 2

@@ -16,6 +16,7 @@ import gzip
 import json
 import sqlite3
 import tempfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -284,7 +285,14 @@ def open_text(path: Path) -> IO[bytes]:
 
 
 def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    return enumerate(stream, start=1)
+    """Each line and its number; a damaged or truncated gzip stream is refused."""
+    number = 0
+    try:
+        for number, text in enumerate(stream, start=1):
+            yield number, text
+    except (OSError, EOFError, zlib.error) as exc:
+        raise fmt.refuse(number + 1, "line", f"cannot be read, the file is damaged or cut "
+                         f"short ({exc})") from None
 
 
 class _Keys:

@@ -298,3 +298,17 @@ def test_tokens_travel_as_hashes_only_and_only_when_asked(graph: Graph, cli,
     restored = find_token(graph, secret)
     assert restored is not None and restored.name == "ci" and restored.active
     assert export_file(cli, tmp_path / "u.jsonl") == plain.encode()
+
+
+def test_a_damaged_gzip_file_is_refused_and_a_failed_export_leaves_no_file(
+        graph: Graph, cli, tmp_path: Path) -> None:
+    story(graph)
+    packed = export_file(cli, tmp_path / "a.jsonl.gz")
+    (tmp_path / "cut.jsonl.gz").write_bytes(packed[:len(packed) // 2])
+    result = cli("import", "kb", str(tmp_path / "cut.jsonl.gz"), "--json")
+    assert result.exit_code == 2, result.output
+    assert "damaged or cut short" in json.loads(result.stdout)["error"]["message"]
+    result = cli("export", str(tmp_path / "nowhere" / "x.jsonl"))
+    assert result.exit_code == 2
+    assert not (tmp_path / "nowhere").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl.gz", "cut.jsonl.gz"]
