@@ -52,8 +52,10 @@ def _target(file: str) -> Iterator[IO[bytes]]:
     try:
         with os.fdopen(fd, "wb", buffering=BUFFER) as raw:
             if path.name.endswith(".gz"):
-                # No name and no time in the header: the same graph, the same bytes.
-                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed:
+                # No name and no time in the header: the same graph, the same bytes. Level
+                # 6 (zlib's default) packs nearly as tight as 9 in about half the CPU.
+                with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                   compresslevel=6) as packed:
                     yield packed  # type: ignore[misc]
             else:
                 yield raw
