@@ -19,6 +19,7 @@ import tempfile
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -433,25 +434,37 @@ def import_file(graph: Graph, path: Path, *, actor: str,
         create_missing(graph, tokens.CONSTRAINTS)
     result = ImportResult(lines=checked.lines)
     done = 0
-    with open_text(path) as stream:
-        batch = _Batch()
-        for number, text in _lines(stream):
-            if number == 1:
-                continue
-            data = json.loads(text)
-            if data["type"] == "end":
-                break
-            batch.add(data)
-            if batch.size >= BATCH_LINES:
-                done += batch.size
-                _write(graph, batch, actor, result)
-                batch = _Batch()
+    # One batch is written by a thread of its own while the next is read and built, so
+    # that the server and this process work at the same time, as the SDK's pipeline does.
+    with open_text(path) as stream, ThreadPoolExecutor(1, "kb-import") as writer:
+        pending: Future[None] | None = None
+        for batch in _batches(stream):
+            if pending is not None:
+                pending.result()
                 progress("writing", done, total)
-        if batch.size:
             done += batch.size
-            _write(graph, batch, actor, result)
+            pending = writer.submit(_write, graph, batch, actor, result)
+        if pending is not None:
+            pending.result()
         progress("writing", done, total)
     return result
+
+
+def _batches(stream: IO[bytes]) -> Iterator[_Batch]:
+    """The file's lines after the header, ``BATCH_LINES`` at a time."""
+    batch = _Batch()
+    for number, text in _lines(stream):
+        if number == 1:
+            continue
+        data = json.loads(text)
+        if data["type"] == "end":
+            break
+        batch.add(data)
+        if batch.size >= BATCH_LINES:
+            yield batch
+            batch = _Batch()
+    if batch.size:
+        yield batch
 
 
 def _split(props: dict[str, Any], times: tuple[str, ...] | list[str]
