@@ -46,6 +46,9 @@ TOKEN_LABEL = "ApiToken"
 #: Lines written per import transaction: large enough to amortise a round trip, small
 #: enough to keep the server's transaction state modest.
 BATCH_LINES = 5000
+#: ... and at most about this much of the file's text, so that a file of long lines (notes,
+#: wide runs) is written in smaller transactions and memory stays bounded by the batch.
+BATCH_BYTES = 4 << 20
 #: Link ends checked against the file's nodes (and then the graph) at a time.
 CHECK_BATCH = 5000
 
@@ -451,8 +454,8 @@ def import_file(graph: Graph, path: Path, *, actor: str,
 
 
 def _batches(stream: IO[bytes]) -> Iterator[_Batch]:
-    """The file's lines after the header, ``BATCH_LINES`` at a time."""
-    batch = _Batch()
+    """The file's lines after the header, ``BATCH_LINES`` (or ``BATCH_BYTES``) at a time."""
+    batch, size = _Batch(), 0
     for number, text in _lines(stream):
         if number == 1:
             continue
@@ -460,9 +463,10 @@ def _batches(stream: IO[bytes]) -> Iterator[_Batch]:
         if data["type"] == "end":
             break
         batch.add(data)
-        if batch.size >= BATCH_LINES:
+        size += len(text)
+        if batch.size >= BATCH_LINES or size >= BATCH_BYTES:
             yield batch
-            batch = _Batch()
+            batch, size = _Batch(), 0
     if batch.size:
         yield batch
 
