@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     history,
     impact,
     importers,
+    portable,
     serve,
     show,
     tokens,

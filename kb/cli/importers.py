@@ -1,4 +1,5 @@
-"""kb CLI: importers -- ``kb import openlineage FILE.jsonl`` and ``kb import mlflow``.
+"""kb CLI: importers -- ``kb import openlineage FILE.jsonl``, ``kb import mlflow`` and
+``kb import kb FILE`` (a file of ``kb export``).
 
 Both validate before they write, write through ``kb.ingest`` in batches, and can be run
 again: a second import of the same source changes nothing.
@@ -16,7 +17,8 @@ from kb.errors import InvalidInput
 
 from .app import JSON_OPTION, app, console, emit, get_config, open_graph
 
-import_app = typer.Typer(help="Import what other tools recorded: OpenLineage events, MLflow.",
+import_app = typer.Typer(help="Import what other tools recorded (OpenLineage events, MLflow), "
+                         "or a kb export.",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
@@ -117,5 +119,50 @@ def import_mlflow(
                       highlight=False)
         for line in d["skipped"]:
             console.print(f"  not linked to a run: {line}", highlight=False)
+
+    emit(data, as_json, render)
+
+
+@import_app.command("kb")
+def import_kb(
+    file: Annotated[Path, typer.Argument(help="A file of `kb export` (.jsonl or .jsonl.gz).",
+                                         exists=True, dir_okay=False, readable=True)],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Load a `kb export` file into this graph, empty or not.
+
+    Every line is checked first and a bad one refuses the whole file, naming the line and
+    the field; then it is written in transactions of a few thousand lines. The file's
+    values win; entities that were here before and changed get a change record with path
+    `import`. Importing the same file again changes nothing.
+    """
+    from kb.graph.portable import import_file
+    from kb.ingest.capture import current_person
+
+    from .portable import progress_bar
+
+    config = get_config()
+    graph = open_graph(config)
+    try:
+        with progress_bar() as bar:
+            tasks: dict[str, object] = {}
+
+            def progress(stage: str, done: int, total: int | None) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+            result = import_file(graph, file, actor=current_person(config.actor),
+                                 progress=progress)
+    finally:
+        graph.close()
+    data = {"lines": result.lines, "created": result.created, "updated": result.updated,
+            "changes_added": result.changes_added, "links": result.links_written}
+
+    def render(d: dict) -> None:
+        lines = ", ".join(f"{n:,} {name}" for name, n in d["lines"].items())
+        console.print(f"Imported {file}: {lines} lines; {d['created']:,} entities created, "
+                      f"{d['updated']:,} changed, {d['changes_added']:,} change records "
+                      "added.", highlight=False)
 
     emit(data, as_json, render)

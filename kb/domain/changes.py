@@ -44,6 +44,8 @@ class Category(StrEnum):
 
 #: The path a write came in by: ``RunSource`` values, and the schema's own migrations.
 MIGRATION_PATH = "migration"
+#: The path of what ``kb import kb`` changed in entities that were there before it.
+IMPORT_PATH = "import"
 
 #: Properties whose change is a change of status: a run finishing, a deployment retired,
 #: a person leaving.
