@@ -68,7 +68,8 @@ class Change:
     id: str
     at: datetime
     actor: str
-    path: str = strawberry.field(description="sdk, cli, api, openlineage, mlflow or migration.")
+    path: str = strawberry.field(
+        description="sdk, cli, api, openlineage, mlflow, import or migration.")
     batch: str = strawberry.field(description="The write it was part of; the other entities "
                                   "that write changed carry the same batch.")
     entity: ChangedEntity

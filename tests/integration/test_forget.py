@@ -207,3 +207,26 @@ def test_graphql_needs_the_admin_scope(graph, client):
 def _note_ref(graph) -> str:
     return "note:" + graph.read(lambda tx: tx.run(
         "MATCH (n:Note) RETURN n.id AS id").single()["id"])
+
+
+def test_the_export_holds_no_trace_and_carries_the_removals(graph, client, kb_env,
+                                                            monkeypatch, tmp_path, _wiper):
+    """After a forget and a delete, the export names neither the person nor their data,
+    and it loads back into an empty graph as the same file, removal records included."""
+    seed(graph, client)
+    kb = at_80_columns(monkeypatch, user="dora")
+    before = tmp_path / "before.jsonl"
+    ok(kb("export", str(before), "--with-tokens"))
+    assert any(s in before.read_text() for s in SECRETS)  # the check can fail
+    client.forget(HANDLE, reason="asked to be forgotten")
+    client.delete("note:" + _note_ref(graph).split(":", 1)[1], reason="written by mistake")
+    after = tmp_path / "after.jsonl"
+    ok(kb("export", str(after), "--with-tokens"))
+    text = after.read_text()
+    assert not [s for s in SECRETS if s in text]
+    assert '"op":"erase"' in text and '"reason":"written by mistake"' in text
+    _wiper()
+    ok(kb("import", "kb", str(after)))
+    again = tmp_path / "again.jsonl"
+    ok(kb("export", str(again), "--with-tokens"))
+    assert again.read_bytes() == after.read_bytes()
