@@ -17,7 +17,7 @@ from pathlib import Path
 from kb.config import Config
 from kb.errors import LocalDbError
 
-from .files import Layout, tail
+from .files import tail
 from .java import find_java
 from .manifest import BackupRefused, Counts
 from .process import JVM_OPENS, conf_text
@@ -35,12 +35,13 @@ def build(config: Config) -> tuple[str, Build]:
     return java, ensure_built(config, java)
 
 
-def dump(config: Config, layout: Layout, to_dir: Path) -> Path:
-    """``neo4j-admin database dump`` of the stopped local database into ``to_dir``."""
+def dump(config: Config, work: Path, data_dir: Path, to_dir: Path) -> Path:
+    """``neo4j-admin database dump`` of the store in ``data_dir`` (no server may use it)
+    into ``to_dir``; ``work`` holds the Neo4j home the tool runs in."""
     java, built = build(config)
-    layout.conf.write_text(conf_text(config, layout.data_dir))
+    staging_conf(config, work, data_dir)
     to_dir.mkdir(parents=True, exist_ok=True)
-    _admin(java, built, layout.db_home, layout.db_home, to_dir / "admin-dump.log", [
+    _admin(java, built, work, work / "conf", work / "admin-dump.log", [
         "database", "dump", config.neo4j_database,
         f"--to-path={to_dir}", "--overwrite-destination=true",
     ])
@@ -55,7 +56,10 @@ def staging_conf(config: Config, work: Path, data_dir: Path) -> Path:
     conf_dir = work / "conf"
     conf_dir.mkdir(parents=True, exist_ok=True)
     conf = conf_dir / "neo4j.conf"
+    # No listener: the store is read by this kb alone, beside a server that keeps its port.
     conf.write_text(conf_text(config, data_dir).replace(
+        "server.bolt.enabled=true", "server.bolt.enabled=false",
+    ).replace(
         f"server.memory.pagecache.size={config.neo4j_pagecache}",
         "server.memory.pagecache.size=64m",
     ))

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Map;
 import java.util.TreeMap;
+import org.neo4j.configuration.connectors.BoltConnector;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
@@ -77,7 +78,7 @@ public final class KbNeo4j {
         DatabaseManagementService dbms =
                 new DatabaseManagementServiceBuilder(home)
                         .loadPropertiesFromFile(conf)
-                        .setConfigRaw(Map.of("server.bolt.enabled", "false"))
+                        .setConfig(BoltConnector.enabled, false)
                         .build();
         try {
             GraphDatabaseService db = dbms.database(database);
