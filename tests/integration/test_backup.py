@@ -69,7 +69,10 @@ def full_dump(config: Config) -> tuple[list[str], list[str]]:
     def line(*parts: object) -> str:
         return json.dumps(parts, sort_keys=True, default=str)
 
-    return (sorted(line(sorted(r["l"]), r["p"]) for r in nodes),
+    # Every kb process that opens the graph stamps the schema record's appliedAt.
+    return (sorted(line(sorted(r["l"]), {k: v for k, v in r["p"].items()
+                                         if not ("KbMeta" in r["l"] and k == "appliedAt")})
+                   for r in nodes),
             sorted(line(r["t"], r["p"], sorted(r["al"]), r["ap"], sorted(r["bl"]), r["bp"])
                    for r in rels))
 
