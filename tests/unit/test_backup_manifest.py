@@ -64,7 +64,7 @@ def test_a_bad_manifest_is_refused_naming_the_field(change, message: str) -> Non
 
 
 def test_not_json_is_not_a_backup() -> None:
-    with pytest.raises(BackupRefused, match="not a kb backup.*not JSON"):
+    with pytest.raises(BackupRefused, match=r"not a kb backup.*not JSON"):
         parse(b"\xff\xfe garbage")
 
 
