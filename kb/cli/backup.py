@@ -151,7 +151,7 @@ def restore_(
 
     config = get_config()
     now = None if yes else _live_counts()
-    with _steps(7) as step:
+    with _steps(6) as step:
 
         def confirm(prepared: Any) -> bool:
             with step.paused():

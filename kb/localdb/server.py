@@ -17,6 +17,7 @@ from .files import (
     ensure_home,
     locked,
     password,
+    read_data_pointer,
     read_state,
     write_state,
 )
@@ -190,6 +191,12 @@ def _clear_stale(layout: Layout) -> None:
 
 
 def _start_java(config: Config, layout: Layout, secret: Secret, state: dict[str, Any]) -> None:
+    if read_data_pointer(layout) and not layout.data_dir.is_dir():
+        # Neo4j would make an empty store there, and the graph would seem wiped.
+        raise LocalDbError(
+            f"{layout.data_pointer} names the data folder {layout.data_dir}, which is gone; "
+            "restore a backup (`kb restore FILE`), or delete that file to start empty"
+        )
     java = find_java()
     process.check_port_free(config.neo4j_port)
     build = ensure_built(config, java)

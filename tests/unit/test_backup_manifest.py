@@ -130,3 +130,16 @@ def test_the_conf_names_the_data_folder_it_is_given(tmp_path: Path) -> None:
     assert "server.directories.data" not in conf_text(config)
     text = conf_text(config, tmp_path / "neo4j" / "data-1")
     assert f"server.directories.data={tmp_path / 'neo4j' / 'data-1'}\n" in text
+
+
+def test_a_pointer_to_a_missing_folder_stops_the_start(tmp_path: Path) -> None:
+    from kb.config import Config, Secret
+    from kb.errors import LocalDbError
+    from kb.localdb import server
+
+    layout = Layout(tmp_path)
+    layout.db_home.mkdir()
+    write_data_pointer(layout, "data-gone")
+    with pytest.raises(LocalDbError, match=r"names the data folder .*data-gone, which is gone"):
+        server._start_java(Config(home=tmp_path), layout, Secret("x"), {})
+    assert not (layout.db_home / "data-gone").exists()
