@@ -139,7 +139,7 @@ def backup(config: Config, target: Path | None = None, *, keep: int | None = Non
         work = layout.backups / f"{WORK_PREFIX}{_stamp()}"
         work.mkdir()
         try:
-            dump_file, downtime = _dump_offline(config, layout, work, progress)
+            dump_file, pause = _dump_offline(config, layout, work, progress)
             progress("checking the dump")
             size, sha = _digest(dump_file)
             staged = work / "staging"
@@ -164,21 +164,23 @@ def backup(config: Config, target: Path | None = None, *, keep: int | None = Non
         "file": str(target),
         "size": target.stat().st_size,
         "manifest": manifest.to_json(),
-        "downtime_s": round(downtime, 3),
+        "downtime_s": pause["down_s"],
+        "pause": pause,
         "seconds": round(time.monotonic() - began, 3),
         "removed": [str(p) for p in removed],
     }
 
 
 def _dump_offline(config: Config, layout: Layout, work: Path,
-                  progress: Progress) -> tuple[Path, float]:
+                  progress: Progress) -> tuple[Path, dict[str, float]]:
     """Copy the store with the server stopped, start it again if it ran, then dump the copy;
-    the dump and the seconds the server was down.
+    the dump, and how long the server was down (``down_s``) and in which steps.
 
     Copying is what keeps the pause short: a dump starts a JVM of its own, which would
     add seconds to the time writers wait.
     """
     snapshot = work / "snapshot"
+    pause: dict[str, float] = {}
     with locked(layout.lock):
         state = read_state(layout)
         _refuse_docker(layout, state)
@@ -187,18 +189,21 @@ def _dump_offline(config: Config, layout: Layout, work: Path,
         if running:
             progress("stopping the server (writers wait and retry)")
             stop_locked(layout)
+        pause["stop_s"] = time.monotonic() - down_at
         try:
             progress("copying the stopped store")
             _copy_store(layout.data_dir, snapshot / "data", config.neo4j_database)
         finally:
+            pause["copy_s"] = time.monotonic() - down_at - pause["stop_s"]
             if running:
                 progress("starting the server again")
                 start_locked(_at_port(config, state), layout, java_only=True)
-        downtime = time.monotonic() - down_at
+        pause["down_s"] = time.monotonic() - down_at
+        pause["start_s"] = pause["down_s"] - pause["stop_s"] - pause["copy_s"]
     progress("dumping the copy")
     dump_file = admin.dump(config, snapshot, snapshot / "data", work / "dump")
     shutil.rmtree(snapshot, ignore_errors=True)
-    return dump_file, downtime
+    return dump_file, {k: round(v, 3) for k, v in sorted(pause.items())}
 
 
 def _copy_store(data_dir: Path, to: Path, database: str) -> None:

@@ -153,7 +153,6 @@ def test_a_backup_under_a_writer_loses_no_write(local: Config) -> None:
         thread.join(120)
     graph.close()
     assert failed == []
-    assert info["downtime_s"] < 30
     live = batches_of(run_ids(local), "w")
     assert live == {i: SIZE for i in acknowledged}
 
