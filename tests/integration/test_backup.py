@@ -244,7 +244,7 @@ def test_an_external_server_is_refused(kb, monkeypatch: pytest.MonkeyPatch) -> N
         result = kb(*args)
         assert result.exit_code == 1
         message = json.loads(result.stdout)["error"]["message"]
-        assert "use neo4j-admin on that server, or `kb export`" in message
+        assert "Use neo4j-admin on that server, or `kb export`" in message
 
 
 def test_keep_deletes_all_but_the_newest_of_kbs_backups(local: Config, kb) -> None:
