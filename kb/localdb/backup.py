@@ -139,6 +139,7 @@ def backup(config: Config, target: Path | None = None, *, keep: int | None = Non
         work = layout.backups / f"{WORK_PREFIX}{_stamp()}"
         work.mkdir()
         try:
+            taken_at = datetime.now(UTC)  # the graph as it was when the server stopped
             dump_file, pause = _dump_offline(config, layout, work, progress)
             progress("checking the dump")
             size, sha = _digest(dump_file)
@@ -148,7 +149,7 @@ def backup(config: Config, target: Path | None = None, *, keep: int | None = Non
             counts = admin.count(config, staged, staged_data)
             manifest = Manifest(
                 format=FORMAT, kb_version=kb_version(), neo4j_version=config.neo4j_version,
-                database=config.neo4j_database, created_at=datetime.now(UTC),
+                database=config.neo4j_database, created_at=taken_at,
                 dump_sha256=sha, dump_size=size, counts=counts,
             )
             shutil.rmtree(staged, ignore_errors=True)
