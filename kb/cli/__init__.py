@@ -6,6 +6,7 @@ from __future__ import annotations
 # errors all leave through ``app.KbGroup``.
 from . import (  # noqa: F401
     ask,
+    backup,
     db,
     demo,
     diff,

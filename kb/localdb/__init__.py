@@ -11,7 +11,10 @@ command that started it until ``stop`` (``kb down``).
     provision  Maven fetch and compile, cached per version
     java       finding Java and Maven, version checks
     container  the Docker route
-    files      paths, password, state files, locks
+    files      paths, password, state files, locks, the live data folder's pointer
+    backup     kb backup / kb restore: offline snapshot, staged load, atomic switch
+    manifest   a backup file's manifest, names and rotation (pure)
+    admin      neo4j-admin dump and load, and counting a store with Bolt off
 """
 
 from __future__ import annotations

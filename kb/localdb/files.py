@@ -5,6 +5,9 @@
     <home>/neo4j.json           state: kind, pid, port, uri, started_at, version, memory
     <home>/neo4j.lock           held while a start or stop is under way
     <home>/neo4j/               the Neo4j home: data/, logs/, neo4j.conf, kb-neo4j.log
+    <home>/neo4j/data.current   names the live data folder once a restore switched it
+    <home>/backups/             kb backup's files (see backup)
+    <home>/backup.lock          held by a backup or restore from start to end
     <home>/cache/neo4j-<ver>/   Maven's classpath and the compiled launcher (see provision)
 """
 
@@ -15,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,7 +52,21 @@ class Layout:
 
     @property
     def data_dir(self) -> Path:
-        return self.db_home / "data"
+        """The live data folder: the one ``data.current`` names, else ``neo4j/data``."""
+        name = read_data_pointer(self)
+        return self.db_home / (name or DEFAULT_DATA)
+
+    @property
+    def data_pointer(self) -> Path:
+        return self.db_home / "data.current"
+
+    @property
+    def backups(self) -> Path:
+        return self.home / "backups"
+
+    @property
+    def backup_lock(self) -> Path:
+        return self.home / "backup.lock"
 
     @property
     def conf(self) -> Path:
@@ -73,6 +91,48 @@ class Layout:
     @property
     def lock(self) -> Path:
         return self.home / "neo4j.lock"
+
+
+DEFAULT_DATA = "data"
+_DATA_NAME = re.compile(r"^data(?:-[0-9A-Za-z]+)*$")
+
+
+def read_data_pointer(layout: Layout) -> str | None:
+    """The data folder's name in ``data.current``; None when there is no usable pointer."""
+    try:
+        name = layout.data_pointer.read_text().strip()
+    except OSError:
+        return None
+    if not _DATA_NAME.match(name):
+        log.warning("ignoring %s: %r is not a data folder name", layout.data_pointer, name)
+        return None
+    return name
+
+
+def write_data_pointer(layout: Layout, name: str) -> None:
+    """Point the server at ``<db_home>/<name>``, all at once: a crash leaves either name."""
+    if not _DATA_NAME.match(name):
+        raise ValueError(f"not a data folder name: {name!r}")
+    write_atomically(layout.data_pointer, name + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """``text`` in ``path`` via a synced temp file and a rename, then the folder synced."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    sync_dir(path.parent)
+
+
+def sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def ensure_home(layout: Layout) -> None:

@@ -139,13 +139,14 @@ def _jars(folder: Path, pom_text: str) -> str:
 
 
 def _compile(java: str, folder: Path, jars: str) -> Path:
+    # One folder per launcher source: kb versions that share a cache never recompile each
+    # other's launcher under a server that is about to load it.
     source = launcher_source()
     digest = hashlib.sha256(source).hexdigest()
-    classes = folder / "classes"
-    stamp = folder / "classes.sha256"
-    if (classes / f"{MAIN_CLASS}.class").exists() and _read(stamp) == digest:
+    classes = folder / f"classes-{digest[:16]}"
+    if (classes / f"{MAIN_CLASS}.class").exists():
         return classes
-    work = folder / "classes.tmp"
+    work = folder / f"classes-{digest[:16]}.tmp"
     shutil.rmtree(work, ignore_errors=True)
     (work / "src").mkdir(parents=True)
     src = work / "src" / f"{MAIN_CLASS}.java"
@@ -165,18 +166,9 @@ def _compile(java: str, folder: Path, jars: str) -> Path:
             f"(e.g. `apt-get install openjdk-17-jdk-headless`) {NO_SERVER_HINT}. "
             f"The compiler said:\n{shown}"
         )
-    shutil.rmtree(classes, ignore_errors=True)
     out_dir.replace(classes)
     shutil.rmtree(work, ignore_errors=True)
-    stamp.write_text(digest + "\n")
     return classes
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return None
 
 
 def _last_lines(text: str, n: int) -> str:

@@ -17,6 +17,7 @@ from .files import (
     ensure_home,
     locked,
     password,
+    read_data_pointer,
     read_state,
     write_state,
 )
@@ -54,14 +55,19 @@ def stop(config: Config) -> bool:
     if not layout.home.exists():
         return False
     with locked(layout.lock):
-        state = read_state(layout)
-        if state is None:
-            return False
-        if state.get("kind") == "docker":
-            stopped = container.stop(state)
-        else:
-            stopped = process.terminate(int(state.get("pid") or 0))
-        clear_state(layout)
+        return stop_locked(layout)
+
+
+def stop_locked(layout: Layout) -> bool:
+    """``stop`` for a caller that holds ``layout.lock``."""
+    state = read_state(layout)
+    if state is None:
+        return False
+    if state.get("kind") == "docker":
+        stopped = container.stop(state)
+    else:
+        stopped = process.terminate(int(state.get("pid") or 0))
+    clear_state(layout)
     if stopped:
         log.info("stopped the local Neo4j under %s", layout.home)
     return stopped
@@ -141,29 +147,34 @@ def _start_local(config: Config) -> Connection:
     layout = Layout.of(config)
     ensure_home(layout)
     with locked(layout.lock):
-        conn = _running(config, layout)
-        if conn is not None:
-            return conn
-        _clear_stale(layout)
-        secret = password(layout)
-        uri = _uri(config.neo4j_port)
-        state: dict[str, Any] = {
-            "port": config.neo4j_port,
-            "uri": uri,
-            "database": config.neo4j_database,
-            "version": config.neo4j_version,
-            "heap": config.neo4j_heap,
-            "pagecache": config.neo4j_pagecache,
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        if container.available():
-            process.check_port_free(config.neo4j_port)
-            state.update(container.start(config, layout, secret))
-            write_state(layout, state)
-        else:
-            _start_java(config, layout, secret, state)
-        log.info("local Neo4j %s is up at %s", config.neo4j_version, uri)
-        return Connection(uri, LOCAL_USER, secret, config.neo4j_database, managed=True)
+        return start_locked(config, layout)
+
+
+def start_locked(config: Config, layout: Layout, *, java_only: bool = False) -> Connection:
+    """``start`` for a caller that holds ``layout.lock``; ``java_only`` never picks Docker."""
+    conn = _running(config, layout)
+    if conn is not None:
+        return conn
+    _clear_stale(layout)
+    secret = password(layout)
+    uri = _uri(config.neo4j_port)
+    state: dict[str, Any] = {
+        "port": config.neo4j_port,
+        "uri": uri,
+        "database": config.neo4j_database,
+        "version": config.neo4j_version,
+        "heap": config.neo4j_heap,
+        "pagecache": config.neo4j_pagecache,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if not java_only and container.available():
+        process.check_port_free(config.neo4j_port)
+        state.update(container.start(config, layout, secret))
+        write_state(layout, state)
+    else:
+        _start_java(config, layout, secret, state)
+    log.info("local Neo4j %s is up at %s", config.neo4j_version, uri)
+    return Connection(uri, LOCAL_USER, secret, config.neo4j_database, managed=True)
 
 
 def _clear_stale(layout: Layout) -> None:
@@ -180,11 +191,17 @@ def _clear_stale(layout: Layout) -> None:
 
 
 def _start_java(config: Config, layout: Layout, secret: Secret, state: dict[str, Any]) -> None:
+    if read_data_pointer(layout) and not layout.data_dir.is_dir():
+        # Neo4j would make an empty store there, and the graph would seem wiped.
+        raise LocalDbError(
+            f"{layout.data_pointer} names the data folder {layout.data_dir}, which is gone; "
+            "restore a backup (`kb restore FILE`), or delete that file to start empty"
+        )
     java = find_java()
     process.check_port_free(config.neo4j_port)
     build = ensure_built(config, java)
     process.check_port_free(config.neo4j_port)  # Maven may have taken a while
-    layout.conf.write_text(process.conf_text(config))
+    layout.conf.write_text(process.conf_text(config, layout.data_dir))
     proc = process.spawn(process.jvm_command(java, build, layout, config), layout)
     state.update(kind="java", pid=proc.pid, log=str(layout.log))
     write_state(layout, state)
