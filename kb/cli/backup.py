@@ -97,7 +97,7 @@ def backup_(
 
 def _live_counts() -> dict[str, int] | None:
     from kb.errors import KbError
-    from kb.graph.stats import counts
+    from kb.graph.stats import stored_counts
 
     from .app import open_graph
 
@@ -106,7 +106,7 @@ def _live_counts() -> dict[str, int] | None:
     except KbError:
         return None
     try:
-        return counts(graph)
+        return stored_counts(graph)
     finally:
         graph.close()
 

@@ -60,9 +60,11 @@ RETURN type(r) AS type, properties(r) AS props,
 """
 
 
-def _counts(tx: ManagedTransaction) -> dict[str, int]:
-    nodes = {r["label"]: r["count"] for r in tx.run(NODES_PER_LABEL) if r["label"] in _LABELS}
-    rels = {r["type"]: r["count"] for r in tx.run(RELATIONSHIPS_PER_TYPE) if r["type"] in _TYPES}
+def _counts(tx: ManagedTransaction, everything: bool = False) -> dict[str, int]:
+    nodes = {r["label"]: r["count"] for r in tx.run(NODES_PER_LABEL)
+             if everything or r["label"] in _LABELS}
+    rels = {r["type"]: r["count"] for r in tx.run(RELATIONSHIPS_PER_TYPE)
+            if everything or r["type"] in _TYPES}
     return {**dict(sorted(nodes.items())), **dict(sorted(rels.items()))}
 
 
@@ -73,6 +75,12 @@ def counts(graph: Graph) -> dict[str, int]:
     without ambiguity; kb's own bookkeeping nodes (the schema version) are left out.
     """
     return graph.read(_counts)
+
+
+def stored_counts(graph: Graph) -> dict[str, int]:
+    """Nodes per label and relationships per type of everything stored, change records and
+    bookkeeping included (what a backup holds)."""
+    return graph.read(_counts, True)
 
 
 def _deepest(tx: ManagedTransaction) -> tuple[int, list[str]]:
