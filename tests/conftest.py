@@ -39,6 +39,8 @@ SHARED_CACHE = Path.home() / ".kb" / "cache"
 SLOW_FILES = {
     "integration/test_api_conformance.py": "runs kb serve and the npm audit",
     "integration/test_api_serve_workers.py": "runs kb serve with workers",
+    "integration/test_backup.py": "stops and starts Neo4j servers of its own",
+    "integration/test_crash_safety.py": "kills and restarts Neo4j servers of its own",
     "integration/test_docs_hostile.py": "builds a site and drives a browser",
     "integration/test_docs_site.py": "builds sites with mkdocs",
     "integration/test_localdb.py": "starts and stops Neo4j servers of its own",

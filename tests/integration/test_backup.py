@@ -25,8 +25,6 @@ from kb.ingest.demo import load_demo
 from kb.localdb import Connection, start, stop
 from kb.localdb.files import Layout
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def local(new_local_config) -> Iterator[Config]:

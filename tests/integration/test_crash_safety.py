@@ -30,8 +30,6 @@ from kb.localdb import start, stop
 from kb.localdb.backup import backup, restore
 from kb.localdb.files import Layout, read_state
 
-pytestmark = pytest.mark.slow
-
 SIZE = 40
 
 
