@@ -15,8 +15,13 @@
    database: lines per second, peak memory; then the graph is exported again and the file
    compared with the first, byte for byte.
 
-One function per measure, each returning a row of the table printed at the end, so a
-measure (a backup and a restore) is one more function. It asserts nothing.
+4. **Backup and restore** (``kb backup``/``kb restore``, local Neo4j only): after each
+   build, a backup; after the imports, the largest backup restored over the graph: the
+   whole time, how long the server was down (what writers wait through), and whether the
+   restored graph counts what was backed up.
+
+One function per measure, each returning a row of the table printed at the end. It
+asserts nothing.
 
 **It deletes every node of the database it connects to**, so it refuses to run without
 ``--yes`` unless ``KB_HOME`` names a home of its own and no ``KB_NEO4J_URI`` is set.
@@ -219,6 +224,37 @@ def same_file(path: Path, again: Path, size: str) -> Row:
     return row
 
 
+def backup(config: Config, graph: Graph, path: Path, size: str) -> Row:
+    """``kb backup``: its whole time, and how long writers waited (the server down)."""
+    items = entities(graph)
+    info = _kb_json(["backup", str(path), "--json"])
+    Neo4jCpu.pid = local_neo4j_pid(config)  # a new server process
+    return Row("backup", size, info["seconds"], items, "ents",
+               note=f"server down {info['downtime_s']:.1f} s, "
+                    f"{path.stat().st_size / 2**20:,.1f} MiB")
+
+
+def restore(config: Config, graph: Graph, path: Path, size: str, expected: int) -> Row:
+    """``kb restore``: its whole time, the server's pause, and whether the counts match."""
+    info = _kb_json(["restore", str(path), "--yes", "--json"])
+    Neo4jCpu.pid = local_neo4j_pid(config)
+    items = entities(graph)
+    same = "counts match" if items == expected else f"COUNTS DIFFER ({expected:,} at backup)"
+    return Row("restore", size, info["seconds"], items, "ents",
+               note=f"server down {info['downtime_s']:.1f} s, {same}")
+
+
+def _kb_json(args: list[str]) -> dict[str, Any]:
+    import json
+
+    out = subprocess.run([str(Path(sys.executable).with_name("kb")), *args], capture_output=True,
+                         text=True, check=False)
+    if out.returncode:
+        raise SystemExit(f"kb {' '.join(args)} failed ({out.returncode}): "
+                         f"{out.stderr or out.stdout}")
+    return json.loads(out.stdout)
+
+
 def _us(seconds: float | None, items: int) -> str:
     return "" if seconds is None or not items else f"{seconds * 1e6 / items:,.0f}"
 
@@ -268,12 +304,18 @@ def main(argv: list[str] | None = None) -> None:
             rows += build(graph, done, size, args.batch)
             done = size
             rows.append(export(path, f"{size:,} runs"))
-            show(rows[-3:])
+            rows.append(backup(config, graph, path.with_suffix(".tar"), f"{size:,} runs"))
+            show(rows[-4:])
+        backed_up = rows[-1].items
         for size, path in sizes:
             wipe(driver, conn.database)
             rows.append(import_(path, f"{size:,} runs"))
             rows.append(same_file(path, path.with_name(f"again-{path.name}"), f"{size:,} runs"))
             show(rows[-2:])
+        size, path = sizes[-1]
+        rows.append(restore(config, graph, path.with_suffix(".tar"), f"{size:,} runs",
+                            backed_up))
+        show(rows[-1:])
         wipe(driver, conn.database)
     finally:
         driver.close()
