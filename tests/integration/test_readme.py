@@ -47,6 +47,8 @@ SKIPPED = {
     "kb serve": "serves the API until stopped",
     "kb docs watch": "rebuilds the site until stopped",
     "kb docs serve": "serves the site until stopped",
+    "kb backup": "stops and restarts the local Neo4j, which the tests do not run this way",
+    "kb restore": "replaces the local Neo4j's data with a backup the test does not have",
 }
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.M | re.S)
