@@ -49,7 +49,9 @@ def delete_cmd(
             "batch": result.batch}
 
     def render(d: dict[str, Any]) -> None:
-        console.print(Text("deleted", style="bold"), ", ".join(d["deleted"]), soft_wrap=True)
+        console.print(Text(f"deleted {len(d['deleted'])}:", style="bold"))
+        for gone in d["deleted"]:
+            console.print(f"  {gone}", soft_wrap=True)
         for u in d["unlinked"]:
             arrow = f"-{u['rel']}->" if u["direction"] == "out" else f"<-{u['rel']}-"
             console.print(f"unlinked {ref} {arrow} {u['ref']}", soft_wrap=True)

@@ -225,5 +225,5 @@ def test_cli_asks_before_it_deletes(graph, client, kb_env, monkeypatch):
     assert fingerprint(graph) == before
     accepted = runner.invoke(app, ["delete", "run:r2", "--reason", "twice"], input="y\n")
     assert accepted.exit_code == 0, accepted.output
-    assert "deleted run:r2" in accepted.stdout
+    assert "deleted 1:\n  run:r2" in accepted.stdout
     assert counts(graph)["Run"] == 1
