@@ -244,6 +244,10 @@ class DeletePayload:
 class ForgetPayload:
     pseudonym: str | None = strawberry.field(description="The person's handle from now on.")
     erased: list[str] = strawberry.field(description="Names of what was erased.")
+    mentions: list[str] = strawberry.field(
+        default_factory=list,
+        description="Entities whose free text may still name the person (prose is not "
+                    "rewritten): to review, then edit or delete.")
     errors: list[UserError]
 
 
@@ -411,6 +415,7 @@ class Mutation:
         if errors:
             return ForgetPayload(pseudonym=None, erased=[], errors=errors)
         return ForgetPayload(pseudonym=result.pseudonym, erased=list(result.erased),
+                             mentions=[str(ref) for ref in result.mentions],
                              errors=[])
 
 

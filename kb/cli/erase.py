@@ -92,12 +92,18 @@ def forget_cmd(
     with client() as c:
         result = c.forget(ref.key, reason=reason)
     data = {"pseudonym": f"person:{result.pseudonym}", "erased": list(result.erased),
-            "rewritten": dict(result.rewritten)}
+            "rewritten": dict(result.rewritten),
+            "mentions": [str(ref) for ref in result.mentions]}
 
     def render(d: dict[str, Any]) -> None:
         console.print(Text("forgotten:", style="bold"), f"now {d['pseudonym']}; erased "
                       f"{', '.join(d['erased'])}", soft_wrap=True)
         counts = ", ".join(f"{n} {what}" for what, n in d["rewritten"].items())
         console.print(f"rewritten: {counts}", soft_wrap=True)
+        if d["mentions"]:
+            console.print("free text that may still mention them (prose is not rewritten; "
+                          "review it, then edit or kb delete it):", soft_wrap=True)
+            for ref in d["mentions"]:
+                console.print(f"  {ref}", soft_wrap=True)
 
     emit(data, as_json, render)

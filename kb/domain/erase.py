@@ -161,3 +161,6 @@ class ForgetResult:
     erased: tuple[str, ...]
     #: How many nodes, links, change records and tokens were rewritten.
     rewritten: dict[str, int] = field(default_factory=dict, hash=False)
+    #: Entities whose free text (a description, a note) may still mention the person:
+    #: prose is not rewritten, so these are for a person to review.
+    mentions: tuple[Ref, ...] = ()

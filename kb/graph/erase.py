@@ -45,6 +45,7 @@ from kb.errors import Conflict, NotFound
 from .changes import RECORD, REWRITE, new_batch
 from .driver import plain
 from .entities import kind_name
+from .search import MAX_RESULTS, lucene_query, matching
 from .statements import lock
 
 # The key of whatever node is at the other end, by its label (the model's keys).
@@ -255,6 +256,7 @@ def forget(tx: ManagedTransaction, handle: str, *, reason: str | None, actor: st
     kept.update(handle=new, name=pseudonym_name(n), active=False, updatedAt=now,
                 updatedBy=by)
     kept.setdefault("leftAt", now)
+    mentions = _mentions(tx, handle, names)
     tx.run(RENAME, handle=handle, props=kept).consume()
 
     counts = {
@@ -280,7 +282,18 @@ def forget(tx: ManagedTransaction, handle: str, *, reason: str | None, actor: st
         **stored(dict.fromkeys(erased, (None, None)), [], created=True),
         **({"reason": reason} if reason else {})}],
         now=now.isoformat(), actor=by, path=path, batch=batch).consume()
-    return ForgetResult(new, tuple(erased), counts)
+    return ForgetResult(new, tuple(erased), counts, mentions)
+
+
+def _mentions(tx: ManagedTransaction, handle: str, names: list[str]) -> tuple[Ref, ...]:
+    """What the search index finds of the person's handle, name or email in other
+    entities' names, descriptions and notes, most likely first."""
+    query = lucene_query(" ".join(names))
+    if not query:
+        return ()
+    hits = matching(tx, query, None, MAX_RESULTS, "")
+    return tuple(Ref(h.label, h.key) for h in hits
+                 if not (h.label is Label.PERSON and h.key == handle))
 
 
 def _rewritten(props: dict[str, Any], handle: str, names: list[str], new: str

@@ -78,8 +78,9 @@ def _hit(row: Any, score: float) -> SearchHit | None:
     return SearchHit(label, props[KEY_PROPERTY[label]], props, score)
 
 
-def _search(tx: ManagedTransaction, query: str, labels: list[str] | None, limit: int,
-            exact: str) -> list[SearchHit]:
+def matching(tx: ManagedTransaction, query: str, labels: list[str] | None, limit: int,
+             exact: str) -> list[SearchHit]:
+    """``search`` in ``tx``, for a Lucene ``query`` already built (``lucene_query``)."""
     rows = list(tx.run(SEARCH, text=query, labels=labels, limit=limit))
     top = max((r["score"] for r in rows), default=0.0) + 1.0
     hits = [h for label, statement in _EXACT.items()
@@ -111,7 +112,7 @@ def search(graph: Graph, text: str, *, types: list[Label] | None = None,
     if not query:
         raise InvalidInput("text", "must contain at least one word to search for", text)
     labels = [label.value for label in types] if types else None
-    return graph.read(_search, query, labels, limit, text.strip())
+    return graph.read(matching, query, labels, limit, text.strip())
 
 
 #: Labels whose keys are names a person types (not run ids or digests), for "did you mean".

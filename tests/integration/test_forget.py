@@ -230,3 +230,17 @@ def test_the_export_holds_no_trace_and_carries_the_removals(graph, client, kb_en
     again = tmp_path / "again.jsonl"
     ok(kb("export", str(again), "--with-tokens"))
     assert again.read_bytes() == after.read_bytes()
+
+
+def test_free_text_that_still_names_them_is_listed_for_review(graph, client):
+    """Prose is not rewritten; the forget names what to review instead."""
+    seed(graph, client)
+    client.note("model:zmodel", "Ask Zephyrine before retraining.", by="bob")
+    client.note("experiment:churn-exp", "Nothing about anyone here.", by="bob")
+    result = client.forget(HANDLE)
+    notes = graph.read(lambda tx: {r["body"]: r["id"] for r in tx.run(
+        "MATCH (n:Note) RETURN n.body AS body, n.id AS id")})
+    listed = {str(ref) for ref in result.mentions}
+    assert "note:" + notes["Ask Zephyrine before retraining."] in listed
+    assert "note:" + notes["Nothing about anyone here."] not in listed
+    assert f"person:{result.pseudonym}" not in listed
