@@ -842,18 +842,18 @@ RETURN key, changes,
 # The page a changed entity shows on (a version's section of its card, a deployment's
 # version's section), for entities that still exist; people by handle for writers' links.
 _TARGETS = [
-    (Label.MODEL, "(n:Model {name: ref.key})", "null"),
+    (Label.MODEL, "(n:Model {name: ref.key})", "n:Model(name)", "null"),
     (Label.MODEL_VERSION, "(v:ModelVersion {key: ref.key})-[:VERSION_OF]->(n:Model)",
-     "v.version"),
-    (Label.DEPLOYMENT, "(:Deployment {id: ref.key})-[:SERVES]->(v:ModelVersion)"
-                       "-[:VERSION_OF]->(n:Model)", "v.version"),
-    (Label.DATASET, "(n:Dataset {name: ref.key})", "null"),
-    (Label.DATASET_VERSION, "(:DatasetVersion {key: ref.key})-[:VERSION_OF]->(n:Dataset)",
-     "null"),
-    (Label.PERSON, "(n:Person {handle: ref.key})", "null"),
-    (Label.TEAM, "(n:Team {name: ref.key})", "null"),
-    (Label.RUN, "(n:Run {id: ref.key})", "null"),
-    (Label.EXPERIMENT, "(n:Experiment {name: ref.key})", "null"),
+     "v:ModelVersion(key)", "v.version"),
+    (Label.DEPLOYMENT, "(d:Deployment {id: ref.key})-[:SERVES]->(v:ModelVersion)"
+                       "-[:VERSION_OF]->(n:Model)", "d:Deployment(id)", "v.version"),
+    (Label.DATASET, "(n:Dataset {name: ref.key})", "n:Dataset(name)", "null"),
+    (Label.DATASET_VERSION, "(dv:DatasetVersion {key: ref.key})-[:VERSION_OF]->(n:Dataset)",
+     "dv:DatasetVersion(key)", "null"),
+    (Label.PERSON, "(n:Person {handle: ref.key})", "n:Person(handle)", "null"),
+    (Label.TEAM, "(n:Team {name: ref.key})", "n:Team(name)", "null"),
+    (Label.RUN, "(n:Run {id: ref.key})", "n:Run(id)", "null"),
+    (Label.EXPERIMENT, "(n:Experiment {name: ref.key})", "n:Experiment(name)", "null"),
 ]
 #: The kind of page each kind of entity shows on.
 PAGE_KIND = {Label.MODEL: "Model", Label.MODEL_VERSION: "Model", Label.DEPLOYMENT: "Model",
@@ -863,10 +863,12 @@ PAGE_KIND = {Label.MODEL: "Model", Label.MODEL_VERSION: "Model", Label.DEPLOYMEN
 TARGETS = (
     "UNWIND $refs AS ref\nCALL (ref) {\n"
     + "\n  UNION ALL\n".join(
-        f"  WITH ref WHERE ref.kind = '{label.value}' MATCH {pattern}\n"
+        # Each branch seeks its entity by key: a planner left free may start from the
+        # other end and read every model or dataset.
+        f"  WITH ref WHERE ref.kind = '{label.value}' MATCH {pattern} USING INDEX {anchor}\n"
         f"  RETURN '{PAGE_KIND[label]}' AS kind, n.{KEY_PROPERTY[Label(PAGE_KIND[label])]} AS key,"
         f" {version} AS version"
-        for label, pattern, version in _TARGETS)
+        for label, pattern, anchor, version in _TARGETS)
     + "\n}\nRETURN ref.kind AS refKind, ref.key AS refKey, kind, key, version"
 )
 
