@@ -34,6 +34,7 @@ refuses without ``--yes`` unless ``KB_HOME`` names a home of its own. Asserts no
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -343,27 +344,32 @@ def in_process(graph: Graph, a: Anchors) -> dict[str, Callable[[], Any]]:
 
 _RUNS = "nodes { runId status startedAt } pageInfo { hasNextPage endCursor }"
 GRAPHQL: dict[str, tuple[str, Callable[[Anchors], dict[str, Any]]]] = {
-    "production": ('query { deployments(environment: "prod") { deploymentId model version '
-                   "deployedBy trainedBy } }", lambda a: {}),
-    "whoTrained model": ("query($m: String!) { whoTrained(model: $m) { version personHandle "
-                         "runId inputs { dataset version } } }", lambda a: {"m": BUSY_MODEL}),
+    "production": ('query($n: Int!) { deployments(environment: "prod", first: $n) '
+                   "{ deploymentId model version deployedBy trainedBy } }",
+                   lambda a: {"n": a.first}),
+    "whoTrained model": ("query($m: String!, $n: Int!) { whoTrained(model: $m, first: $n) "
+                         "{ version personHandle runId inputs { dataset version } } }",
+                         lambda a: {"m": BUSY_MODEL, "n": a.first}),
     "whoTrained version": ("query($m: String!, $v: String) { whoTrained(model: $m, version: $v)"
                            " { version personHandle runId inputs { dataset version } } }",
                            lambda a: {"m": BUSY_MODEL, "v": a.model_version}),
     "lineage depth 3": ("query($id: ID!) { lineage(id: $id, direction: DOWNSTREAM, depth: 3) "
                         "{ truncated nodes { id label key } edges { source target type } } }",
                         lambda a: {"id": f"dataset:{BUSY_DATASET}@{BUSY_VERSION}"}),
-    "impact": ("query($d: String!, $v: String) { impact(dataset: $d, version: $v) "
-               "{ kind key hops } }", lambda a: {"d": BUSY_DATASET, "v": BUSY_VERSION}),
-    "handover": ("query($p: String!) { handover(person: $p) { kind key relations atRisk } }",
-                 lambda a: {"p": BUSY_PERSON}),
+    "impact": ("query($d: String!, $v: String, $n: Int!) { impact(dataset: $d, version: $v, "
+               "first: $n) { kind key hops } }",
+               lambda a: {"d": BUSY_DATASET, "v": BUSY_VERSION, "n": a.first}),
+    "handover": ("query($p: String!, $n: Int!) { handover(person: $p, first: $n) "
+                 "{ kind key relations atRisk } }", lambda a: {"p": BUSY_PERSON, "n": a.first}),
     "runs of person": (f"query($p: String, $n: Int!) {{ runs(person: $p, first: $n) {{ {_RUNS} "
                        "} }", lambda a: {"p": BUSY_PERSON, "n": a.first}),
-    "orphans": ("query { orphans { kind key reason feedsProduction } }", lambda a: {}),
+    "orphans": ("query($n: Int!) { orphans(first: $n) { kind key reason feedsProduction } }",
+                lambda a: {"n": a.first}),
     "compareRuns": ("query($a: String!, $b: String!) { compareRuns(a: $a, b: $b) { sameCode "
                     "params { key } metrics { key } inputsOnlyInA inputsOnlyInB } }",
                     lambda a: {"a": a.run_a, "b": a.run_b}),
-    "search": ('query { search(text: "churn") { score node { id } } }', lambda a: {}),
+    "search": ('query($n: Int!) { search(text: "churn", first: $n) { score node { id } } }',
+               lambda a: {"n": a.first}),
     "show run": ("query($id: String!) { run(id: $id) { runId status startedAt endedAt "
                  "params { key value } metrics { key value } } }", lambda a: {"id": a.run_a}),
     "models by owner": ("query($p: String, $n: Int!) { models(owner: $p, first: $n) "
@@ -396,9 +402,65 @@ def over_graphql(http: httpx.Client, url: str, a: Anchors) -> dict[str, Callable
     return {name: ask(query, variables(a)) for name, (query, variables) in GRAPHQL.items()}
 
 
-# Further surfaces go here, one function each (name -> zero-argument call per question,
-# None where the surface has no such question), and one entry in SURFACES in ``measure``.
-# The Python read API (``kb.runs(person=...)``, ``kb.who_trained(...)``...) is the next one.
+# -- further surfaces: one function each, returning question name -> zero-argument call
+# (leave a question out where the surface has none), and one line in ``surfaces()``.
+
+
+def python_api(a: Anchors) -> dict[str, Callable[[], Any]]:
+    """The Python read API (``kb.runs(...)``, ``kb.who_trained(...)``...), as the issue
+    spells it: lists are lazy iterators, of which the first page is taken. Empty until
+    ``kb`` has it; a call whose shape differs is reported and left out of the table."""
+    import kb
+
+    if not hasattr(kb, "runs"):
+        return {}
+
+    def first(items: Any) -> list[Any]:
+        return list(itertools.islice(iter(items), a.first))
+
+    dv = f"{BUSY_DATASET}@{BUSY_VERSION}"
+    return {
+        "whoTrained model": lambda: first(kb.who_trained(BUSY_MODEL)),
+        "whoTrained version": lambda: first(kb.who_trained(BUSY_MODEL,
+                                                           version=a.model_version)),
+        "lineage depth 3": lambda: kb.lineage(f"dataset:{dv}", direction="DOWNSTREAM",
+                                              depth=3),
+        "impact": lambda: first(kb.impact(BUSY_DATASET, version=BUSY_VERSION)),
+        "handover": lambda: first(kb.handover(BUSY_PERSON)),
+        "runs of person": lambda: first(kb.runs(person=BUSY_PERSON)),
+        "orphans": lambda: first(kb.orphans()),
+        "compareRuns": lambda: kb.compare_runs(a.run_a, a.run_b),
+        "search": lambda: first(kb.search("churn")),
+        "show run": lambda: kb.show(f"run:{a.run_a}"),
+        "models by owner": lambda: first(kb.models(owner=BUSY_PERSON)),
+        "runs by experiment": lambda: first(kb.runs(experiment=BUSY_EXPERIMENT)),
+        "runs by status": lambda: first(kb.runs(status="FAILED")),
+        "runs since": lambda: first(kb.runs(since=a.since)),
+    }
+
+
+def surfaces(graph: Graph, http: httpx.Client, url: str, a: Anchors
+             ) -> dict[str, dict[str, Callable[[], Any]]]:
+    """Every surface measured, by column name."""
+    found = {
+        "in-process": in_process(graph, a),
+        "GraphQL": over_graphql(http, url, a),
+        "Python API": python_api(a),
+    }
+    return {name: calls for name, calls in found.items() if calls}
+
+
+def answering(name: str, calls: dict[str, Callable[[], Any]]) -> dict[str, Callable[[], Any]]:
+    """The calls that answer once; each that fails is printed and left out."""
+    kept = {}
+    for question, call in calls.items():
+        try:
+            call()
+        except Exception as exc:  # a bench reports what failed and goes on
+            print(f"  {name} / {question}: {type(exc).__name__}: {str(exc)[:200]}")
+        else:
+            kept[question] = call
+    return kept
 
 
 def measure(config: Config, graph: Graph, samples: int, first: int, workers: int,
@@ -412,22 +474,20 @@ def measure(config: Config, graph: Graph, samples: int, first: int, workers: int
     pids = process_tree(proc.pid)
     http = httpx.Client(timeout=120, headers={"Accept": "application/json"})
     try:
-        surfaces: dict[str, dict[str, Callable[[], Any]]] = {
-            "in-process": in_process(graph, a),
-            "GraphQL": over_graphql(http, url, a),
-        }
+        measured = {name: answering(name, calls)
+                    for name, calls in surfaces(graph, http, url, a).items()}
         before = before_runs_of_person(graph, BUSY_PERSON, first)
-        total, _ = graph.read(lambda tx: (tx.run(BEFORE_COUNT, since=None, status=None,
-                                                 person=BUSY_PERSON, experiment=None)
-                                          .single(strict=True)["total"], None))
-        calls = [f for s in surfaces.values() for f in s.values() if f is not None]
+        total = graph.read(lambda tx: tx.run(BEFORE_COUNT, since=None, status=None,
+                                             person=BUSY_PERSON, experiment=None)
+                           .single(strict=True)["total"])
+        calls = [f for calls in measured.values() for f in calls.values()]
         warm_up_paths([*calls, before], local_neo4j_pid(config), max_warmup, settled,
                       calls=3)
-        names = list(surfaces)
+        names = list(measured)
         head = "".join(f"{n + ' p50':>16}{n + ' p95':>16}" for n in names)
         print(f"\n{'question':<22}{head}   (ms; {samples} samples after warm-up)")
         for question in QUESTIONS:
-            fns = [surfaces[n].get(question) for n in names]
+            fns = [measured[n].get(question) for n in names]
             present = [f for f in fns if f is not None]
             times = iter(timed_together(present, samples, warmup=3))
             cells = ""
@@ -438,15 +498,17 @@ def measure(config: Config, graph: Graph, samples: int, first: int, workers: int
                     t = next(times)
                     cells += f"{pct(t, 50):>16.1f}{pct(t, 95):>16.1f}"
             print(f"{question:<22}{cells}", flush=True)
-        new, old = timed_together([surfaces["in-process"]["runs of person"], before], samples)
+        anchored = measured["in-process"].get("runs of person")
+        new, old = timed_together([anchored or before, before], samples)
         print(f"\nruns of {BUSY_PERSON} ({total:,} runs), first page of {first}: BEFORE "
               f"(main's PAGES['runs'], count and page) p50 {pct(old, 50):.1f} ms, p95 "
               f"{pct(old, 95):.1f} ms; now p50 {pct(new, 50):.1f} ms: "
               f"{statistics.median(old) / statistics.median(new):.1f}x")
         peaks = peak_rss_mib(process_tree(proc.pid) or pids)
-        print(f"kb serve peak RSS after the questions ({workers} worker(s) + supervisor): "
-              + ", ".join(f"{p:.0f} MiB" for p in peaks.values())
-              + f"; largest {max(peaks.values(), default=0):.0f} MiB (load {_load()})")
+        print(f"kb serve peak RSS after the questions, by process ({workers} worker(s), "
+              "their supervisor and its helpers): "
+              + ", ".join(f"{p:.0f}" for p in sorted(peaks.values(), reverse=True))
+              + f" MiB (load {_load()})")
     finally:
         http.close()
         proc.terminate()
