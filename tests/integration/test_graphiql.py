@@ -124,6 +124,7 @@ def live(graph, client) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+@pytest.mark.slow  # serves the API on uvicorn and drives a browser at two widths
 @pytest.mark.skipif(not shutil.which(CHROMIUM), reason="chromium is not installed")
 def test_graphiql_renders_and_runs_a_query_offline(live):
     from playwright.sync_api import sync_playwright
