@@ -182,10 +182,9 @@ def page_html(base: str) -> str:
 """
 
 
-def missing_html(home: Path) -> str:
-    """The page when the assets are not installed: the one command that fetches them."""
-    places = "".join(f"<li><code>{html.escape(str(d))}</code></li>" for d in candidates(home))
-    command = html.escape(f"{sys.executable} -m kb.api.graphiql")
+def missing_html() -> str:
+    """The page when the assets are not installed: the one command that fetches them.
+    It names no path of the server (anyone may load it); the server's log does."""
     return f"""<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>kb GraphiQL: not installed</title>
@@ -193,12 +192,11 @@ def missing_html(home: Path) -> str:
 <body style="font-family: sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem">
 <h1>GraphiQL is not installed on this server</h1>
 <p>kb serves GraphiQL's scripts itself, so that it works with no internet access, and they
-have not been fetched yet. Fetch them once from the npm registry (npm must be installed) on
-the machine that runs <code>kb serve</code>:</p>
-<pre>{command}</pre>
+have not been fetched yet. Fetch them once from the npm registry (npm must be installed),
+with the Python that runs <code>kb serve</code>, on its machine:</p>
+<pre>{html.escape(FETCH_COMMAND)}</pre>
 <p>then reload this page; no restart is needed. (In a kb checkout,
-<code>bash scripts/setup.sh</code> does it too.) They are looked for in:</p>
-<ul>{places}</ul>
+<code>bash scripts/setup.sh</code> does it too.)</p>
 <p>The API itself works meanwhile: <code>POST</code> GraphQL requests to this URL.</p>
 </body>
 </html>
@@ -209,7 +207,9 @@ def ide_response(request: Request, config: Config) -> Response:
     """The GraphiQL page, or the page saying how to fetch its assets (503)."""
     headers = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
     if installed(config.home) is None:
-        return HTMLResponse(missing_html(config.home), status_code=503, headers=headers)
+        log.warning("GraphiQL's assets are in none of %s: run %s",
+                    ", ".join(map(str, candidates(config.home))), FETCH_COMMAND)
+        return HTMLResponse(missing_html(), status_code=503, headers=headers)
     base = request.scope.get("root_path", "") + PREFIX
     return HTMLResponse(page_html(base), headers=headers)
 
