@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import common
 import neo4j
 from ingest import wipe
 from procstat import cpu_seconds, local_neo4j_pid
@@ -92,18 +93,9 @@ class Row:
 
 
 def refuse_unless_allowed(config: Config, yes: bool) -> None:
-    where = config.neo4j_uri or f"the local Neo4j under {config.home}"
-    print(f"bench/custody.py DELETES EVERY NODE of the database at {where} "
-          f"(database {config.neo4j_database!r}), before and between its measurements.")
-    if yes:
-        return
-    home = os.environ.get("KB_HOME")
-    dedicated = (home and not config.neo4j_uri
-                 and Path(home).expanduser().resolve() != (Path.home() / ".kb").resolve())
-    if not dedicated:
-        print("refusing: pass --yes, or point KB_HOME at a home used only for benchmarks "
-              "(and unset KB_NEO4J_URI)", file=sys.stderr)
-        sys.exit(2)
+    common.refuse_unless_allowed(config, yes, [
+        f"bench/custody.py DELETES EVERY NODE of the database at {common.where(config)} "
+        f"(database {config.neo4j_database!r}), before and between its measurements."])
 
 
 def runs(start: int, stop: int, seed: int = 1) -> Iterator[dict[str, Any]]:

@@ -37,13 +37,12 @@ import json
 import os
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+import common
 import neo4j
 from procstat import Neo4jUse, add_warmup_arguments, local_neo4j_pid
 
@@ -221,20 +220,11 @@ def timed(label: str, fn: Callable[[], None], n: int) -> tuple[float, float | No
 
 
 def refuse_unless_allowed(config: Config, yes: bool) -> None:
-    where = config.neo4j_uri or f"the local Neo4j under {config.home}"
-    print("!" * 78)
-    print(f"!! bench/ingest.py DELETES EVERY NODE of the database at {where}")
-    print(f"!! (database {config.neo4j_database!r}), before and between its measurements.")
-    print("!" * 78)
-    if yes:
-        return
-    home = os.environ.get("KB_HOME")
-    dedicated = (home and not config.neo4j_uri
-                 and Path(home).expanduser().resolve() != (Path.home() / ".kb").resolve())
-    if not dedicated:
-        print("refusing: pass --yes, or point KB_HOME at a home used only for benchmarks "
-              "(and unset KB_NEO4J_URI)", file=sys.stderr)
-        sys.exit(2)
+    common.refuse_unless_allowed(config, yes, [
+        "!" * 78,
+        f"!! bench/ingest.py DELETES EVERY NODE of the database at {common.where(config)}",
+        f"!! (database {config.neo4j_database!r}), before and between its measurements.",
+        "!" * 78])
 
 
 def show_counts(label: str, graph: Graph) -> dict[str, int]:

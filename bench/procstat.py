@@ -117,3 +117,16 @@ def warm_up(round_: Callable[[int], float | None], rounds: int, settled: float) 
         quiet = quiet + 1 if share is None or share < settled else 0
         if quiet == 2:
             return
+
+
+def peak_rss_mib(pids: Iterable[int]) -> dict[int, float]:
+    """Each live process's peak resident memory (``VmHWM``) in MiB, by pid."""
+    peaks = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                hwm = next(line for line in f if line.startswith("VmHWM"))
+        except (OSError, StopIteration):
+            continue
+        peaks[pid] = int(hwm.split()[1]) / 1024
+    return peaks

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
-import tarfile
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from kb import npm
 
 log = logging.getLogger(__name__)
 
@@ -56,30 +55,11 @@ def cached_path(home: Path, script: Script = MERMAID) -> Path:
 def fetch(home: Path, script: Script = MERMAID) -> Path | None:
     """Download the script into the cache; None when npm is missing or fails."""
     target = cached_path(home, script)
-    npm = shutil.which("npm")
-    if npm is None:
-        log.warning("npm not found: %s is not served by the site", script.spec)
+    try:
+        npm.extract(script.spec, {script.member: target})
+    except npm.NpmError as exc:
+        log.warning("%s: the site does without %s", exc, script.name)
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            out = subprocess.run([npm, "pack", script.spec, "--silent"], cwd=tmp, check=True,
-                                 capture_output=True, text=True, timeout=300)
-        except (subprocess.SubprocessError, OSError) as exc:
-            log.warning("npm pack %s failed (%s): the site does without it", script.spec, exc)
-            return None
-        tgz = Path(tmp) / out.stdout.strip().splitlines()[-1]
-        with tarfile.open(tgz) as tar:
-            try:
-                source = tar.extractfile(tar.getmember(script.member))
-            except KeyError:
-                log.warning("%s holds no %s", script.spec, script.member)
-                return None
-            if source is None:
-                return None
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".part")
-            partial.write_bytes(source.read())
-            partial.replace(target)
     log.info("vendored %s into %s", script.spec, target)
     return target
 

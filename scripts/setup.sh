@@ -89,6 +89,9 @@ project_steps() {
     log "installing the GraphQL-over-HTTP audit (npm graphql-http)"
     npm install --silent --no-audit --no-fund --prefix graphql/conformance >/dev/null
   fi
+  # GraphiQL's scripts, served by kb serve itself (pinned npm packages, into .venv/share/kb).
+  .venv/bin/python -m kb.api.graphiql >/dev/null ||
+    log "GraphiQL's assets were not fetched; the page will say how (python -m kb.api.graphiql)"
 }
 
 install_system_tools

@@ -1,4 +1,5 @@
-"""The starlette app: ``/graphql`` (GraphiQL in a browser), ``/healthz``, ``/readyz``.
+"""The starlette app: ``/graphql`` (GraphiQL in a browser, its assets under ``/graphiql/``),
+``/healthz``, ``/readyz``.
 
 No request can hold a worker for long or answer more than a client can take: a
 ``/graphql`` body above ``api_max_body_bytes`` is refused (413) before it is read whole,
@@ -49,6 +50,7 @@ from kb.graph import Graph
 from kb.graph.async_driver import AsyncGraph
 from kb.graph.driver import PING_SECONDS, time_budget
 
+from . import graphiql
 from .auth import LOOPBACK, Principal, principal_from_request
 from .context import Context
 from .loaders import Loaders
@@ -232,6 +234,10 @@ class KbGraphQL(GraphQL):
                        request_id=request.state.request_id,
                        loaders=Loaders(app.state.graph))
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """kb's GraphiQL page, whose scripts this server serves (``kb.api.graphiql``)."""
+        return graphiql.ide_response(request, self.config)
+
     def encode_json(self, data: object) -> str | bytes:
         if orjson is not None:
             try:
@@ -367,6 +373,7 @@ def create_app(config: Config, graph: Graph | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *_extra_routes(),
+        *(graphiql.routes(config) if config.graphiql else []),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(HostCheck, hosts=allowed_hosts(config))
