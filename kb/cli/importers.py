@@ -24,7 +24,7 @@ import_app = typer.Typer(help="Import what other tools recorded (OpenLineage eve
 app.add_typer(import_app, name="import")
 
 
-def _progress():
+def _progress(to=None):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -34,7 +34,7 @@ def _progress():
     )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+                    TimeElapsedColumn(), console=to or console, transient=True)
 
 
 @import_app.command("openlineage")
@@ -179,7 +179,8 @@ def _follow_mlflow(tracking_uri: str, *, registry_uri: str | None, experiments: 
         if from_scratch:
             forget_cursor(graph, tracking_uri, registry_uri, experiments)
         while True:
-            with _progress() as bar:
+            # On stderr: stdout has one line per pass, for people or (--json) tools.
+            with _progress(err_console) as bar:
                 task = bar.add_task("runs", total=None)
                 result: PassResult = follow_pass(
                     graph, tracking_uri, actor=actor, experiments=experiments,

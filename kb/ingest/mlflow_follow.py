@@ -226,8 +226,6 @@ class Pass:
             info = target.run.info
             run_id, start = info.run_id, info.start_time or 0
             state["started"] = max(state["started"] or 0, start)
-            if target.marked:
-                state["marked"][run_id] = target.kb_id
             young = info.status == "RUNNING" and start > self.now_ms - SETTLE_MS
             if target.fields is None or (young and not target.marked):
                 # Not writable yet (its kb run is missing or refuses the importer), or
@@ -238,6 +236,8 @@ class Pass:
                     result.skipped.append(target.why)
                 continue
             self.placed[run_id] = target.kb_id
+            if target.marked:
+                state["marked"][run_id] = target.kb_id
             mark = _fingerprint(target)
             before = state["open"].get(run_id) or (state["recent"].get(run_id) or [0, None])[1]
             if before != mark:
