@@ -135,7 +135,8 @@ def follow_pass(graph: Graph, tracking_uri: str, *, actor: str,
         writer = Client(graph, actor=actor, source=RunSource.MLFLOW)
         now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
         Pass(graph, client, writer, state, result, base, users, batch_size, now_ms,
-             progress).run(names)
+             progress, lambda: import_cursors.save(graph, key, state, source=shown)
+             ).run(names)
     import_cursors.save(graph, key, state, source=shown)
     return result
 
@@ -158,10 +159,14 @@ class Pass:
     def __init__(self, graph: Graph, client: Any, writer: Client, state: dict[str, Any],
                  result: PassResult, base: str | None, users: Mapping[str, str] | None,
                  batch_size: int, now_ms: int,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None,
+                 checkpoint: Callable[[], None]) -> None:
         self.graph, self.client, self.writer = graph, client, writer
         self.state, self.result, self.base, self.users = state, result, base, users
         self.batch_size, self.now_ms, self.progress = batch_size, now_ms, progress
+        #: Saves the cursor as it stands: after each batch of runs, so that a long first
+        #: pass cut short resumes from its last batch rather than from the start.
+        self.checkpoint = checkpoint
         #: MLflow run id -> kb run id, for the model versions of this pass.
         self.placed: dict[str, str] = {}
 
@@ -214,6 +219,9 @@ class Pass:
                 chunk = []
         if chunk:
             self._write_runs(chunk, names)
+
+    def _prune(self) -> None:
+        """Forget the runs the next pass's start filter will not read again."""
         horizon = (self.state["started"] or 0) - SKEW_MS
         self.state["recent"] = {r: v for r, v in self.state["recent"].items()
                                 if v[0] >= horizon}
@@ -254,6 +262,9 @@ class Pass:
                 state["open"].pop(run_id, None)
             state["recent"][run_id] = [start, mark]
         self.writer.write(b)
+        # Runs are read oldest start first, so everything before the cursor is written.
+        self._prune()
+        self.checkpoint()
         if self.progress is not None:
             self.progress(len(chunk))
 

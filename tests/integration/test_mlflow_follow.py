@@ -315,3 +315,24 @@ def test_mlflow_run_id_and_another_id_are_refused(graph: Graph):
     with pytest.raises(InvalidInput) as caught:
         _kb_run(graph, "dana", id="mine", mlflow_run_id="abc")
     assert caught.value.field == "id" and "kb.run_id" in caught.value.problem
+
+
+def test_a_first_pass_cut_short_resumes_from_its_last_batch(graph: Graph, team: Path):
+    store, exp = _file_store(team)
+    for day in range(2, 8):
+        store.run(exp, day, "alice")
+    batches = []
+
+    def killed(done: int) -> None:
+        batches.append(done)
+        if len(batches) == 2:
+            raise KeyboardInterrupt  # as if the process stopped here
+
+    with pytest.raises(KeyboardInterrupt):
+        follow_pass(graph, store.uri, actor="tester", batch_size=2, progress=killed)
+    assert _runs(graph) == 4
+
+    rest = follow_pass(graph, store.uri, actor="tester", batch_size=2)
+    assert not rest.first and (rest.new_runs, rest.changed_runs) == (2, 0)
+    assert rest.runs_read == 3  # day 5's again (the clock-skew margin), days 6 and 7
+    assert _runs(graph) == 6
