@@ -27,6 +27,9 @@ from kb.ingest.mlflow_import import default_tracking_uri, import_mlflow, run_key
 from kb.ingest.mlflow_users import load_user_map
 from kb.ingest.run import ActiveRun
 
+# Writes MLflow stores, and runs the importer as a process of its own.
+pytestmark = pytest.mark.slow
+
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 KB = Path(sys.executable).with_name("kb")
 
