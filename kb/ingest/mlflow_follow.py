@@ -59,6 +59,7 @@ SETTLE_MS = 30_000
 _IDS_PER_READ = 100
 _RUN_ID = re.compile(r"[0-9A-Za-z_\-]+")
 STATE_VERSION = 1
+_OPEN = ("RUNNING", "SCHEDULED")
 
 
 @dataclass
@@ -234,7 +235,7 @@ class Pass:
             info = target.run.info
             run_id, start = info.run_id, info.start_time or 0
             state["started"] = max(state["started"] or 0, start)
-            young = info.status == "RUNNING" and start > self.now_ms - SETTLE_MS
+            young = info.status in _OPEN and start > self.now_ms - SETTLE_MS
             if target.fields is None or (young and not target.marked):
                 # Not writable yet (its kb run is missing or refuses the importer), or
                 # too young to tell whether a script marks it: looked at next pass.
@@ -254,7 +255,9 @@ class Pass:
                     result.changed_runs += 1
                 else:
                     result.new_runs += 1
-            running = (target.fields.get("status") == "RUNNING"
+            # A marked run stays open while either side runs: MLflow may still log to
+            # it, and the kb run's own end may still replace what was merged.
+            running = (info.status in _OPEN or target.fields.get("status") == "RUNNING"
                        or target.kb_status == "RUNNING")
             if running:
                 state["open"][run_id] = mark

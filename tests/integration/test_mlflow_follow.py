@@ -339,3 +339,20 @@ def test_a_first_pass_cut_short_resumes_from_its_last_batch(graph: Graph, team: 
     assert not rest.first and (rest.new_runs, rest.changed_runs) == (2, 0)
     assert rest.runs_read == 3  # day 5's again (the clock-skew margin), days 6 and 7
     assert _runs(graph) == 6
+
+
+def test_a_young_running_run_waits_a_pass_for_the_script_to_mark_it(graph: Graph, team: Path):
+    store, exp = _file_store(team)
+    m = store.run(exp, 3, "svc-account", finish=False)
+    just_after = T0.replace(day=3, second=5)  # the pass runs five seconds after it started
+
+    early = follow_pass(graph, store.uri, actor="tester", now=just_after)
+    assert (early.new_runs, early.waiting) == (0, 1) and _runs(graph) == 0
+    # Meanwhile the training script opens its kb run, marked as that MLflow run.
+    with _kb_run(graph, "dana", id=None, mlflow_run_id=m):
+        pass
+
+    later = follow_pass(graph, store.uri, actor="tester")
+    assert (later.new_runs, later.waiting) == (1, 0)
+    assert _runs(graph) == 1 and _trainers(graph, run_key(m)) == ["dana"]
+    assert show(graph, Ref(Label.RUN, run_key(m)))["params"] == {"lr": 0.1, "epochs": "3"}
