@@ -7,6 +7,7 @@ again: a second import of the same source changes nothing.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +16,7 @@ import typer
 
 from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, console, emit, get_config, open_graph
+from .app import JSON_OPTION, app, console, emit, err_console, get_config, open_graph
 
 import_app = typer.Typer(help="Import what other tools recorded (OpenLineage events, MLflow), "
                          "or a kb export.",
@@ -23,7 +24,7 @@ import_app = typer.Typer(help="Import what other tools recorded (OpenLineage eve
 app.add_typer(import_app, name="import")
 
 
-def _progress():
+def _progress(to=None):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -33,7 +34,7 @@ def _progress():
     )
 
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True)
+                    TimeElapsedColumn(), console=to or console, transient=True)
 
 
 @import_app.command("openlineage")
@@ -52,7 +53,7 @@ def import_openlineage(
         with _progress() as bar:
             task = bar.add_task("events", total=None)
             result = ingest_file(graph, file, actor=current_person(config.actor),
-                                 progress=lambda n: bar.advance(task, n))
+                                 progress=lambda n, task=task: bar.advance(task, n))
     finally:
         graph.close()
     emit({"events": result.events, "runs": result.runs}, as_json, lambda d: console.print(
@@ -74,17 +75,36 @@ def import_mlflow(
     ui_url: Annotated[str | None, typer.Option(
         "--ui-url", envvar="KB_MLFLOW_UI_URL", help="The MLflow UI's http(s) address, for "
         "links to runs when the tracking URI is a file or database store.")] = None,
+    user_map: Annotated[list[str] | None, typer.Option(
+        "--user-map", help="MLflow user to kb person: a file of 'mlflow_user = kb_handle' "
+        "lines, or one 'mlflow_user=kb_handle' pair (repeatable).")] = None,
+    follow: Annotated[bool, typer.Option(
+        "--follow", help="Keep importing: after the first pass, every --interval seconds "
+        "bring in only what is new or changed (Ctrl-C stops after the current pass).")
+    ] = False,
+    once: Annotated[bool, typer.Option(
+        "--once", help="One pass from the cursor --follow keeps (the whole store the "
+        "first time), then stop.")] = False,
+    interval: Annotated[float, typer.Option(
+        "--interval", min=0.1, help="Seconds between the passes of --follow.")] = 30.0,
+    from_scratch: Annotated[bool, typer.Option(
+        "--from-scratch", help="With --follow or --once: forget the cursor and read the "
+        "whole store again.")] = False,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import experiments, runs, dataset inputs and registered models from MLflow.
 
     The store is only read, never upgraded or changed; a database of another MLflow
-    schema version is refused.
+    schema version is refused. With --follow (or --once) a cursor kept in the graph
+    makes each pass read and write only what changed since the last, and a restart
+    continues from it.
     """
     from kb.ingest.capture import current_person
     from kb.ingest.mlflow_import import MISSING_EXTRA
     from kb.ingest.mlflow_import import import_mlflow as run_import
+    from kb.ingest.mlflow_users import load_user_map
 
+    users = load_user_map(user_map or ())
     try:
         import mlflow  # noqa: F401
     except ImportError:
@@ -94,8 +114,19 @@ def import_mlflow(
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     from kb.ingest.times import parse_time
 
+    if (follow or once) and since is not None:
+        raise InvalidInput("--since", "does not go with --follow or --once, whose cursor "
+                           "says where to start")
+    if from_scratch and not (follow or once):
+        raise InvalidInput("--from-scratch", "goes with --follow or --once")
     when = None if since is None else parse_time(since, "--since")
     config = get_config()
+    if follow or once:
+        _follow_mlflow(tracking_uri, registry_uri=registry_uri, experiments=experiment or (),
+                       ui_url=ui_url, users=users, once=once and not follow,
+                       interval=interval, from_scratch=from_scratch, as_json=as_json,
+                       actor=current_person(config.actor))
+        return
     graph = open_graph(config)
     try:
         with _progress() as bar:
@@ -106,7 +137,7 @@ def import_mlflow(
 
             result = run_import(graph, tracking_uri, actor=current_person(config.actor),
                                 experiments=experiment or (), since=when,
-                                registry_uri=registry_uri, ui_url=ui_url,
+                                registry_uri=registry_uri, ui_url=ui_url, users=users,
                                 progress=progress)
     finally:
         graph.close()
@@ -121,6 +152,57 @@ def import_mlflow(
             console.print(f"  not linked to a run: {line}", highlight=False)
 
     emit(data, as_json, render)
+
+
+def _follow_mlflow(tracking_uri: str, *, registry_uri: str | None, experiments: list[str],
+                   ui_url: str | None, users: dict[str, str], once: bool, interval: float,
+                   from_scratch: bool, as_json: bool, actor: str) -> None:
+    """Passes from the cursor until Ctrl-C (or one, with ``once``), a line each."""
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from kb.ingest.mlflow_follow import PassResult, follow_pass, forget_cursor
+
+    stop = threading.Event()
+
+    def interrupted(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err_console.print("stopping after this pass (Ctrl-C again to stop now)",
+                          highlight=False)
+
+    graph = open_graph(get_config())
+    previous = signal.signal(signal.SIGINT, interrupted) if not once else None
+    try:
+        if from_scratch:
+            forget_cursor(graph, tracking_uri, registry_uri, experiments)
+        while True:
+            # On stderr: stdout has one line per pass, for people or (--json) tools.
+            with _progress(err_console) as bar:
+                task = bar.add_task("runs", total=None)
+                result: PassResult = follow_pass(
+                    graph, tracking_uri, actor=actor, experiments=experiments,
+                    registry_uri=registry_uri, ui_url=ui_url, users=users,
+                    progress=lambda n, task=task: bar.advance(task, n))
+            at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            data = {"at": at, "first": result.first, "experiments": result.experiments,
+                    "new_runs": result.new_runs, "changed_runs": result.changed_runs,
+                    "waiting": result.waiting, "model_versions": result.model_versions,
+                    "alias_moves": result.alias_moves, "runs_read": result.runs_read,
+                    "versions_read": result.versions_read, "skipped": result.skipped}
+            if as_json:
+                typer.echo(json.dumps(data, sort_keys=True))
+            else:
+                console.print(f"{at} {'first pass: ' if result.first else ''}"
+                              f"{result.line()}", highlight=False)
+            if once or stop.wait(interval):
+                return
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        graph.close()
 
 
 @import_app.command("kb")

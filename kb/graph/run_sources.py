@@ -15,7 +15,9 @@ which its first real writer claims.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from neo4j import ManagedTransaction
 
@@ -23,6 +25,9 @@ from kb.domain import Label
 from kb.errors import Conflict
 
 from .statements import KEYED, NEW, lock
+
+if TYPE_CHECKING:
+    from .driver import Graph
 
 
 class SourceConflict(Conflict):
@@ -88,3 +93,32 @@ def claim_runs(tx: ManagedTransaction, runs: Iterable[tuple[str, str, str | None
     if found["refused"] is not None:
         raise SourceConflict(*found["refused"])
     return frozenset(found["created"])
+
+
+OWNERS = (
+    "UNWIND $ids AS id\n"
+    f"MATCH (r:{Label.RUN.value} {{id: id}})\n"
+    "RETURN r.id AS id, r.source AS source, r.acceptSources AS accepts, r.status AS status,\n"
+    "       r.endedAt AS endedAt, r.params AS params, r.metrics AS metrics"
+)
+
+
+def _owners(tx: ManagedTransaction, ids: list[str]) -> dict[str, dict[str, Any]]:
+    found = {}
+    for rec in tx.run(OWNERS, ids=ids):
+        ended = rec["endedAt"]
+        found[rec["id"]] = {
+            "source": rec["source"], "accepts": tuple(rec["accepts"] or ()),
+            "status": rec["status"],
+            "ended_at": None if ended is None else ended.to_native(),
+            "params": json.loads(rec["params"]) if rec["params"] else {},
+            "metrics": json.loads(rec["metrics"]) if rec["metrics"] else {}}
+    return found
+
+
+def run_owners(graph: Graph, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """For the runs of ``ids`` that exist: their ``source`` and ``accepts``, and what an
+    importer merging into them must not lose (``status``, ``ended_at``, ``params``,
+    ``metrics``), by run id."""
+    wanted = sorted(set(ids))
+    return graph.read(_owners, wanted) if wanted else {}

@@ -18,6 +18,13 @@ What becomes what:
   the registered model's aliases that point at it, ``PRODUCED`` by their source run when that
   run is in kb.
 
+A run a training script marked as one of kb's own (``kb.run(mlflow_run_id=...)``, which
+names the kb run ``mlflow:<run_id>``, or the MLflow tag ``kb.run_id`` naming the kb run)
+is merged into that run instead: MLflow's params, metrics, dataset inputs and link are
+added, its status and end are taken while the kb run has none of its own, and its
+registered versions are ``PRODUCED`` by it; its person and experiment stay kb's (one
+run, one trainer). ``users`` (``--user-map``) names the kb person of an MLflow user.
+
 The store is only read: MLflow opens a copy of a local store, and a SQL store of another
 MLflow schema is refused (see ``kb.ingest.mlflow_readonly``).
 
@@ -34,7 +41,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from queue import Empty, Queue
@@ -44,15 +51,19 @@ from kb.domain import RunSource
 from kb.errors import InvalidInput, NotFound
 from kb.graph import Graph
 from kb.graph.openlineage_state import run_states
+from kb.graph.run_sources import run_owners
 
 from .builder import BatchBuilder
 from .client import Client
 from .collector import collector_paused
 from .mlflow_readonly import read_only_uris
+from .mlflow_users import mapped
 
 log = logging.getLogger(__name__)
 
 RUN_PREFIX = "mlflow:"
+#: The MLflow tag a training script sets to the id of its ``kb.run``.
+MARK_TAG = "kb.run_id"
 MISSING_EXTRA = "is not installed; run: pip install '.[mlflow]'"
 PAGE = 1000
 _TRACKING_ENV = "MLFLOW_TRACKING_URI"
@@ -80,6 +91,11 @@ def person_handle(user: str | None) -> str | None:
         return None
     handle = user.strip().split("@", 1)[0]
     return handle if _HANDLE.fullmatch(handle) else None
+
+
+def person_of(user: str | None, users: Mapping[str, str] | None) -> str | None:
+    """The kb person of an MLflow user: as ``users`` maps it, else ``person_handle``."""
+    return mapped(users or {}, user) or person_handle(user)
 
 
 def dataset_uri(source: str | None) -> str | None:
@@ -120,7 +136,8 @@ def role(context: str | None) -> str:
     return _ROLE.get((context or "").strip().lower(), "other")
 
 
-def run_fields(run: Any, experiment: str, base: str | None) -> dict[str, Any]:
+def run_fields(run: Any, experiment: str, base: str | None,
+               users: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The keyword arguments of ``BatchBuilder.run`` for one MLflow run."""
     info, data = run.info, run.data
     tags: dict[str, str] = dict(data.tags)
@@ -139,7 +156,7 @@ def run_fields(run: Any, experiment: str, base: str | None) -> dict[str, Any]:
         "name": info.run_name or tags.get("mlflow.runName"),
         "kind": "training",
         "experiment": experiment,
-        "person": person_handle(tags.get("mlflow.user") or info.user_id),
+        "person": person_of(tags.get("mlflow.user") or info.user_id, users),
         "status": _STATUS.get(info.status, "RUNNING"),
         "started_at": _time(info.start_time),
         "ended_at": _time(info.end_time),
@@ -161,6 +178,78 @@ def dataset_versions(run: Any) -> Iterator[dict[str, Any]]:
         ds = item.dataset
         yield {"dataset": ds.name, "version": _version_text(ds.digest or "unversioned"),
                "digest": ds.digest or None, "uri": dataset_uri(ds.source)}
+
+
+_FINISHED = ("COMPLETED", "FAILED", "ABORTED")
+
+
+@dataclass
+class Target:
+    """Where one MLflow run goes: ``fields`` for ``BatchBuilder.run`` (None: nothing to
+    write now, ``why`` says why), into the kb run ``kb_id``."""
+
+    run: Any
+    kb_id: str
+    fields: dict[str, Any] | None
+    marked: bool = False
+    #: The kb run's own status when it is marked; None for the importer's runs.
+    kb_status: str | None = None
+    why: str | None = None
+
+
+def target_id(run: Any) -> tuple[str, bool]:
+    """The kb run an MLflow run goes to, and whether a script marked it as its own."""
+    tag = (dict(run.data.tags).get(MARK_TAG) or "").strip()
+    return (tag, True) if tag else (run_key(run.info.run_id), False)
+
+
+def merged_fields(fields: dict[str, Any], kb_id: str, own: dict[str, Any]) -> dict[str, Any]:
+    """What an MLflow run adds to the kb run ``kb_id`` it was marked as (``own``: that
+    run's current state): its params and metrics beside the kb run's (the kb run's win),
+    its inputs and link, and its status and end only while the kb run has not finished.
+    No person and no experiment: those are the kb run's."""
+    finished = own["status"] in _FINISHED
+    return {
+        "id": kb_id, "kind": None,
+        "params": {**fields["params"], **own["params"]},
+        "metrics": {**fields["metrics"], **own["metrics"]},
+        "status": own["status"] if finished else fields["status"],
+        "ended_at": own["ended_at"] if finished else fields["ended_at"],
+        "tracker_url": fields["tracker_url"], "inputs": fields["inputs"],
+    }
+
+
+def targets(graph: Graph, runs: list[Any], names: Mapping[str, str], base: str | None,
+            users: Mapping[str, str] | None = None) -> list[Target]:
+    """Each run's kb run and what to write there, looked up in one read."""
+    ids = [target_id(run) for run in runs]
+    owners = run_owners(graph, [kb_id for kb_id, _ in ids])
+    found = []
+    for run, (kb_id, tagged) in zip(runs, ids, strict=True):
+        fields = run_fields(run, names[run.info.experiment_id], base, users)
+        own = owners.get(kb_id)
+        if own is None and tagged:
+            found.append(Target(run, kb_id, None, True, why=(
+                f"run {run.info.run_id} is marked as kb run {kb_id!r}, which is not in kb "
+                "yet")))
+        elif own is None or own["source"] in (None, RunSource.MLFLOW.value):
+            found.append(Target(run, kb_id, fields))
+        elif RunSource.MLFLOW.value not in own["accepts"]:
+            found.append(Target(run, kb_id, None, True, own["status"], why=(
+                f"run {run.info.run_id}: kb run {kb_id!r} was created by {own['source']} and "
+                "does not accept mlflow (kb.run(..., mlflow_run_id=...) or accept=['mlflow'])")))
+        else:
+            found.append(Target(run, kb_id, merged_fields(fields, kb_id, own), True,
+                                own["status"]))
+    return found
+
+
+def add_run(b: BatchBuilder, target: Target) -> None:
+    """Add one target's run (and the dataset versions it used) to ``b``."""
+    assert target.fields is not None
+    for dv in dataset_versions(target.run):
+        b.dataset_version(dv.pop("dataset"), dv.pop("version"), **dv)
+    b.run(**target.fields)
 
 
 @dataclass
@@ -289,7 +378,7 @@ def _chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 def import_mlflow(graph: Graph, tracking_uri: str, *, actor: str,
                   experiments: Iterable[str] = (), since: datetime | None = None,
                   registry_uri: str | None = None, ui_url: str | None = None,
-                  batch_size: int = PAGE,
+                  users: Mapping[str, str] | None = None, batch_size: int = PAGE,
                   progress: Callable[[int, int | None], None] | None = None) -> ImportResult:
     """Read the store and write it in batches of ``batch_size`` runs per transaction.
 
@@ -302,12 +391,13 @@ def import_mlflow(graph: Graph, tracking_uri: str, *, actor: str,
     with (read_only_uris(tracking_uri, registry_uri) as (tracking, registry),
           default_tracking_uri(tracking)):
         return _import(graph, tracking, actor=actor, experiments=experiments, since=since,
-                       registry_uri=registry, base=base, batch_size=batch_size,
-                       progress=progress)
+                       registry_uri=registry, base=base, users=users,
+                       batch_size=batch_size, progress=progress)
 
 
 def _import(graph: Graph, tracking_uri: str, *, actor: str, experiments: Iterable[str],
-            since: datetime | None, registry_uri: str, base: str | None, batch_size: int,
+            since: datetime | None, registry_uri: str, base: str | None,
+            users: Mapping[str, str] | None, batch_size: int,
             progress: Callable[[int, int | None], None] | None) -> ImportResult:
     client = mlflow_client(tracking_uri, registry_uri)
     writer = Client(graph, actor=actor, source=RunSource.MLFLOW)
@@ -318,13 +408,14 @@ def _import(graph: Graph, tracking_uri: str, *, actor: str, experiments: Iterabl
     for exp in exps:
         b.experiment(exp.name, description=(exp.tags or {}).get("mlflow.note.content"))
     result.experiments = len(exps)
-    imported: set[str] = set()
+    imported: dict[str, str] = {}
     for chunk in _read_ahead(_chunked(_runs(client, list(names), since), batch_size)):
-        for run in chunk:
-            for dv in dataset_versions(run):
-                b.dataset_version(dv.pop("dataset"), dv.pop("version"), **dv)
-            b.run(**run_fields(run, names[run.info.experiment_id], base))
-            imported.add(run.info.run_id)
+        for target in targets(graph, chunk, names, base, users):
+            if target.fields is None:
+                result.skipped.append(target.why or target.kb_id)
+                continue
+            add_run(b, target)
+            imported[target.run.info.run_id] = target.kb_id
         writer.write(b)
         b.clear()
         result.runs += len(chunk)
@@ -337,7 +428,7 @@ def _import(graph: Graph, tracking_uri: str, *, actor: str, experiments: Iterabl
     return result
 
 
-def _models(client: Any, b: BatchBuilder, graph: Graph, imported: set[str],
+def _models(client: Any, b: BatchBuilder, graph: Graph, imported: dict[str, str],
             since: datetime | None, result: ImportResult) -> int:
     """Add every registered model version; link it to its run when kb has that run."""
     versions = []
@@ -356,11 +447,11 @@ def _models(client: Any, b: BatchBuilder, graph: Graph, imported: set[str],
         cut = _ms(since)
         versions = [v for v in versions
                     if max(v.creation_timestamp or 0, v.last_updated_timestamp or 0) >= cut]
-    run_ids = [run_key(v.run_id) for v in versions if v.run_id]
+    run_ids = [run_key(v.run_id) for v in versions if v.run_id and v.run_id not in imported]
     known = set(run_states(graph, run_ids)) if run_ids else set()
-    known |= {run_key(r) for r in imported}
+    known |= set(imported.values())
     for v in versions:
-        run_id = run_key(v.run_id) if v.run_id else None
+        run_id = (imported.get(v.run_id) or run_key(v.run_id)) if v.run_id else None
         if run_id is not None and run_id not in known:
             result.skipped.append(f"{v.name} v{v.version}: run {v.run_id} is not in kb")
             run_id = None

@@ -7,6 +7,11 @@ the error propagates unchanged.
 
 A run id is the SDK's: another source (an OpenLineage producer, say) that sends events
 for the same id is refused, unless the run was opened to it with ``accept``.
+
+``mlflow_run_id`` says the block is also that MLflow run: the kb run is named
+``mlflow:<run_id>`` and accepts the MLflow importer, which then merges MLflow's params,
+metrics, inputs and model versions into it instead of adding a run (and a trainer) of its
+own.
 """
 
 from __future__ import annotations
@@ -19,11 +24,28 @@ from typing import Any
 
 from kb.domain import RunStatus
 from kb.domain.text import escape_text
-from kb.errors import KbError
+from kb.errors import InvalidInput, KbError
 
 from . import capture
 from .builder import DatasetRef
 from .client import Client
+
+
+def _run_id(given: str | None, mlflow_run_id: str | None) -> str:
+    """The run's id: as given, ``mlflow:<run id>`` for a marked MLflow run, else new."""
+    if mlflow_run_id is None:
+        return given or uuid.uuid4().hex
+    mlflow_run_id = str(mlflow_run_id).strip()
+    if not mlflow_run_id:
+        raise InvalidInput("mlflow_run_id", "must be the MLflow run's id, like "
+                           "mlflow.active_run().info.run_id", mlflow_run_id)
+    # The MLflow importer's own name for that run, so both writers meet on one key.
+    marked = f"mlflow:{mlflow_run_id}"
+    if given is not None and given != marked:
+        raise InvalidInput("id", f"give either id or mlflow_run_id (the run is then "
+                           f"{marked!r}); to keep an id of your own, set the MLflow tag "
+                           "kb.run_id to it instead", given)
+    return marked
 
 
 class ModelVersionHandle:
@@ -50,9 +72,9 @@ class ActiveRun:
                  params: Mapping[str, Any] | None, inputs: Iterable[DatasetRef],
                  seed: int | None, name: str | None, id: str | None, capture_env: bool,
                  tracker_url: str | None, parent: str | None,
-                 accept: Iterable[str] = ()) -> None:
+                 accept: Iterable[str] = (), mlflow_run_id: str | None = None) -> None:
         self.client = client
-        self.id = id or uuid.uuid4().hex
+        self.id = _run_id(id, mlflow_run_id)
         self.experiment = experiment
         self.person = capture.current_person(person or client.default_person)
         self.params: dict[str, Any] = dict(params or {})
@@ -65,6 +87,8 @@ class ActiveRun:
         self.tracker_url = tracker_url
         self.parent = parent
         self.accept = tuple(accept)
+        if mlflow_run_id is not None and "mlflow" not in self.accept:
+            self.accept += ("mlflow",)
         self.started_at = datetime.now(UTC)
         self.command = capture.command_line()
         self.code = capture.code_version() if capture_env else None

@@ -98,15 +98,20 @@ def run(*, experiment: str | None = None, person: str | None = None,
         params: Mapping[str, Any] | None = None, inputs: Iterable[DatasetRef] = (),
         seed: int | None = None, name: str | None = None, id: str | None = None,
         capture_env: bool = True, tracker_url: str | None = None,
-        parent: str | None = None, accept: Iterable[str] = ()) -> ActiveRun:
+        parent: str | None = None, accept: Iterable[str] = (),
+        mlflow_run_id: str | None = None) -> ActiveRun:
     """Record a run as it happens: ``with kb.run(...) as run: ...``.
 
     ``accept`` names the other sources (``"openlineage"``, ``"cli"``, ``"api"``,
     ``"mlflow"``) whose writes to this run id merge into it; any other is refused.
+    ``mlflow_run_id`` (``mlflow.active_run().info.run_id``) marks the block as that MLflow
+    run: ``kb import mlflow`` then merges MLflow's params, metrics, inputs and model
+    versions into this run, keeping its person as the one trainer.
     """
     return ActiveRun(client(), experiment=experiment, person=person, params=params,
                      inputs=inputs, seed=seed, name=name, id=id, capture_env=capture_env,
-                     tracker_url=tracker_url, parent=parent, accept=accept)
+                     tracker_url=tracker_url, parent=parent, accept=accept,
+                     mlflow_run_id=mlflow_run_id)
 
 
 def log_run(**fields: Any) -> tuple[str, list[ModelVersionRecord]]:
