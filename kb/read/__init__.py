@@ -1,0 +1,65 @@
+"""kb's read side from Python: the questions and lists, as typed records.
+
+``import kb`` exports the functions (``kb.who_trained``, ``kb.runs`` ...); the records
+are in ``kb.read.answers`` and ``kb.read.entities``, lists are ``kb.read.Results``.
+"""
+
+from __future__ import annotations
+
+from .answers import (
+    DataUse,
+    DeploymentFact,
+    HandoverItem,
+    ImpactItem,
+    LineageEdge,
+    LineageGraph,
+    LineageNode,
+    ModelOwner,
+    Orphan,
+    RunComparison,
+    RunSummary,
+    SearchHit,
+    Training,
+    ValueChange,
+)
+from .entities import (
+    CodeVersion,
+    Dataset,
+    DatasetVersion,
+    Deployment,
+    Environment,
+    Experiment,
+    Links,
+    Model,
+    ModelVersion,
+    Note,
+    Person,
+    Run,
+    Team,
+)
+from .questions import (
+    compare_runs,
+    datasets,
+    deployments,
+    experiments,
+    handover,
+    history,
+    impact,
+    lineage,
+    models,
+    orphans,
+    people,
+    runs,
+    search,
+    show,
+    who_trained,
+)
+from .results import Results
+
+__all__ = ["CodeVersion", "DataUse", "Dataset", "DatasetVersion", "Deployment",
+           "DeploymentFact", "Environment", "Experiment", "HandoverItem", "ImpactItem",
+           "LineageEdge", "LineageGraph", "LineageNode", "Links", "Model", "ModelOwner",
+           "ModelVersion", "Note", "Orphan", "Person", "Results", "Run", "RunComparison",
+           "RunSummary", "SearchHit", "Team", "Training", "ValueChange", "compare_runs",
+           "datasets", "deployments", "experiments", "handover", "history", "impact",
+           "lineage", "models", "orphans", "people", "runs", "search", "show", "who_trained"]
