@@ -202,6 +202,9 @@ class Note:
     note_id: str
     body: str | None = None
     created_at: datetime | None = None
+    id: str
+    ref: str
+    links: Mapping[str, Links] | None = field(default=None, hash=False)
 
 
 ENTITY: dict[Label, type[Any]] = {
