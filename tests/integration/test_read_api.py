@@ -173,7 +173,7 @@ def test_impact_answers_as_the_cli(notebook, story: Graph, cli) -> None:
     assert {(i.kind, i.key, i.hops, i.environment) for i in items} == {
         (c["kind"], bare(c["ref"]), c["hops"], c["environment"]) for c in shown}
     path = next(i for i in items if i.key == "dep-churn-2").path
-    assert [n.key for n in path][0] == "train@1"
+    assert path[0].key == "train@1"
 
 
 def test_deployments_answer_as_the_cli(notebook, story: Graph, cli) -> None:

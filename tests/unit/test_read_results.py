@@ -151,19 +151,19 @@ def test_instants_take_datetimes_dates_and_the_cli_text() -> None:
     assert _instant(date(2026, 3, 1), "as_of") == datetime(2026, 3, 1, tzinfo=UTC)
     assert _instant("2026-03-01T09:30", "as_of") == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert _instant("7d", "since") < datetime.now(UTC)
-    with pytest.raises(InvalidInput, match="^as_of:"):
+    with pytest.raises(InvalidInput, match=r"^as_of:"):
         _instant("yesterday-ish", "as_of")
-    with pytest.raises(InvalidInput, match="^since:"):
+    with pytest.raises(InvalidInput, match=r"^since:"):
         _instant(3, "since")
 
 
 def test_statuses_and_kinds_are_checked() -> None:
     assert _status("completed") == "COMPLETED" and _status(None) is None
-    with pytest.raises(InvalidInput, match="^status:"):
+    with pytest.raises(InvalidInput, match=r"^status:"):
         _status("done")
     assert _labels(["model", "dataset"]) == [Label.MODEL, Label.DATASET]
     assert _labels("person") == [Label.PERSON]
-    with pytest.raises(InvalidInput, match="^types:"):
+    with pytest.raises(InvalidInput, match=r"^types:"):
         _labels(["deployment"])
 
 
