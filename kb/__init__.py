@@ -51,6 +51,7 @@ from kb.read import (
     runs,
     search,
     show,
+    teams,
     who_trained,
 )
 
@@ -87,6 +88,7 @@ __all__ = [
     "search",
     "show",
     "team",
+    "teams",
     "transfer",
     "who_trained",
 ]

@@ -52,6 +52,7 @@ from .questions import (
     runs,
     search,
     show,
+    teams,
     who_trained,
 )
 from .results import Results
@@ -62,4 +63,5 @@ __all__ = ["CodeVersion", "DataUse", "Dataset", "DatasetVersion", "Deployment",
            "ModelVersion", "Note", "Orphan", "Person", "Results", "Run", "RunComparison",
            "RunSummary", "SearchHit", "Team", "Training", "ValueChange", "compare_runs",
            "datasets", "deployments", "experiments", "handover", "history", "impact",
-           "lineage", "models", "orphans", "people", "runs", "search", "show", "who_trained"]
+           "lineage", "models", "orphans", "people", "runs", "search", "show", "teams",
+           "who_trained"]

@@ -310,3 +310,8 @@ def people(*, team: str | None = None, active: bool | None = None, page_size: in
         raise InvalidInput("active", "must be True, False or None", active)
     return _nodes("people", Label.PERSON, {"team": _optional(team, "team", "team"),
                                            "active": active}, page_size)
+
+
+def teams(*, page_size: int = PAGE) -> Results[Any]:
+    """Teams by name."""
+    return _nodes("teams", Label.TEAM, {}, page_size)

@@ -287,6 +287,7 @@ def test_models_and_other_lists_answer_as_the_cli(notebook, story: Graph, cli) -
     assert [m.name for m in notebook.models(owner="bob")] == ["churn"]
     assert [d.name for d in notebook.datasets(owner="alice")] == ["train"]
     assert [e.name for e in notebook.experiments()] == ["churn", "sweep"]
+    assert [t.name for t in notebook.teams()] == ["ml"]
     assert [p.handle for p in notebook.people(team="ml", active=False)] == ["alice"]
     here = [p.handle for p in notebook.people(active=True)]
     assert here == [r["handle"] for r in cli("people", "--active")["items"]]

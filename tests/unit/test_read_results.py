@@ -174,3 +174,36 @@ def test_every_kind_has_a_record_with_its_id_and_ref() -> None:
         record = entity(label, {KEY_PROPERTY[label]: "k@1"})
         assert (record.id, record.ref) == (to_global_id(label, "k@1"), str(Ref(label, "k@1")))
         assert type(record).__name__ == label.value
+
+
+def _graphql_fields() -> dict[str, set[str]]:
+    """Each object type of the contract and its fields, in snake_case."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "graphql" / "schema.graphql").read_text()
+    types: dict[str, set[str]] = {}
+    for name, body in re.findall(r"^type (\w+)[^{]*\{\n(.*?)^\}", text, re.M | re.S):
+        names = re.findall(r"^  (\w+)[(:]", body, re.M)
+        types[name] = {re.sub(r"(?<!^)([A-Z])", r"_\1", n).lower() for n in names}
+    return types
+
+
+def test_records_are_named_as_the_graphql_types() -> None:
+    import dataclasses
+
+    import kb.read as read
+    from kb.read.entities import ENTITY
+
+    contract = _graphql_fields()
+    pairs = [(cls, cls.__name__) for cls in ENTITY.values()] + [
+        (getattr(read, name), name) for name in (
+            "Training", "DataUse", "ImpactItem", "DeploymentFact", "ModelOwner",
+            "HandoverItem", "Orphan", "SearchHit", "RunComparison", "ValueChange",
+            "LineageGraph", "LineageNode", "LineageEdge")]
+    for cls, name in pairs:
+        fields = {f.name for f in dataclasses.fields(cls)} - {"ref", "links"}
+        assert fields <= contract[name], (name, fields - contract[name])
+    # A run of ``kb.runs`` names its code and environment as the run's recipe does.
+    summary = {f.name for f in dataclasses.fields(read.RunSummary)} - {"ref"}
+    assert summary <= contract["Run"] | contract["Recipe"], summary - contract["Run"]
