@@ -33,7 +33,6 @@ from kb.graph.ownership import orphans as graph_orphans
 from kb.graph.search import SEARCHABLE
 from kb.graph.search import search as graph_search
 
-from . import fetch
 from .answers import (
     DeploymentFact,
     HandoverItem,
@@ -53,6 +52,10 @@ from .answers import (
     training,
 )
 from .entities import ENTITY, entity
+
+# The paged reads of the root lists; once ``kb.graph.runs.runs_page`` lands (same
+# signature), importing it from there instead is the whole change.
+from .fetch import nodes_page, runs_page
 from .results import Results
 
 #: Items read per page of a list, unless ``page_size`` says otherwise.
@@ -261,7 +264,7 @@ def runs(*, person: str | None = None, experiment: str | None = None,
     size = _size(page_size)
 
     def page(after: str | None) -> Page[RunSummary]:
-        found = fetch.runs_page(_graph(), **filters, first=size, after=after)
+        found = runs_page(_graph(), **filters, first=size, after=after)
         return Page(tuple(run_summary(s) for s in found.items), found.end_cursor,
                     found.has_next)
 
@@ -272,7 +275,7 @@ def _nodes(kind: str, label: Label, filters: dict[str, Any], size: Any) -> Resul
     first = _size(size)
 
     def page(after: str | None) -> Page[Any]:
-        found = fetch.nodes_page(_graph(), kind, filters, first=first, after=after)
+        found = nodes_page(_graph(), kind, filters, first=first, after=after)
         return Page(tuple(entity(label, p) for p in found.items), found.end_cursor,
                     found.has_next)
 
