@@ -49,4 +49,4 @@ print([(o.kind, o.key, o.reason) for o in kb.orphans()])
 model = kb.show("model:churn")
 print(model.description, sorted(model.links or {}))
 for change in kb.history("model:churn").first(3):
-    print(change.at, change.actor, change.op, change.kind, change.key)
+    print(change.at, change.actor, change.op, change.entity.kind, change.entity.key)

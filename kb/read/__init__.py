@@ -22,6 +22,7 @@ from .answers import (
     Training,
     ValueChange,
 )
+from .changes import Change, ChangedEntity, FieldChange, LinkChange
 from .entities import (
     CodeVersion,
     Dataset,
@@ -57,11 +58,13 @@ from .questions import (
 )
 from .results import Results
 
-__all__ = ["CodeVersion", "DataUse", "Dataset", "DatasetVersion", "Deployment",
-           "DeploymentFact", "Environment", "Experiment", "HandoverItem", "ImpactItem",
-           "LineageEdge", "LineageGraph", "LineageNode", "Links", "Model", "ModelOwner",
-           "ModelVersion", "Note", "Orphan", "Person", "Results", "Run", "RunComparison",
-           "RunSummary", "SearchHit", "Team", "Training", "ValueChange", "compare_runs",
-           "datasets", "deployments", "experiments", "handover", "history", "impact",
-           "lineage", "models", "orphans", "people", "runs", "search", "show", "teams",
-           "who_trained"]
+__all__ = [
+    "Change", "ChangedEntity", "CodeVersion", "DataUse", "Dataset", "DatasetVersion",
+    "Deployment", "DeploymentFact", "Environment", "Experiment", "FieldChange",
+    "HandoverItem", "ImpactItem", "LineageEdge", "LineageGraph", "LineageNode",
+    "LinkChange", "Links", "Model", "ModelOwner", "ModelVersion", "Note", "Orphan",
+    "Person", "Results", "Run", "RunComparison", "RunSummary", "SearchHit", "Team",
+    "Training", "ValueChange", "compare_runs", "datasets", "deployments", "experiments",
+    "handover", "history", "impact", "lineage", "models", "orphans", "people", "runs",
+    "search", "show", "teams", "who_trained"
+]

@@ -15,7 +15,6 @@ from datetime import date, datetime, time
 from typing import Any
 
 from kb.domain import Label, Ref, RunStatus, parse_ref, split_versioned
-from kb.domain.changes import ChangeFact
 from kb.domain.keys import KIND_LABEL
 from kb.domain.paging import Page, page_size
 from kb.domain.when import parse_instant, utc
@@ -51,6 +50,7 @@ from .answers import (
     run_summary,
     training,
 )
+from .changes import Change, change
 from .entities import ENTITY, entity
 
 # The paged reads of the root lists; once ``kb.graph.runs.runs_page`` lands (same
@@ -224,19 +224,19 @@ def show(ref: str | Ref) -> Any:
 
 
 def history(ref: str | Ref, *, kinds: Iterable[str] = (), page_size: int = 20
-            ) -> Results[ChangeFact]:
+            ) -> Results[Change]:
     """An entity's change records, newest first (a model's with its versions' and their
     deployments'): who changed what, when, through which path."""
     target = _ref(ref)
     size = _size(page_size)
     chosen = [kinds] if isinstance(kinds, str) else list(kinds)
 
-    def page(after: str | None) -> Page[ChangeFact]:
+    def page(after: str | None) -> Page[Change]:
         found = _graph().read(entity_history, target.label, target.key, first=size,
                               after=after, kinds=chosen)
-        return Page(found.items, found.end_cursor, found.has_next)
+        return Page(tuple(change(f) for f in found.items), found.end_cursor, found.has_next)
 
-    return _paged(page, ChangeFact)
+    return _paged(page, Change)
 
 
 # -- lists ----------------------------------------------------------------------------------

@@ -111,6 +111,10 @@ class Results(Generic[T]):
             self._upto(index + 1)
         return self._items[index]
 
+    def __bool__(self) -> bool:
+        """Whether there is any item (reads the first page if need be)."""
+        return bool(self.first(1))
+
     def to_pandas(self) -> Any:
         """Every item as a ``pandas.DataFrame``: one column per record field, in field
         order; a dict field (params, metrics) becomes a column per key (``params.lr``),

@@ -297,9 +297,17 @@ def test_models_and_other_lists_answer_as_the_cli(notebook, story: Graph, cli) -
 def test_history_is_the_graph_history(notebook, story: Graph) -> None:
     changes = notebook.history("model:churn", page_size=2)
     first = story.read(entity_history, Label.MODEL, "churn", first=2)
-    assert changes.first(2) == list(first.items)
+    for mine, fact in zip(changes.first(2), first.items, strict=True):
+        assert (mine.id, mine.at, mine.actor, mine.path, mine.op, mine.entity.kind,
+                mine.entity.key, mine.links) == (fact.id, fact.at, fact.actor, fact.path,
+                                                 fact.op, fact.kind, fact.key, fact.links)
+        assert {f.name: (f.before, f.after) for f in mine.fields} == fact.fields
     every = changes.all()
     assert len(every) > 2 and len({c.id for c in every}) == len(every)
+    assert changes.pages_fetched >= 2
+    created = next(c for c in every if c.entity.key == "churn" and c.op == "create")
+    assert created.entity.entity_id == to_global_id(Label.MODEL, "churn")
+    assert "created" in created.kinds
 
 
 def test_bad_input_is_kbs_error_naming_the_argument(notebook) -> None:

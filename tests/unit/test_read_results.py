@@ -83,7 +83,8 @@ def test_out_of_range_and_bad_arguments() -> None:
 
 def test_an_empty_list_and_a_whole_answer() -> None:
     empty = Results(Pages(0, 5))
-    assert list(empty) == [] and empty.first(3) == []
+    assert not empty and list(empty) == [] and empty.first(3) == []
+    assert Results(Pages(3, 2))
     whole = Results.of([Item(1), Item(2)], Item)
     assert [i.n for i in whole] == [1, 2] and whole.pages_fetched == 1
     assert "2 read" in repr(whole)
@@ -200,7 +201,8 @@ def test_records_are_named_as_the_graphql_types() -> None:
         (getattr(read, name), name) for name in (
             "Training", "DataUse", "ImpactItem", "DeploymentFact", "ModelOwner",
             "HandoverItem", "Orphan", "SearchHit", "RunComparison", "ValueChange",
-            "LineageGraph", "LineageNode", "LineageEdge")]
+            "LineageGraph", "LineageNode", "LineageEdge", "Change", "ChangedEntity",
+            "FieldChange", "LinkChange")]
     for cls, name in pairs:
         fields = {f.name for f in dataclasses.fields(cls)} - {"ref", "links"}
         assert fields <= contract[name], (name, fields - contract[name])
