@@ -144,7 +144,7 @@ def lineage(ref: str | Ref, *, direction: str = "BOTH", depth: int = 3,
                          as_of=_instant(as_of, "as_of"))
 
 
-def impact(dataset: str, version: str | None = None, *, as_of: Any = None
+def impact(dataset: str, version: str | int | None = None, *, as_of: Any = None
            ) -> Results[ImpactItem]:
     """Every model version and active deployment downstream of ``dataset`` (every version,
     or only ``version``; ``"customers@2024-05"`` works too), nearest first."""
@@ -153,9 +153,11 @@ def impact(dataset: str, version: str | None = None, *, as_of: Any = None
         name, _, version = name.rpartition("@")
         if not name or not version:
             raise InvalidInput("dataset", "expected DATASET or DATASET@VERSION", dataset)
-    if version is not None and (not isinstance(version, str) or not version.strip()):
+    if version is not None and (isinstance(version, bool) or not isinstance(version, str | int)
+                                or not str(version).strip()):
         raise InvalidInput("version", "must be a dataset version", version)
-    items = graph_impact(_graph(), name, version, as_of=_instant(as_of, "as_of"))
+    items = graph_impact(_graph(), name, None if version is None else str(version),
+                         as_of=_instant(as_of, "as_of"))
     return Results.of([impact_item(i) for i in items], ImpactItem)
 
 
@@ -211,6 +213,8 @@ def search(text: str, *, types: Iterable[str] | None = None, first: int = 20
     100 at most); ``types`` keeps some kinds (``["model", "dataset"]``)."""
     if not isinstance(text, str):
         raise InvalidInput("text", "must be text to search for", text)
+    if isinstance(first, bool) or not isinstance(first, int):
+        raise InvalidInput("first", "must be a whole number from 1 to 100", first)
     hits = graph_search(_graph(), text, types=_labels(types), limit=first)
     return Results.of([SearchHit(h.score, entity(h.label, h.props)) for h in hits], SearchHit)
 

@@ -166,7 +166,7 @@ def test_lineage_is_the_graph_answer(notebook, story: Graph) -> None:
 
 def test_impact_answers_as_the_cli(notebook, story: Graph, cli) -> None:
     items = notebook.impact("train", "1").all()
-    assert items == notebook.impact("dataset:train@1").all()
+    assert items == notebook.impact("dataset:train@1").all() == notebook.impact("train", 1).all()
     assert [(i.kind, i.key, i.hops) for i in items] == [
         (i.kind, i.key, i.hops) for i in graph_impact(story, "train", "1")]
     shown = cli("impact", "train@1")["items"]
@@ -339,7 +339,12 @@ def test_bad_input_is_kbs_error_naming_the_argument(notebook) -> None:
         ("types", lambda: notebook.search("churn", types=["deployment"])),
         ("text", lambda: notebook.search("   ")),
         ("first", lambda: notebook.search("churn", first=0)),
+        ("first", lambda: notebook.search("churn", first="10")),
+        ("version", lambda: notebook.impact("train", [1])),
+        ("person", lambda: notebook.runs(person=7)),
+        ("depth", lambda: notebook.lineage("model:churn", depth="3")),
         ("active", lambda: notebook.people(active="yes")),
+        ("kinds", lambda: notebook.history("model:churn", kinds=["nope"])),
     ]
     for field, call in cases:
         with pytest.raises(InvalidInput) as caught:
