@@ -1,7 +1,9 @@
 """kb's read side from Python: the questions and lists, as typed records.
 
-``import kb`` exports the functions (``kb.who_trained``, ``kb.runs`` ...); the records
-are in ``kb.read.answers`` and ``kb.read.entities``, lists are ``kb.read.Results``.
+``import kb`` exports the functions: the questions (``questions.py``: ``kb.who_trained``,
+``kb.impact`` ...) and the lists (``lists.py``: ``kb.runs``, ``kb.models`` ...). Their
+records are in ``answers.py``, ``entities.py`` and ``changes.py``; a list is a
+``Results`` (``results.py``), read a page at a time as it is used.
 """
 
 from __future__ import annotations
@@ -38,22 +40,17 @@ from .entities import (
     Run,
     Team,
 )
+from .lists import datasets, experiments, models, people, runs, teams
 from .questions import (
     compare_runs,
-    datasets,
     deployments,
-    experiments,
     handover,
     history,
     impact,
     lineage,
-    models,
     orphans,
-    people,
-    runs,
     search,
     show,
-    teams,
     who_trained,
 )
 from .results import Results

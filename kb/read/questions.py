@@ -3,23 +3,19 @@
 Each function checks its arguments, calls the same ``kb.graph`` function the CLI and the
 API call, and returns the records of ``kb.read.answers`` / ``kb.read.entities``. They read
 through the graph the SDK writes with (``kb.connect(...)``, or the environment), and raise
-kb's errors (``InvalidInput`` naming the argument, ``NotFound``) and never a driver's.
-Lists are ``Results``: the first page is read at once (so a bad name fails at the call),
-the rest as they are used.
+kb's errors (``InvalidInput`` naming the argument, ``NotFound``) and never a driver's. A
+question answered whole is a ``Results`` of one page; an entity's history is paged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time
 from typing import Any
 
-from kb.domain import Label, Ref, RunStatus, parse_ref, split_versioned
+from kb.domain import Label, Ref, split_versioned
 from kb.domain.keys import KIND_LABEL
-from kb.domain.paging import Page, page_size
-from kb.domain.when import parse_instant, utc
+from kb.domain.paging import Page
 from kb.errors import InvalidInput
-from kb.graph import Graph
 from kb.graph import deployments as graph_deployments
 from kb.graph import impact as graph_impact
 from kb.graph import lineage as graph_lineage
@@ -39,7 +35,6 @@ from .answers import (
     LineageGraph,
     Orphan,
     RunComparison,
-    RunSummary,
     SearchHit,
     Training,
     comparison,
@@ -47,73 +42,20 @@ from .answers import (
     handover_item,
     impact_item,
     orphan,
-    run_summary,
     training,
 )
+from .arguments import (
+    as_ref,
+    checked_name,
+    default_graph,
+    instant,
+    optional_name,
+    page_length,
+    paged,
+)
 from .changes import Change, change
-from .entities import ENTITY, entity
-
-# The paged reads of the root lists; once ``kb.graph.runs.runs_page`` lands (same
-# signature), importing it from there instead is the whole change.
-from .fetch import nodes_page, runs_page
+from .entities import entity
 from .results import Results
-
-#: Items read per page of a list, unless ``page_size`` says otherwise.
-PAGE = 100
-
-
-def _graph() -> Graph:
-    """The graph the SDK's writes use: ``kb.connect(...)``'s, or the environment's."""
-    from kb.ingest.sdk import client
-
-    return client().graph
-
-
-def _instant(value: Any, field: str) -> datetime | None:
-    """A ``datetime`` (naive is UTC), a ``date`` (its first instant) or the CLI's text
-    forms (``2026-03-01``, ``2026-03-01T09:30``, ``7d``)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return utc(value)
-    if isinstance(value, date):
-        return utc(datetime.combine(value, time()))
-    if isinstance(value, str):
-        return parse_instant(value, field)
-    raise InvalidInput(field, "must be a datetime, a date or text like 2026-03-01 or 7d",
-                       value)
-
-
-def _name(value: Any, field: str, kind: str) -> str:
-    """A name given bare or as its ref (``person:alice``)."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field, f"must be a {kind} name", value)
-    return value.strip().removeprefix(f"{kind}:")
-
-
-def _optional(value: Any, field: str, kind: str) -> str | None:
-    return None if value is None else _name(value, field, kind)
-
-
-def _ref(value: Any, field: str = "ref") -> Ref:
-    if isinstance(value, Ref):
-        return value
-    if not isinstance(value, str):
-        raise InvalidInput(field, "must be a reference like model:churn@7", value)
-    return parse_ref(value.strip(), default="model", field=field)
-
-
-def _size(value: Any) -> int:
-    size = page_size(value, PAGE, "page_size")
-    if size < 1:
-        raise InvalidInput("page_size", "must be at least 1", value)
-    return size
-
-
-def _paged(fetch_page: Any, record: type) -> Results[Any]:
-    results: Results[Any] = Results(fetch_page, record)
-    results.first(1)  # the first page now, so a bad argument fails at the call
-    return results
 
 
 # -- questions ------------------------------------------------------------------------------
@@ -122,14 +64,15 @@ def who_trained(model: str, version: str | int | None = None, *, as_of: Any = No
     """Who trained each version of ``model`` (newest first), or only ``version``
     (``kb.who_trained("churn", version=3)``, or ``"churn@3"``): person, run, data, code,
     parameters and metrics; with ``as_of``, as things stood then."""
-    name = _name(model, "model", "model")
+    name = checked_name(model, "model", "model")
     if version is None and "@" in name:
         name, version = split_versioned(name)
     if version is not None and (isinstance(version, bool)
                                 or not isinstance(version, str | int)):
         raise InvalidInput("version", "must be a version number like 3, or a name", version)
-    when = _instant(as_of, "as_of")
-    facts = graph_who_trained(_graph(), name, None if version is None else str(version), when)
+    when = instant(as_of, "as_of")
+    facts = graph_who_trained(default_graph(), name,
+                              None if version is None else str(version), when)
     return Results.of([training(f) for f in facts], Training)
 
 
@@ -140,15 +83,15 @@ def lineage(ref: str | Ref, *, direction: str = "BOTH", depth: int = 3,
     model. ``truncated`` says a node had more neighbours than one hop reads."""
     if not isinstance(direction, str):
         raise InvalidInput("direction", "must be UPSTREAM, DOWNSTREAM or BOTH", direction)
-    return graph_lineage(_graph(), _ref(ref), direction=direction, depth=depth,
-                         as_of=_instant(as_of, "as_of"))
+    return graph_lineage(default_graph(), as_ref(ref), direction=direction, depth=depth,
+                         as_of=instant(as_of, "as_of"))
 
 
 def impact(dataset: str, version: str | int | None = None, *, as_of: Any = None
            ) -> Results[ImpactItem]:
     """Every model version and active deployment downstream of ``dataset`` (every version,
     or only ``version``; ``"customers@2024-05"`` works too), nearest first."""
-    name = _name(dataset, "dataset", "dataset")
+    name = checked_name(dataset, "dataset", "dataset")
     if version is None and "@" in name:
         name, _, version = name.rpartition("@")
         if not name or not version:
@@ -156,8 +99,8 @@ def impact(dataset: str, version: str | int | None = None, *, as_of: Any = None
     if version is not None and (isinstance(version, bool) or not isinstance(version, str | int)
                                 or not str(version).strip()):
         raise InvalidInput("version", "must be a dataset version", version)
-    items = graph_impact(_graph(), name, None if version is None else str(version),
-                         as_of=_instant(as_of, "as_of"))
+    items = graph_impact(default_graph(), name, None if version is None else str(version),
+                         as_of=instant(as_of, "as_of"))
     return Results.of([impact_item(i) for i in items], ImpactItem)
 
 
@@ -167,29 +110,30 @@ def deployments(*, environment: str | None = None, status: str | None = "ACTIVE"
     (``status=None`` gives every status); with ``as_of``, those live then."""
     if environment is not None and not isinstance(environment, str):
         raise InvalidInput("environment", "must be an environment name", environment)
-    facts = graph_deployments(_graph(), environment=environment, status=status,
-                              model=_optional(model, "model", "model"),
-                              as_of=_instant(as_of, "as_of"))
+    facts = graph_deployments(default_graph(), environment=environment, status=status,
+                              model=optional_name(model, "model", "model"),
+                              as_of=instant(as_of, "as_of"))
     return Results.of([deployment_fact(f) for f in facts], DeploymentFact)
 
 
 def handover(person: str, *, as_of: Any = None) -> Results[HandoverItem]:
     """What ``person`` owns, trained or deployed, ``at_risk`` where nobody else would know."""
-    items = graph_handover(_graph(), _name(person, "person", "person"),
-                           _instant(as_of, "as_of"))
+    items = graph_handover(default_graph(), checked_name(person, "person", "person"),
+                           instant(as_of, "as_of"))
     return Results.of([handover_item(i) for i in items], HandoverItem)
 
 
 def orphans(*, as_of: Any = None) -> Results[Orphan]:
     """Assets with no active owner: those whose owner left, then those never owned, each
     led by what feeds production."""
-    items = graph_orphans(_graph(), _instant(as_of, "as_of"))
+    items = graph_orphans(default_graph(), instant(as_of, "as_of"))
     return Results.of([orphan(o) for o in items], Orphan)
 
 
 def compare_runs(a: str, b: str) -> RunComparison:
     """The params, metrics, input data, commit and environment that differ between two runs."""
-    return comparison(graph_compare_runs(_graph(), _name(a, "a", "run"), _name(b, "b", "run")))
+    return comparison(graph_compare_runs(default_graph(), checked_name(a, "a", "run"),
+                                         checked_name(b, "b", "run")))
 
 
 def _labels(types: Iterable[Any] | None) -> list[Label] | None:
@@ -215,15 +159,15 @@ def search(text: str, *, types: Iterable[str] | None = None, first: int = 20
         raise InvalidInput("text", "must be text to search for", text)
     if isinstance(first, bool) or not isinstance(first, int):
         raise InvalidInput("first", "must be a whole number from 1 to 100", first)
-    hits = graph_search(_graph(), text, types=_labels(types), limit=first)
+    hits = graph_search(default_graph(), text, types=_labels(types), limit=first)
     return Results.of([SearchHit(h.score, entity(h.label, h.props)) for h in hits], SearchHit)
 
 
 def show(ref: str | Ref) -> Any:
     """Everything kb holds about one entity (``"model:churn"``, ``"run:r-1"``,
     ``"dataset:customers@2024-05"``; a bare name is a model): its record, with ``links``."""
-    target = _ref(ref)
-    data = graph_show(_graph(), target)
+    target = as_ref(ref)
+    data = graph_show(default_graph(), target)
     return entity(target.label, data, data["links"])
 
 
@@ -231,94 +175,13 @@ def history(ref: str | Ref, *, kinds: Iterable[str] = (), page_size: int = 20
             ) -> Results[Change]:
     """An entity's change records, newest first (a model's with its versions' and their
     deployments'): who changed what, when, through which path."""
-    target = _ref(ref)
-    size = _size(page_size)
+    target = as_ref(ref)
+    size = page_length(page_size)
     chosen = [kinds] if isinstance(kinds, str) else list(kinds)
 
     def page(after: str | None) -> Page[Change]:
-        found = _graph().read(entity_history, target.label, target.key, first=size,
+        found = default_graph().read(entity_history, target.label, target.key, first=size,
                               after=after, kinds=chosen)
         return Page(tuple(change(f) for f in found.items), found.end_cursor, found.has_next)
 
-    return _paged(page, Change)
-
-
-# -- lists ----------------------------------------------------------------------------------
-def _status(value: Any) -> str | None:
-    if value is None:
-        return None
-    try:
-        return RunStatus(str(value).upper()).value
-    except ValueError:
-        raise InvalidInput("status", "must be one of "
-                           + ", ".join(s.value.lower() for s in RunStatus), value) from None
-
-
-def runs(*, person: str | None = None, experiment: str | None = None,
-         model: str | None = None, dataset: str | None = None, status: str | None = None,
-         since: Any = None, page_size: int = PAGE) -> Results[RunSummary]:
-    """Runs newest first, matching every filter given: trained by ``person``, in
-    ``experiment``, producing a version of ``model``, reading a version of ``dataset``,
-    in ``status`` (running, completed, failed, aborted), started at or after ``since``."""
-    filters = {"person": _optional(person, "person", "person"),
-               "experiment": _optional(experiment, "experiment", "experiment"),
-               "model": _optional(model, "model", "model"),
-               "dataset": _optional(dataset, "dataset", "dataset"),
-               "status": _status(status), "since": _instant(since, "since")}
-    size = _size(page_size)
-
-    def page(after: str | None) -> Page[RunSummary]:
-        found = runs_page(_graph(), **filters, first=size, after=after)
-        return Page(tuple(run_summary(s) for s in found.items), found.end_cursor,
-                    found.has_next)
-
-    return _paged(page, RunSummary)
-
-
-def _nodes(kind: str, label: Label, filters: dict[str, Any], size: Any) -> Results[Any]:
-    first = _size(size)
-
-    def page(after: str | None) -> Page[Any]:
-        found = nodes_page(_graph(), kind, filters, first=first, after=after)
-        return Page(tuple(entity(label, p) for p in found.items), found.end_cursor,
-                    found.has_next)
-
-    return _paged(page, ENTITY[label])
-
-
-def models(*, owner: str | None = None, team: str | None = None, page_size: int = PAGE
-           ) -> Results[Any]:
-    """Models by name; ``owner`` (a person) or ``team`` keeps those they own now."""
-    return _nodes("models", Label.MODEL, {"owner": _optional(owner, "owner", "person"),
-                                          "team": _optional(team, "team", "team")}, page_size)
-
-
-def datasets(*, owner: str | None = None, team: str | None = None, page_size: int = PAGE
-             ) -> Results[Any]:
-    """Datasets by name; ``owner`` or ``team`` keeps those they own now."""
-    return _nodes("datasets", Label.DATASET, {"owner": _optional(owner, "owner", "person"),
-                                              "team": _optional(team, "team", "team")},
-                  page_size)
-
-
-def experiments(*, owner: str | None = None, team: str | None = None, page_size: int = PAGE
-                ) -> Results[Any]:
-    """Experiments by name; ``owner`` or ``team`` keeps those they own now."""
-    return _nodes("experiments", Label.EXPERIMENT,
-                  {"owner": _optional(owner, "owner", "person"),
-                   "team": _optional(team, "team", "team")}, page_size)
-
-
-def people(*, team: str | None = None, active: bool | None = None, page_size: int = PAGE
-           ) -> Results[Any]:
-    """People by handle; ``team`` keeps its members, ``active`` those here (True) or
-    gone (False)."""
-    if active is not None and not isinstance(active, bool):
-        raise InvalidInput("active", "must be True, False or None", active)
-    return _nodes("people", Label.PERSON, {"team": _optional(team, "team", "team"),
-                                           "active": active}, page_size)
-
-
-def teams(*, page_size: int = PAGE) -> Results[Any]:
-    """Teams by name."""
-    return _nodes("teams", Label.TEAM, {}, page_size)
+    return paged(page, Change)

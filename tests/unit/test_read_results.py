@@ -14,9 +14,11 @@ from kb.domain import Label, to_global_id
 from kb.domain.paging import Page
 from kb.errors import InvalidInput
 from kb.read import Results
+from kb.read.arguments import instant as _instant
 from kb.read.entities import Links, ModelVersion, Person, Run, entity
 from kb.read.frames import PANDAS_MISSING, rows
-from kb.read.questions import _instant, _labels, _status
+from kb.read.lists import _status
+from kb.read.questions import _labels
 
 
 @dataclass(frozen=True)
