@@ -6,6 +6,11 @@ The SDK lives here so that training scripts need only ``import kb``::
     with kb.run(experiment="churn", person="alice", params={"lr": 0.01}) as run:
         run.log_metrics({"auc": 0.91})
         mv = run.register_model("churn")
+
+and so that notebooks read with nothing else::
+
+    kb.who_trained("churn", version=3)[0].person_handle
+    kb.runs(person="alice", status="completed").to_pandas()
 """
 
 from __future__ import annotations
@@ -31,25 +36,59 @@ from kb.ingest.sdk import (
     team,
     transfer,
 )
+from kb.read import (
+    compare_runs,
+    datasets,
+    deployments,
+    experiments,
+    handover,
+    history,
+    impact,
+    lineage,
+    models,
+    orphans,
+    people,
+    runs,
+    search,
+    show,
+    teams,
+    who_trained,
+)
 
 __all__ = [
     "batch",
     "client",
     "close",
+    "compare_runs",
     "connect",
     "content_digest",
     "dataset",
     "dataset_version",
+    "datasets",
     "deploy",
+    "deployments",
     "experiment",
+    "experiments",
+    "handover",
+    "history",
+    "impact",
+    "lineage",
     "log_run",
     "model",
+    "models",
     "note",
+    "orphans",
     "own",
+    "people",
     "person",
     "register_model",
     "retire",
     "run",
+    "runs",
+    "search",
+    "show",
     "team",
+    "teams",
     "transfer",
+    "who_trained",
 ]
