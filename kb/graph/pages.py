@@ -843,12 +843,12 @@ RETURN key, changes,
 # version's section), for entities that still exist; people by handle for writers' links.
 _TARGETS = [
     (Label.MODEL, "(n:Model {name: ref.key})", "n:Model(name)", "null"),
-    (Label.MODEL_VERSION, "(v:ModelVersion {key: ref.key})-[:VERSION_OF]->(n:Model)",
+    (Label.MODEL_VERSION, "(v:ModelVersion {key: ref.key})-[:VERSION_OF]->(n)",
      "v:ModelVersion(key)", "v.version"),
-    (Label.DEPLOYMENT, "(d:Deployment {id: ref.key})-[:SERVES]->(v:ModelVersion)"
-                       "-[:VERSION_OF]->(n:Model)", "d:Deployment(id)", "v.version"),
+    (Label.DEPLOYMENT, "(d:Deployment {id: ref.key})-[:SERVES]->(v)-[:VERSION_OF]->(n)",
+     "d:Deployment(id)", "v.version"),
     (Label.DATASET, "(n:Dataset {name: ref.key})", "n:Dataset(name)", "null"),
-    (Label.DATASET_VERSION, "(dv:DatasetVersion {key: ref.key})-[:VERSION_OF]->(n:Dataset)",
+    (Label.DATASET_VERSION, "(dv:DatasetVersion {key: ref.key})-[:VERSION_OF]->(n)",
      "dv:DatasetVersion(key)", "null"),
     (Label.PERSON, "(n:Person {handle: ref.key})", "n:Person(handle)", "null"),
     (Label.TEAM, "(n:Team {name: ref.key})", "n:Team(name)", "null"),
@@ -863,9 +863,9 @@ PAGE_KIND = {Label.MODEL: "Model", Label.MODEL_VERSION: "Model", Label.DEPLOYMEN
 TARGETS = (
     "UNWIND $refs AS ref\nCALL (ref) {\n"
     + "\n  UNION ALL\n".join(
-        # Each branch seeks its entity by key: a planner left free may start from the
-        # other end and read every model or dataset.
-        f"  WITH ref WHERE ref.kind = '{label.value}' MATCH {pattern} USING INDEX {anchor}\n"
+        # Each branch seeks its entity by key (a plain index hint allows scanning the
+        # whole index), and the far end carries no label to start from instead.
+        f"  WITH ref WHERE ref.kind = '{label.value}' MATCH {pattern} USING INDEX SEEK {anchor}\n"
         f"  RETURN '{PAGE_KIND[label]}' AS kind, n.{KEY_PROPERTY[Label(PAGE_KIND[label])]} AS key,"
         f" {version} AS version"
         for label, pattern, anchor, version in _TARGETS)
