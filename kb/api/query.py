@@ -23,6 +23,7 @@ from kb.graph.diff import diff as graph_diff
 from kb.graph.driver import Question
 from kb.graph.entities import kind_name
 from kb.graph.lineage import asking_impact
+from kb.graph.lineage import neighbours as graph_neighbours
 from kb.graph.nodes import ROOTS, root_count, root_page
 from kb.graph.ownership import handover as graph_handover
 from kb.graph.ownership import orphans as graph_orphans
@@ -36,6 +37,8 @@ from .answers import (
     HandoverItem,
     ImpactItem,
     LineageGraph,
+    LineageNeighbours,
+    LineageWay,
     ModelDiff,
     Orphan,
     RunComparison,
@@ -46,6 +49,7 @@ from .answers import (
     handover_item,
     impact_item,
     lineage_graph,
+    lineage_neighbours,
     model_diff,
     orphan,
     training,
@@ -290,6 +294,19 @@ class Query:
         g = await _call(graph_lineage, info.context.graph, ref, direction=direction.value,
                         depth=depth, as_of=as_of)
         return lineage_graph(g)
+
+    @strawberry.field(description="One node's neighbours along the lineage path, a page at a "
+                      "time, in the order lineage shows them: a LineageCut's endCursor as "
+                      "`after` lists what lineage left out. A dataset, model or experiment "
+                      "lists its versions or runs.")
+    async def lineage_neighbours(self, info: Info, id: strawberry.ID, direction: LineageWay,
+                                 first: Annotated[int, FIRST] = 20,
+                                 after: Annotated[str | None, AFTER] = None,
+                                 as_of: AsOf = None) -> LineageNeighbours:
+        ref = read_ref(str(id))
+        found = await _call(graph_neighbours, info.context.graph, ref, direction.value,
+                            first=first, after=after, as_of=as_of)
+        return lineage_neighbours(found)
 
     @strawberry.field(description="Every downstream model version and active deployment, "
                       "nearest first; `after` takes the id of an answer.")
