@@ -98,9 +98,17 @@ _BRANCHES = [
 ]
 
 
-# Each node's neighbours come in one fixed order (key, then element id), so a cut one can be
-# continued from the last neighbour shown (``neighbours``).
-_ORDER = "ORDER BY coalesce(m.key, m.id), elementId(m)"
+# Each node's neighbours come in one fixed order, so a cut one can be continued from the
+# last neighbour shown (``neighbours``): by key, a model version after a dataset version of
+# the same key (the only two kinds one node can reach under one key), which keeps a cursor
+# short enough to paste.
+_TIE = "CASE WHEN {v}:ModelVersion THEN 1 ELSE 0 END"
+_ORDER = f"ORDER BY coalesce(m.key, m.id), {_TIE.format(v='m')}"
+
+
+def _tie(node: list[Any]) -> int:
+    """``_TIE`` of a node row (``_node_list``)."""
+    return 1 if _MV in node[1] else 0
 
 
 def _branches(direction: str, as_of: bool = False) -> str:
@@ -121,7 +129,8 @@ _HOP = """CALL (f) {{
   WITH n, collect([r, m]) AS found
   WITH n, size(found) > $cap AS cut, found[..$cap] AS found
   WITH n, found, CASE WHEN cut THEN [elementId(n), size(found),
-       coalesce(found[-1][1].key, found[-1][1].id), elementId(found[-1][1])] END AS cutAt
+       coalesce(found[-1][1].key, found[-1][1].id),
+       CASE WHEN found[-1][1]:ModelVersion THEN 1 ELSE 0 END] END AS cutAt
   UNWIND found AS x
   WITH n, cutAt, x[0] AS r, x[1] AS m
   RETURN collect([elementId(n), type(r), startNode(r) = n, {node},
@@ -232,8 +241,8 @@ class _Walk:
     people_seen: dict[str, LineageNode] = field(default_factory=dict)
     built: dict[str, LineageNode] = field(default_factory=dict)
     truncated: bool = False
-    # (element id, direction, shown, last key, last element id) per cut node
-    cuts: list[tuple[str, str, int, str, str]] = field(default_factory=list)
+    # (element id, direction, shown, last key, last tie) per cut node
+    cuts: list[tuple[str, str, int, str, int]] = field(default_factory=list)
 
     def add(self, raw: list[Any]) -> str:
         self.raw.setdefault(raw[0], raw)
@@ -299,7 +308,7 @@ def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int,
         last = members[-1][2]
         # The members start both directions; either direction lists them again.
         walk.cuts.append((row["node"][0], "UPSTREAM" if direction == "UPSTREAM"
-                          else "DOWNSTREAM", cap, last[2], last[0]))
+                          else "DOWNSTREAM", cap, last[2], _tie(last)))
     if not members:
         return root, [row["node"][0]]
     frontier = []
@@ -368,7 +377,7 @@ _MEMBERS = {Label.DATASET: f"MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m:{_DV})",
             Label.MODEL: f"MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m:{_MV})",
             Label.EXPERIMENT: f"MATCH (n)<-[r:{Rel.PART_OF.value}]-(m:{_RUN})"}
 _SEEK = ("coalesce(m.key, m.id) > $afterKey OR "
-         "(coalesce(m.key, m.id) = $afterKey AND elementId(m) > $afterId)")
+         f"(coalesce(m.key, m.id) = $afterKey AND {_TIE.format(v='m')} > $afterTie)")
 
 
 def _start_labels(match: str) -> str:
@@ -423,10 +432,10 @@ def read_neighbours(tx: ManagedTransaction, ref: Ref, direction: str, first: int
     if not found["existed"]:
         raise InvalidInput("asOf", f"{_kind(ref.label)} {ref.key!r} did not exist yet then",
                            as_of.isoformat() if as_of else None)
-    after_key = after_id = None
+    after_key = after_tie = None
     if after is not None:
-        after_key, after_id = decode_cursor(after, 2)
-        if not isinstance(after_key, str) or not isinstance(after_id, str):
+        after_key, after_tie = decode_cursor(after, 2)
+        if not isinstance(after_key, str) or after_tie not in (0, 1):
             raise InvalidInput("after", "is not a cursor this list gave", after)
     way = "up" if direction == "UPSTREAM" else "down"
     statement = NEIGHBOURS.get((ref.label, way, as_of is not None, after is not None))
@@ -434,7 +443,7 @@ def read_neighbours(tx: ManagedTransaction, ref: Ref, direction: str, first: int
         return Page((), None, False)
     here = _node([None, [ref.label.value], ref.key, None, None, None, None])
     rows = list(tx.run(statement, key=ref.key, limit=first + 1, afterKey=after_key,
-                       afterId=after_id, asOf=as_of))
+                       afterTie=after_tie, asOf=as_of))
     items = []
     for row in rows[:first]:
         there = _node(row["node"])
@@ -443,7 +452,7 @@ def read_neighbours(tx: ManagedTransaction, ref: Ref, direction: str, first: int
     cursor = None
     if items:
         last = rows[len(items) - 1]["node"]
-        cursor = encode_cursor((last[2], last[0]))
+        cursor = encode_cursor((last[2], _tie(last)))
     return Page(tuple(items), cursor, len(rows) > first)
 
 

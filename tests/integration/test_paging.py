@@ -3,11 +3,13 @@ function and through GraphQL, gives every item exactly once, in the list's order
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from api_support import Api
+from cli_support import at_80_columns, ok
 
 from kb.domain import Label, Ref, to_global_id
 from kb.domain.paging import pages
@@ -237,3 +239,45 @@ def test_a_cut_lineage_node_lists_the_rest_of_its_neighbours(graph: Graph) -> No
                       ).items == ()
     assert len(neighbours(graph, Ref(Label.DATASET_VERSION, "customers@v1"), "DOWNSTREAM",
                           first=100).items) == 100
+
+
+# -- from the shell -------------------------------------------------------------------------
+def _command(output: str) -> list[str]:
+    """The continuing command printed under "more follow:" / "the rest:"."""
+    lines = output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("kb "))
+    return lines[at].split()[1:]
+
+
+def test_the_shell_prints_the_command_that_continues_a_list(
+        kb_env: Any, graph: Graph, monkeypatch: pytest.MonkeyPatch) -> None:
+    _many_runs(graph)
+    kb = at_80_columns(monkeypatch)
+    seen: list[str] = []
+    args = ["runs", "--person", "alice", "--first", "100", "--json"]
+    while True:
+        result = kb(*args)
+        assert result.exit_code == 0, result.output
+        seen += [r["id"] for r in json.loads(result.stdout)]
+        if "more follow" not in result.stderr:
+            break
+        args = [*result.stderr.split("more follow: kb ", 1)[1].split(), "--json"]
+    assert seen == _expected_alice(graph)
+    text = ok(kb("runs", "--person", "alice", "--first", "30"))
+    assert _command(text)[:5] == ["runs", "--person", "alice", "--first", "30"]
+    assert all(len(line) <= 80 for line in text.splitlines() if not line.strip().startswith(
+        "kb "))
+    tree = ok(kb("lineage", "run:wide", "--down", "--depth", "1"))
+    assert "run:wide: 200 downstream neighbours shown; the rest:" in tree
+    rest = _command(tree)
+    assert rest[:4] == ["lineage", "run:wide", "--neighbours", "--down"]
+    keys: list[str] = []
+    while True:
+        page = ok(kb(*rest, "--json"))
+        data = json.loads(page)
+        keys += [n["ref"] for n in data["neighbours"]]
+        if not data["has_next"]:
+            break
+        rest = ["lineage", "run:wide", "--neighbours", "--down", "--after",
+                data["end_cursor"]]
+    assert len(keys) == 250 and len(set(keys)) == 250
