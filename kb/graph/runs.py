@@ -31,21 +31,27 @@ MAX_RUNS = 500
 
 # The anchor each filter gives, most selective first; the first one set starts the read.
 # Without a person, experiment, model or dataset the start-time index gives the order, so
-# a page reads about as many runs as it returns (the planner is pinned to that index: a
-# label scan and a sort would read every run).
+# a page reads about as many runs as it returns. Every anchor is pinned with a hint: left
+# free, the planner may seek a continued page's start-time range instead, which reads
+# every older run in the graph.
 _ANCHORS: tuple[tuple[str, str], ...] = (
-    ("person", "MATCH (:Person {handle: $person})-[:TRAINED]->(n:Run)"),
-    ("experiment", "MATCH (n:Run)-[:PART_OF]->(:Experiment {name: $experiment})"),
-    ("model", "MATCH (:Model {name: $model})<-[:VERSION_OF]-(:ModelVersion)"
-              "<-[:PRODUCED]-(n:Run)"),
-    ("dataset", "MATCH (:Dataset {name: $dataset})<-[:VERSION_OF]-(:DatasetVersion)"
-                "<-[:USED]-(n:Run)"),
+    ("person", "MATCH (a:Person {handle: $person})-[:TRAINED]->(n:Run)"
+               " USING INDEX a:Person(handle)"),
+    ("experiment", "MATCH (n:Run)-[:PART_OF]->(a:Experiment {name: $experiment})"
+                   " USING INDEX a:Experiment(name)"),
+    ("model", "MATCH (a:Model {name: $model})<-[:VERSION_OF]-(:ModelVersion)"
+              "<-[:PRODUCED]-(n:Run) USING INDEX a:Model(name)"),
+    ("dataset", "MATCH (a:Dataset {name: $dataset})<-[:VERSION_OF]-(:DatasetVersion)"
+                "<-[:USED]-(n:Run) USING INDEX a:Dataset(name)"),
     ("status", "MATCH (n:Run {status: $status}) USING INDEX n:Run(status)"),
 )
 _BY_TIME = "MATCH (n:Run) USING INDEX n:Run(startedAt)"
 # Where the page starts: the dated runs (after the cursor's run), or the undated ones.
 _DATED = "n.startedAt IS NOT NULL"
-_DATED_AFTER = ("n.startedAt <= $afterAt AND (n.startedAt < $afterAt OR n.id > $afterId)")
+# The tie on the cursor's start time is a CASE, not an OR: the planner splits an OR into a
+# union of two index seeks, which loses the index order and reads every older run.
+_DATED_AFTER = ("n.startedAt <= $afterAt AND "
+                "CASE WHEN n.startedAt = $afterAt THEN n.id > $afterId ELSE true END")
 _UNDATED = "n.startedAt IS NULL AND ($afterId IS NULL OR n.id > $afterId)"
 _FILTER = """
   AND ($since IS NULL OR n.startedAt >= $since)
