@@ -20,7 +20,7 @@ from kb.graph.ownership import _handover
 from kb.graph.production import read_deployments
 from kb.graph.runs import _by_ids, read_runs_count, read_runs_page
 from kb.graph.search import lucene_query, matching
-from kb.graph.training import asking_who_trained
+from kb.graph.training import asking_who_trained, asking_who_trained_page
 from kb.ingest import Client
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -108,6 +108,7 @@ READERS: dict[str, Callable[[Any], Any]] = {
     "deployments of a model": lambda tx: read_deployments(tx, None, "ACTIVE", "churn"),
     "whoTrained version": _ask(lambda: asking_who_trained("churn", "3")),
     "whoTrained model": _ask(lambda: asking_who_trained("churn")),
+    "whoTrained page": _ask(lambda: asking_who_trained_page("churn", first=2)),
     "lineage": lambda tx: read_lineage(tx, Ref(Label.MODEL_VERSION, "churn@6"), "BOTH", 3,
                                        200),
     "lineage of a dataset": lambda tx: read_lineage(tx, Ref(Label.DATASET, "customers"),

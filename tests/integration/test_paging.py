@@ -281,3 +281,24 @@ def test_the_shell_prints_the_command_that_continues_a_list(
         rest = ["lineage", "run:wide", "--neighbours", "--down", "--after",
                 data["end_cursor"]]
     assert len(keys) == 250 and len(set(keys)) == 250
+
+
+def test_who_trained_pages_a_model_with_hundreds_of_versions_in_its_order(
+        graph: Graph) -> None:
+    from kb.graph.training import who_trained, who_trained_page
+
+    client = Client(graph, actor="loader")
+
+    def version(b: Any, n: int) -> None:
+        b.run(id=f"t-{n:03d}", person="alice", started_at=T0 + timedelta(minutes=n))
+        b.model_version("churn", version=str(n + 1) if n % 50 else f"named-{n}",
+                        run_id=f"t-{n:03d}")
+
+    _write(client, version, 300, per_batch=100)
+    whole = who_trained(graph, "churn")
+    paged = list(pages(lambda after: who_trained_page(graph, "churn", first=45, after=after)))
+    assert len(paged) == 300
+    assert [f.version for f in paged] == [f.version for f in whole]
+    assert paged == whole
+    with pytest.raises(NotFound):
+        who_trained_page(graph, "nothing")
