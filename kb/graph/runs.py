@@ -84,8 +84,20 @@ def _anchor(name: str | None, start: str) -> str:
     return "MATCH (n:Run)" if start == _UNDATED else _BY_TIME
 
 
+# From an anchor, the same starts said so that no index can seek them: otherwise the
+# planner may also seek the start-time range and join, reading every older run.
+_OPAQUE = {
+    _DATED: "CASE WHEN n.startedAt IS NULL THEN false ELSE true END",
+    _DATED_AFTER: ("CASE WHEN n.startedAt < $afterAt THEN true WHEN n.startedAt = $afterAt "
+                   "THEN n.id > $afterId ELSE false END"),
+    _UNDATED: _UNDATED,
+}
+
+
 def _statement(anchor: str | None, start: str, since: bool) -> str:
     order = _ORDER_UNDATED if start == _UNDATED else _ORDER
+    if anchor is not None:
+        return f"{_anchor(anchor, start)}\nWHERE {_OPAQUE[start]}{_FILTER}{order}{_ROW}"
     # Said apart from the filter so that the index seeks it: no run older is read.
     seek = " AND n.startedAt >= $since" if since and start != _UNDATED else ""
     return f"{_anchor(anchor, start)}\nWHERE {start}{seek}{_FILTER}{order}{_ROW}"
