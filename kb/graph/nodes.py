@@ -317,8 +317,13 @@ def root_count(tx: ManagedTransaction, kind: str, filters: dict[str, Any]) -> in
 
 def page(tx: ManagedTransaction, kind: str, filters: dict[str, Any], skip: int, limit: int
          ) -> tuple[int, list[dict[str, Any]]]:
-    """The total and the first ``limit`` of a root list (``skip`` must be 0: later pages
-    continue with ``root_page``'s cursor)."""
-    if skip:
-        raise InvalidInput("after", "continue a list with the endCursor of its last page", skip)
-    return root_count(tx, kind, filters), list(root_page(tx, kind, filters, limit).items)
+    """The total and ``limit`` items after the first ``skip`` of a root list, for callers
+    that still page by offset (a deep offset reads every item before it; ``root_page``
+    continues by cursor instead)."""
+    if skip < 0 or limit < 0:
+        raise InvalidInput("after", "must not be negative", min(skip, limit))
+    anchor, params = _root_anchor(kind, filters)
+    rows = [decode(ROOTS[kind].label, row["props"]) for row in
+            tx.run(ROOT_PAGE[kind][(anchor, False)], limit=skip + limit, after=None,
+                   **params)] if limit > 0 else []
+    return root_count(tx, kind, filters), rows[skip:]
