@@ -13,8 +13,10 @@ from kb.domain import Label, to_global_id, versioned_key
 from kb.domain.answers import DeploymentFact as DeploymentRecord
 from kb.domain.answers import ImpactItem as ImpactRecord
 from kb.domain.answers import LineageGraph as LineageRecord
+from kb.domain.answers import LineageNeighbour as NeighbourRecord
 from kb.domain.answers import TrainingFact
 from kb.domain.diff import ModelDiff as DiffRecord
+from kb.domain.paging import Page
 from kb.graph.compare import RunComparison as ComparisonRecord
 from kb.graph.ownership import HandoverItem as HandoverRecord
 from kb.graph.ownership import Orphan as OrphanRecord
@@ -119,6 +121,21 @@ class LineageEdge:
     type: str
 
 
+@strawberry.enum(description="One way along the lineage path.")
+class LineageWay(Enum):
+    UPSTREAM = "UPSTREAM"
+    DOWNSTREAM = "DOWNSTREAM"
+
+
+@strawberry.type(description="A node whose neighbours one hop did not all show: "
+                 "lineageNeighbours(id: node, direction:, after: endCursor) lists the rest.")
+class LineageCut:
+    node: strawberry.ID
+    direction: LineageWay
+    shown: int = strawberry.field(description="How many of its neighbours the answer holds.")
+    end_cursor: str = strawberry.field(description="Continues after the last one shown.")
+
+
 @strawberry.type(description="A drawable neighbourhood: nodes and typed edges.")
 class LineageGraph:
     root: strawberry.ID
@@ -128,6 +145,9 @@ class LineageGraph:
     edges: list[LineageEdge]
     truncated: bool = strawberry.field(
         description="True when a node had more neighbours than one hop explores.")
+    truncated_at: list[LineageCut] = strawberry.field(
+        default_factory=list,
+        description="Each node cut short, with the cursor that lists the rest.")
 
     @strawberry.field(description="Same as truncated: the answer is partial.")
     def is_partial(self) -> bool:
@@ -141,7 +161,31 @@ def lineage_graph(g: LineageRecord) -> LineageGraph:
     return LineageGraph(
         root=strawberry.ID(g.root), direction=Direction(g.direction), depth=g.depth,
         nodes=cast("list[LineageNode]", list(g.nodes)),
-        edges=cast("list[LineageEdge]", list(g.edges)), truncated=g.truncated)
+        edges=cast("list[LineageEdge]", list(g.edges)), truncated=g.truncated,
+        truncated_at=[LineageCut(node=strawberry.ID(c.node), direction=LineageWay(c.direction),
+                                 shown=c.shown, end_cursor=c.end_cursor)
+                      for c in g.truncated_at])
+
+
+@strawberry.type(description="One neighbour along the lineage path and the link to it.")
+class LineageNeighbour:
+    node: LineageNode
+    edge: LineageEdge
+
+
+@strawberry.type(description="A page of one node's lineage neighbours.")
+class LineageNeighbours:
+    neighbours: list[LineageNeighbour]
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page (null when empty).")
+    has_next_page: bool
+
+
+def lineage_neighbours(page: Page[NeighbourRecord]) -> LineageNeighbours:
+    return LineageNeighbours(
+        neighbours=[LineageNeighbour(node=cast("LineageNode", n.node),
+                                     edge=cast("LineageEdge", n.edge)) for n in page.items],
+        end_cursor=page.end_cursor, has_next_page=page.has_next)
 
 
 @strawberry.enum

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
@@ -11,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from kb.domain import Label, from_global_id
+from kb.domain.paging import Page, Scalar, encode_cursor
 from kb.errors import InvalidInput
 
 from .limits import MAX_PAGE
@@ -62,11 +64,19 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
-    total_count: int
+    # What totalCount reads, only when a query selects it: counting is the one part of a
+    # page whose cost grows with the whole list.
+    count: strawberry.Private[Callable[[], Awaitable[int]] | int] = 0
 
     @strawberry.field
     def nodes(self) -> list[T]:
         return [e.node for e in self.edges]
+
+    @strawberry.field(description="How many the whole list holds; counted only when asked.")
+    async def total_count(self) -> int:
+        if isinstance(self.count, int):
+            return self.count
+        return await self.count()
 
 
 @strawberry.type(description="One parameter or metric; the value keeps its JSON type.")
@@ -114,11 +124,26 @@ def page_request(first: int | None, after: str | None) -> PageRequest:
 def connection(items: list[Any], total: int, req: PageRequest) -> Connection[Any]:
     edges = [Edge(cursor=to_cursor(req.skip + i), node=item) for i, item in enumerate(items)]
     return Connection(
-        edges=edges, total_count=total,
+        edges=edges, count=total,
         page_info=PageInfo(
             has_next_page=req.skip + len(items) < total, has_previous_page=req.skip > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None))
+
+
+def keyset_connection(page: Page[Any], build: Callable[[Any], Any],
+                      sort_values: Callable[[Any], Sequence[Scalar]], after: str | None,
+                      count: Callable[[], Awaitable[int]]) -> Connection[Any]:
+    """A connection over a keyset ``Page``: each edge's cursor continues after it, and
+    ``count`` runs only if ``totalCount`` is selected."""
+    edges = [Edge(cursor=encode_cursor(sort_values(item)), node=build(item))
+             for item in page.items]
+    return Connection(
+        edges=edges, count=count,
+        page_info=PageInfo(
+            has_next_page=page.has_next, has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=page.end_cursor))
 
 
 # -- plain lists: ``first`` and ``after`` (the id of the last item the client has) --------

@@ -14,6 +14,7 @@ import strawberry
 from starlette.concurrency import run_in_threadpool
 
 from kb.domain import Label, Ref, from_global_id, parse_ref, to_global_id, versioned_key
+from kb.domain.paging import page_size
 from kb.errors import InvalidInput, NotFound
 from kb.graph import deployments as graph_deployments
 from kb.graph import lineage as graph_lineage
@@ -22,9 +23,11 @@ from kb.graph.diff import diff as graph_diff
 from kb.graph.driver import Question
 from kb.graph.entities import kind_name
 from kb.graph.lineage import asking_impact
-from kb.graph.nodes import page
+from kb.graph.lineage import neighbours as graph_neighbours
+from kb.graph.nodes import ROOTS, root_count, root_page
 from kb.graph.ownership import handover as graph_handover
 from kb.graph.ownership import orphans as graph_orphans
+from kb.graph.runs import runs_count, runs_page
 from kb.graph.search import search as graph_search
 from kb.graph.training import asking_who_trained
 
@@ -34,6 +37,8 @@ from .answers import (
     HandoverItem,
     ImpactItem,
     LineageGraph,
+    LineageNeighbours,
+    LineageWay,
     ModelDiff,
     Orphan,
     RunComparison,
@@ -44,6 +49,7 @@ from .answers import (
     handover_item,
     impact_item,
     lineage_graph,
+    lineage_neighbours,
     model_diff,
     orphan,
     training,
@@ -53,10 +59,9 @@ from .common import (
     FIRST_ITEMS,
     Connection,
     Node,
-    connection,
     items_after,
+    keyset_connection,
     list_size,
-    page_request,
 )
 from .context import Info
 from .history import ChangeConnection, ChangeKind, changes_between
@@ -113,13 +118,36 @@ def read_ref(text: str, field: str = "id") -> Ref:
     return from_global_id(text.strip())
 
 
+_ROOT_LABELS = {"models": Label.MODEL, "datasets": Label.DATASET, "people": Label.PERSON,
+                "teams": Label.TEAM, "experiments": Label.EXPERIMENT}
+
+
 async def _page(info: Info, kind: str, first: int | None, after: str | None,
                 **filters: Any) -> Connection[Any]:
-    req = page_request(first, after)
-    total, rows = await info.context.loaders.read(page, kind, filters, req.skip, req.limit)
-    label = {"models": Label.MODEL, "datasets": Label.DATASET, "people": Label.PERSON,
-             "runs": Label.RUN, "teams": Label.TEAM, "experiments": Label.EXPERIMENT}[kind]
-    return connection([build(label, r) for r in rows], total, req)
+    """A keyset page of a root list; ``totalCount`` is read only when selected."""
+    size = page_size(20 if first is None else first)
+    found = await info.context.loaders.read(root_page, kind, filters, size, after)
+    label = _ROOT_LABELS[kind]
+    key = ROOTS[kind].key
+
+    async def count() -> int:
+        return await info.context.loaders.read(root_count, kind, filters)
+
+    return keyset_connection(found, lambda p: build(label, p), lambda p: (p[key],), after,
+                             count)
+
+
+async def _runs(info: Info, first: int | None, after: str | None,
+                filters: dict[str, Any]) -> Connection[Run]:
+    graph = info.context.graph
+    found = await _call(runs_page, graph, first=20 if first is None else first, after=after,
+                        **filters)
+
+    async def count() -> int:
+        return await _call(runs_count, graph, **filters)
+
+    return keyset_connection(found, lambda s: build(Label.RUN, s.properties),
+                             lambda s: (s.started_at, s.id), after, count)
 
 
 async def _call(fn: Any, *args: Any, **kw: Any) -> Any:
@@ -220,13 +248,21 @@ class Query:
                     after: Annotated[str | None, AFTER] = None) -> Connection[Team]:
         return await _page(info, "teams", first, after)
 
-    @strawberry.field(description="Runs, newest first.")
+    @strawberry.field(description="Runs, newest first (start time, then id; never started "
+                      "last), starting from the most selective filter given.")
     async def runs(self, info: Info, first: Annotated[int, FIRST] = 20,
                    after: Annotated[str | None, AFTER] = None, since: datetime | None = None,
                    status: RunStatus | None = None, person: str | None = None,
-                   experiment: str | None = None) -> Connection[Run]:
-        return await _page(info, "runs", first, after, since=since, person=person,
-                           status=status.value if status else None, experiment=experiment)
+                   experiment: str | None = None,
+                   model: Annotated[str | None, strawberry.argument(
+                       description="Only runs that produced a version of this model."
+                   )] = None,
+                   dataset: Annotated[str | None, strawberry.argument(
+                       description="Only runs that read a version of this dataset.")] = None
+                   ) -> Connection[Run]:
+        return await _runs(info, first, after, {
+            "since": since, "person": person, "status": status.value if status else None,
+            "experiment": experiment, "model": model, "dataset": dataset})
 
     @strawberry.field(description="Every change from `since` to `until` (both included), "
                       "newest first; `actor` keeps one person's writes.")
@@ -258,6 +294,19 @@ class Query:
         g = await _call(graph_lineage, info.context.graph, ref, direction=direction.value,
                         depth=depth, as_of=as_of)
         return lineage_graph(g)
+
+    @strawberry.field(description="One node's neighbours along the lineage path, a page at a "
+                      "time, in the order lineage shows them: a LineageCut's endCursor as "
+                      "`after` lists what lineage left out. A dataset, model or experiment "
+                      "lists its versions or runs.")
+    async def lineage_neighbours(self, info: Info, id: strawberry.ID, direction: LineageWay,
+                                 first: Annotated[int, FIRST] = 20,
+                                 after: Annotated[str | None, AFTER] = None,
+                                 as_of: AsOf = None) -> LineageNeighbours:
+        ref = read_ref(str(id))
+        found = await _call(graph_neighbours, info.context.graph, ref, direction.value,
+                            first=first, after=after, as_of=as_of)
+        return lineage_neighbours(found)
 
     @strawberry.field(description="Every downstream model version and active deployment, "
                       "nearest first; `after` takes the id of an answer.")

@@ -157,15 +157,24 @@ def lineage_cmd(
                                 "the tree (--json has them all)."),
     as_of: str = typer.Option(None, "--as-of", help="As the graph stood then: 2026-03-01, "
                               "2026-03-01T09:30 (UTC unless it says), or 7d, 12h ago."),
+    neighbours: bool = typer.Option(False, "--neighbours", help="List ENTITY's own "
+                                    "neighbours (--up or --down), a page at a time, in the "
+                                    "order lineage shows them."),
+    after: str = typer.Option(None, "--after", help="With --neighbours: continue after this "
+                              "cursor (lineage prints it for every node it cut)."),
+    first: int = typer.Option(100, "--first", "-n", help="With --neighbours: how many "
+                              "(100 at most)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The lineage of ENTITY as a tree of refs you can paste into ``kb show``: what it came
-    from (upstream), what came of it (downstream), and the people who trained or deployed."""
+    from (upstream), what came of it (downstream), and the people who trained or deployed.
+    A node with more neighbours than --limit is cut, and the command that lists the rest
+    is printed."""
     from kb.domain import parse_ref
     from kb.domain.when import optional_instant
     from kb.graph import lineage
 
-    from .trees import deployment_status, lineage_json, print_lineage
+    from .trees import deployment_status, lineage_json, neighbours_command, print_lineage
 
     if up and down:
         raise InvalidInput("--up/--down", "give one of them, or neither for both")
@@ -174,6 +183,9 @@ def lineage_cmd(
     direction = "UPSTREAM" if up else "DOWNSTREAM" if down else "BOTH"
     ref = parse_ref(entity, default="model")
     when = optional_instant(as_of, "--as-of")
+    if neighbours or after is not None:
+        _neighbours(ref, direction, first, after, when, as_json)
+        return
     graph = open_graph()
     try:
         answer = lineage(graph, ref, direction=direction, depth=depth, per_hop_limit=limit,
@@ -193,11 +205,52 @@ def lineage_cmd(
                           "to see them, or use --json for all", style="yellow")
         if answer.truncated:
             console.print(f"some nodes had more than {limit} neighbours; "
-                          "raise --limit to see them all", style="yellow")
+                          "raise --limit, or list the rest of each:", style="yellow")
+        refs = lineage_json(answer)["truncated_at"]
+        for cut in refs:
+            way = cut["direction"].lower()
+            console.print(f"{cut['ref']}: {cut['shown']} {way} neighbours shown; the rest:",
+                          style="yellow", soft_wrap=True)
+            console.print("  " + neighbours_command(cut["ref"], cut["direction"],
+                                                    cut["end_cursor"], when), soft_wrap=True)
 
     data = lineage_json(answer)
     if when is not None:
         data = {**data, "as_of": when}
+    emit(data, as_json, render)
+
+
+def _neighbours(ref: Any, direction: str, first: int, after: str | None, when: Any,
+                as_json: bool) -> None:
+    """``kb lineage REF --neighbours``: one page of REF's neighbours along one direction,
+    and the command that continues it."""
+    from kb.domain.keys import LABEL_KIND
+    from kb.graph.lineage import neighbours
+
+    from .trees import neighbours_command, node_ref
+
+    if direction == "BOTH":
+        raise InvalidInput("--neighbours", "give --up or --down: one direction at a time")
+    graph = open_graph()
+    try:
+        page = neighbours(graph, ref, direction, first=first, after=after, as_of=when)
+    finally:
+        graph.close()
+    start = f"{LABEL_KIND[ref.label]}:{ref.key}"
+    more = (neighbours_command(start, direction, page.end_cursor, when)
+            if page.has_next and page.end_cursor else None)
+    data = {"ref": start, "direction": direction,
+            "neighbours": [{"ref": node_ref(n.node), "name": n.node.name, "link": n.edge.type}
+                           for n in page.items],
+            "end_cursor": page.end_cursor, "has_next": page.has_next}
+
+    def render(_: Any) -> None:
+        listing(f"{direction.lower()} neighbours of {start}", ["ref", "link"],
+                [(n["ref"], n["link"]) for n in data["neighbours"]])
+        if more:
+            console.print("more follow:", style="yellow")
+            console.print("  " + more, soft_wrap=True)
+
     emit(data, as_json, render)
 
 

@@ -11,7 +11,7 @@ import typer
 
 from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, console, emit, open_graph
+from .app import JSON_OPTION, app, console, emit, err_console, open_graph
 from .ask import AS_OF_OPTION, ENTITY_HELP, as_of_instant, as_of_title, plain_data
 from .listing import listing
 
@@ -190,20 +190,45 @@ def runs_cmd(experiment: str = typer.Option(None, "--experiment", "-e",
              dataset: str = typer.Option(None, "--dataset", "-d",
                                          help="Only runs that used a version of this dataset."),
              since: str = typer.Option(None, "--since", help="Started at or after (ISO date)."),
-             first: int = typer.Option(50, "--first", "-n", help=FIRST_HELP),
+             first: int = typer.Option(50, "--first", "--limit", "-n", help=FIRST_HELP),
+             after: str = typer.Option(None, "--after", help="Continue after this cursor "
+                                       "(printed when more runs follow)."),
              as_json: bool = JSON_OPTION) -> None:
-    """Runs, newest first, matching every filter given."""
-    from kb.graph.runs import list_runs
+    """Runs, newest first, matching every filter given, read a page at a time from the
+    most selective filter; when more follow, the command that continues is printed."""
+    from kb.graph.runs import runs_page
 
-    sheets = _read(list_runs, experiment=_bare(experiment, "experiment"),
-                   person=_bare(person, "person"), status=_status(status),
-                   model=_bare(model, "model"), dataset=_bare(dataset, "dataset"),
-                   since=_since(since), limit=_first(first))
+    filters = {"experiment": _bare(experiment, "experiment"),
+               "person": _bare(person, "person"), "status": _status(status),
+               "model": _bare(model, "model"), "dataset": _bare(dataset, "dataset"),
+               "since": _since(since)}
+    limit = _first(first)
+    sheets: list[Any] = []
+    cursor, more = after, False
+    while len(sheets) < limit:
+        page = _read(runs_page, **filters, first=min(100, limit - len(sheets)), after=cursor)
+        sheets.extend(page.items)
+        cursor, more = page.end_cursor, page.has_next
+        if not more:
+            break
     data = [run_json(s) for s in sheets]
-    emit(data, as_json, lambda _: listing(
-        "runs", ["run", "status", "started", "person", "experiment", "produced"],
-        [(f"run:{s.id}", (s.status or "").lower(), s.started_at, s.person, s.experiment,
-          [f"model:{k}" for k in s.produced]) for s in sheets]))
+    given = [f"--{name} {value}" for name, value in (
+        ("experiment", experiment), ("person", person), ("status", status), ("model", model),
+        ("dataset", dataset), ("since", since)) if value is not None]
+    resume = (" ".join(["kb runs", *given, f"--first {limit}", f"--after {cursor}"])
+              if more and cursor else None)
+
+    def render(_: Any) -> None:
+        listing("runs", ["run", "status", "started", "person", "experiment", "produced"],
+                [(f"run:{s.id}", (s.status or "").lower(), s.started_at, s.person,
+                  s.experiment, [f"model:{k}" for k in s.produced]) for s in sheets])
+        if resume:
+            console.print("more follow:", style="yellow")
+            console.print("  " + resume, soft_wrap=True)
+
+    emit(data, as_json, render)
+    if as_json and resume:
+        err_console.print(f"more follow: {resume}", soft_wrap=True)
 
 
 def run_json(sheet: Any) -> dict[str, Any]:

@@ -47,7 +47,16 @@ def lineage_json(answer: Any) -> dict[str, Any]:
             "nodes": [{"ref": refs[n.id], "kind": n.label, "key": n.key, "name": n.name}
                       for n in answer.nodes],
             "edges": [{"source": refs[e.source], "target": refs[e.target], "type": e.type}
-                      for e in answer.edges]}
+                      for e in answer.edges],
+            "truncated_at": [{"ref": refs[c.node], "direction": c.direction, "shown": c.shown,
+                              "end_cursor": c.end_cursor} for c in answer.truncated_at]}
+
+
+def neighbours_command(ref: str, direction: str, cursor: str, as_of: Any = None) -> str:
+    """The ``kb lineage`` command that lists a node's neighbours after ``cursor``."""
+    way = "--up" if direction == "UPSTREAM" else "--down"
+    when = f" --as-of {as_of.isoformat()}" if as_of is not None else ""
+    return f"kb lineage {ref} --neighbours {way} --after {cursor}{when}"
 
 
 class _Shape:

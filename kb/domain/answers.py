@@ -73,8 +73,20 @@ class LineageEdge:
 
 
 @dataclass(frozen=True)
+class LineageCut:
+    """A node whose neighbours one hop did not all show: ``shown`` of them came, and
+    ``kb.graph.lineage.neighbours(node, direction, after=end_cursor)`` lists the rest."""
+
+    node: str  # global id
+    direction: str  # UPSTREAM | DOWNSTREAM
+    shown: int
+    end_cursor: str
+
+
+@dataclass(frozen=True)
 class LineageGraph:
-    """The neighbourhood of ``root``; ``truncated`` when a per-hop cap dropped neighbours."""
+    """The neighbourhood of ``root``; ``truncated`` when a per-hop cap dropped neighbours,
+    and ``truncated_at`` says where and how to continue."""
 
     root: str
     direction: str
@@ -82,6 +94,15 @@ class LineageGraph:
     nodes: tuple[LineageNode, ...]
     edges: tuple[LineageEdge, ...]
     truncated: bool
+    truncated_at: tuple[LineageCut, ...] = ()
+
+
+@dataclass(frozen=True)
+class LineageNeighbour:
+    """One neighbour of a node along the lineage path, and the link between them."""
+
+    node: LineageNode
+    edge: LineageEdge
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,15 @@ from kb.domain import (
     to_global_id,
     versioned_key,
 )
-from kb.domain.answers import ImpactItem, LineageEdge, LineageGraph, LineageNode
+from kb.domain.answers import (
+    ImpactItem,
+    LineageCut,
+    LineageEdge,
+    LineageGraph,
+    LineageNeighbour,
+    LineageNode,
+)
+from kb.domain.paging import Page, decode_cursor, encode_cursor, page_size
 from kb.domain.when import utc
 from kb.errors import InvalidInput, NotFound
 
@@ -90,10 +98,23 @@ _BRANCHES = [
 ]
 
 
+# Each node's neighbours come in one fixed order, so a cut one can be continued from the
+# last neighbour shown (``neighbours``): by key, a model version after a dataset version of
+# the same key (the only two kinds one node can reach under one key), which keeps a cursor
+# short enough to paste.
+_TIE = "CASE WHEN {v}:ModelVersion THEN 1 ELSE 0 END"
+_ORDER = f"ORDER BY coalesce(m.key, m.id), {_TIE.format(v='m')}"
+
+
+def _tie(node: list[Any]) -> int:
+    """``_TIE`` of a node row (``_node_list``)."""
+    return 1 if _MV in node[1] else 0
+
+
 def _branches(direction: str, as_of: bool = False) -> str:
     # A link existed when both its ends did; ``n`` passed the test when it was reached.
     return "\n    UNION ALL\n".join(f"    {match}\n{_existed('m', as_of)}"
-                                  "    RETURN r, m LIMIT $cap1"
+                                  f"    RETURN r, m {_ORDER} LIMIT $cap1"
                                   for d, match in _BRANCHES if d == direction)
 
 
@@ -107,11 +128,14 @@ _HOP = """CALL (f) {{
   }}
   WITH n, collect([r, m]) AS found
   WITH n, size(found) > $cap AS cut, found[..$cap] AS found
+  WITH n, found, CASE WHEN cut THEN [elementId(n), size(found),
+       coalesce(found[-1][1].key, found[-1][1].id),
+       CASE WHEN found[-1][1]:ModelVersion THEN 1 ELSE 0 END] END AS cutAt
   UNWIND found AS x
-  WITH n, cut, x[0] AS r, x[1] AS m
+  WITH n, cutAt, x[0] AS r, x[1] AS m
   RETURN collect([elementId(n), type(r), startNode(r) = n, {node},
                   {people}]) AS hits,
-         collect(DISTINCT m) AS reached, size([c IN collect(cut) WHERE c]) > 0 AS cut
+         collect(DISTINCT m) AS reached, collect(DISTINCT cutAt) AS cut
 }}
 WITH out + [[hits, cut]] AS out, seen, [m IN reached WHERE NOT m IN seen] AS f
 WITH out, f, seen + f AS seen
@@ -153,10 +177,11 @@ def _root(label: Label, as_of: bool = False) -> str:
     members = ""
     when = f"\n  WHERE {existed('m')}\n  " if as_of else " "
     if label in (Label.DATASET, Label.MODEL):
-        members = f"  MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m){when}RETURN r, m LIMIT $cap\n"
+        members = (f"  MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m){when}"
+                   f"RETURN r, m {_ORDER} LIMIT $cap\n")
     elif label is Label.EXPERIMENT:
         members = (f"  MATCH (n)<-[r:{Rel.PART_OF.value}]-(m:{_RUN}){when}"
-                   "RETURN r, m LIMIT $cap\n")
+                   f"RETURN r, m {_ORDER} LIMIT $cap\n")
     sub = (f"OPTIONAL CALL (n) {{\n{members}}}\n" if members
            else "WITH n, null AS r, null AS m\n")
     return (
@@ -216,6 +241,8 @@ class _Walk:
     people_seen: dict[str, LineageNode] = field(default_factory=dict)
     built: dict[str, LineageNode] = field(default_factory=dict)
     truncated: bool = False
+    # (element id, direction, shown, last key, last tie) per cut node
+    cuts: list[tuple[str, str, int, str, int]] = field(default_factory=list)
 
     def add(self, raw: list[Any]) -> str:
         self.raw.setdefault(raw[0], raw)
@@ -251,11 +278,15 @@ class _Walk:
         ids = {k: n.id for k, n in self.built.items()}
         ids.update((k, n.id) for k, n in self.people_seen.items())
         edges = tuple(LineageEdge(ids[a], ids[b], t) for a, b, t in self.edges)
-        return LineageGraph(ids[root], direction, depth, tuple(nodes), edges, self.truncated)
+        cuts = tuple(LineageCut(ids[n], way, shown, encode_cursor((key, last)))
+                     for n, way, shown, key, last in self.cuts)
+        return LineageGraph(ids[root], direction, depth, tuple(nodes), edges, self.truncated,
+                            cuts)
 
 
 def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int,
-           as_of: datetime | None = None) -> tuple[str, list[str]]:
+           as_of: datetime | None = None, direction: str = "DOWNSTREAM"
+           ) -> tuple[str, list[str]]:
     """Add the root (and a dataset's or model's versions); return the first frontier."""
     if ref.label not in ROOT:
         kinds = "dataset, dataset version, model, model version, run, deployment, experiment"
@@ -274,6 +305,10 @@ def _start(tx: ManagedTransaction, walk: _Walk, ref: Ref, cap: int,
     members = row["members"]
     if len(members) > cap:
         walk.truncated, members = True, members[:cap]
+        last = members[-1][2]
+        # The members start both directions; either direction lists them again.
+        walk.cuts.append((row["node"][0], "UPSTREAM" if direction == "UPSTREAM"
+                          else "DOWNSTREAM", cap, last[2], _tie(last)))
     if not members:
         return root, [row["node"][0]]
     frontier = []
@@ -293,10 +328,12 @@ def _kind(label: Label) -> str:
 def _expand(tx: ManagedTransaction, walk: _Walk, frontier: list[str], statement: str,
             cap: int, **params: Any) -> None:
     """Every hop in one statement; rows arrive per direction in hop order."""
-    for _, _, hits, cut in tx.run(statement, frontier=frontier, cap=cap, cap1=cap + 1,
-                                  **params):
-        if cut:
+    for way, _, hits, cuts in tx.run(statement, frontier=frontier, cap=cap, cap1=cap + 1,
+                                     **params):
+        if cuts:
             walk.truncated = True
+            name = "UPSTREAM" if way == "up" else "DOWNSTREAM"
+            walk.cuts.extend((n, name, shown, key, last) for n, shown, key, last in cuts)
         walk.hop(hits)
 
 
@@ -304,7 +341,7 @@ def read_lineage(tx: ManagedTransaction, ref: Ref, direction: str, depth: int, c
                  as_of: datetime | None = None) -> LineageGraph:
     """``lineage`` inside a read the caller holds, arguments already checked."""
     walk = _Walk()
-    root, frontier = _start(tx, walk, ref, cap, as_of)
+    root, frontier = _start(tx, walk, ref, cap, as_of, direction)
     if as_of is None:
         _expand(tx, walk, frontier, WALK[(direction, depth)], cap)
     else:
@@ -329,6 +366,108 @@ def lineage(graph: Graph, ref: Ref, *, direction: str = "BOTH", depth: int = 3,
     if per_hop_limit < 1:
         raise InvalidInput("per_hop_limit", "must be at least 1", per_hop_limit)
     return graph.read(read_lineage, ref, direction, depth, per_hop_limit,
+                      None if as_of is None else utc(as_of))
+
+
+# -- one node's neighbours, a page at a time ---------------------------------------------------
+# What a cut node's neighbours are, in the walk's own order, so the page after a cut's
+# cursor is exactly what the walk left out. A dataset, model or experiment lists its
+# members (versions, runs), which a walk starts from in either direction.
+_MEMBERS = {Label.DATASET: f"MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m:{_DV})",
+            Label.MODEL: f"MATCH (n)<-[r:{Rel.VERSION_OF.value}]-(m:{_MV})",
+            Label.EXPERIMENT: f"MATCH (n)<-[r:{Rel.PART_OF.value}]-(m:{_RUN})"}
+_SEEK = ("coalesce(m.key, m.id) > $afterKey OR "
+         f"(coalesce(m.key, m.id) = $afterKey AND {_TIE.format(v='m')} > $afterTie)")
+
+
+def _start_labels(match: str) -> str:
+    """The ``n:A|B`` labels a branch starts from."""
+    return match.split("(n:", 1)[1].split(")", 1)[0]
+
+
+def _neighbour_matches(label: Label, way: str) -> list[str]:
+    """The branches from a node of ``label``, starting from ``(n)`` (already matched)."""
+    if label in _MEMBERS:
+        return [_MEMBERS[label]]
+    return [match.replace(f"(n:{_start_labels(match)})", "(n)") for d, match in _BRANCHES
+            if d == way and label.value in _start_labels(match).split("|")]
+
+
+def _neighbours_statement(label: Label, way: str, as_of: bool, after: bool) -> str | None:
+    matches = _neighbour_matches(label, way)
+    if not matches:
+        return None
+    tests = ([existed("m")] if as_of else []) + ([f"({_SEEK})"] if after else [])
+    where = f"\n    WHERE {' AND '.join(tests)}" if tests else ""
+    branches = "\n    UNION ALL\n".join(
+        f"    {match}{where}\n    RETURN r, m {_ORDER} LIMIT $limit" for match in matches)
+    return (f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n"
+            f"CALL (n) {{\n{branches}\n}}\n"
+            f"WITH n, r, m {_ORDER} LIMIT $limit\n"
+            f"RETURN {_node_list('m')} AS node, type(r) AS type, startNode(r) = n AS out")
+
+
+#: One page of neighbours per (label, up|down, as of an instant, after a cursor).
+NEIGHBOURS: dict[tuple[Label, str, bool, bool], str] = {
+    (label, way, as_of, after): statement
+    for label in STARTS for way in ("up", "down") for as_of in (False, True)
+    for after in (False, True)
+    if (statement := _neighbours_statement(label, way, as_of, after)) is not None}
+FOUND: dict[tuple[Label, bool], str] = {
+    (label, as_of): f"MATCH (n:{label.value} {{{KEY_PROPERTY[label]}: $key}})\n"
+                    f"RETURN {existed('n') if as_of else 'true'} AS existed"
+    for label in STARTS for as_of in (False, True)}
+
+
+def read_neighbours(tx: ManagedTransaction, ref: Ref, direction: str, first: int,
+                    after: str | None, as_of: datetime | None = None
+                    ) -> Page[LineageNeighbour]:
+    """``neighbours`` inside a read the caller holds, arguments already checked."""
+    if ref.label not in ROOT:
+        kinds = "dataset, dataset version, model, model version, run, deployment, experiment"
+        raise InvalidInput("id", f"lineage starts from a {kinds}", str(ref))
+    found = tx.run(FOUND[(ref.label, as_of is not None)], key=ref.key, asOf=as_of).single()
+    if found is None:
+        raise NotFound(_kind(ref.label), ref.key)
+    if not found["existed"]:
+        raise InvalidInput("asOf", f"{_kind(ref.label)} {ref.key!r} did not exist yet then",
+                           as_of.isoformat() if as_of else None)
+    after_key = after_tie = None
+    if after is not None:
+        after_key, after_tie = decode_cursor(after, 2)
+        if not isinstance(after_key, str) or after_tie not in (0, 1):
+            raise InvalidInput("after", "is not a cursor this list gave", after)
+    way = "up" if direction == "UPSTREAM" else "down"
+    statement = NEIGHBOURS.get((ref.label, way, as_of is not None, after is not None))
+    if statement is None or first == 0:
+        return Page((), None, False)
+    here = _node([None, [ref.label.value], ref.key, None, None, None, None])
+    rows = list(tx.run(statement, key=ref.key, limit=first + 1, afterKey=after_key,
+                       afterTie=after_tie, asOf=as_of))
+    items = []
+    for row in rows[:first]:
+        there = _node(row["node"])
+        source, target = (here, there) if row["out"] else (there, here)
+        items.append(LineageNeighbour(there, LineageEdge(source.id, target.id, row["type"])))
+    cursor = None
+    if items:
+        last = rows[len(items) - 1]["node"]
+        cursor = encode_cursor((last[2], _tie(last)))
+    return Page(tuple(items), cursor, len(rows) > first)
+
+
+def neighbours(graph: Graph, ref: Ref, direction: str, *, first: int = 20,
+               after: str | None = None, as_of: datetime | None = None
+               ) -> Page[LineageNeighbour]:
+    """One page of ``ref``'s neighbours along the lineage path, UPSTREAM or DOWNSTREAM, in
+    the order a lineage walk shows them: a ``LineageCut``'s ``end_cursor`` as ``after``
+    gives exactly the neighbours the walk left out. A dataset, model or experiment lists
+    its versions or runs (a walk's start) in either direction."""
+    direction = (direction or "").upper()
+    direction = {"UP": "UPSTREAM", "DOWN": "DOWNSTREAM"}.get(direction, direction)
+    if direction not in ("UPSTREAM", "DOWNSTREAM"):
+        raise InvalidInput("direction", "must be UPSTREAM or DOWNSTREAM", direction)
+    return graph.read(read_neighbours, ref, direction, page_size(first), after,
                       None if as_of is None else utc(as_of))
 
 

@@ -15,6 +15,8 @@ from typing import Any
 from neo4j import ManagedTransaction
 
 from kb.domain import KEY_PROPERTY, OWNABLE, Label, Rel
+from kb.domain.paging import Page, decode_cursor, page_of
+from kb.errors import InvalidInput
 
 from .labels import kb_label
 from .people import active
@@ -85,7 +87,7 @@ def _neighbours(r: Relation) -> str:
 def _relation(r: Relation) -> str:
     return (
         _neighbours(r) +
-        f"  RETURN r, m ORDER BY {r.order}, elementId(m) LIMIT $limit\n"
+        f"  RETURN r, m ORDER BY {r.order}, elementId(r) LIMIT $limit\n"
         "}\n"
         "RETURN k, labels(m) AS labels, properties(m) AS props, properties(r) AS rel"
     )
@@ -138,18 +140,38 @@ for _label in OWNABLE:
     RELATIONS[f"{_label.value}.currentOwners"] = Relation(_label, Rel.OWNS, False, _OWNERS,
                                                           "r.since DESC", True)
 
+def _seek(order: str) -> str:
+    """True for a neighbour ``(r, m)`` that follows ``(ra, a)`` in ``order`` then
+    ``elementId(r)`` (Cypher sorts nulls last ascending, first descending)."""
+    expr, _, way = order.partition(" ")
+    x, y = expr, expr.replace("m.", "a.").replace("r.", "ra.")
+    tie = "elementId(r) > elementId(ra)"
+    if way == "DESC":
+        return (f"CASE WHEN {y} IS NULL THEN {x} IS NOT NULL OR {tie}\n"
+                f"    ELSE {x} < {y} OR ({x} = {y} AND {tie}) END")
+    return (f"CASE WHEN {y} IS NULL THEN {x} IS NULL AND {tie}\n"
+            f"    ELSE {x} IS NULL OR {x} > {y} OR ({x} = {y} AND {tie}) END")
+
+
 def _relation_after(r: Relation) -> str:
     """The page of neighbours that follows one of them (``$afterLabel``/``$afterKey``) in
-    the list's order; nothing when that one is not in the list."""
+    the list's order, sought from that one's sort values (nothing is collected); nothing
+    when that one is not in the list."""
+    arrow = (f"-[ra:{r.rel.value}]->" if r.outgoing else f"<-[ra:{r.rel.value}]-")
+    where = " AND ra.until IS NULL" if r.open_only else ""
+    y = r.order.replace("m.", "a.").replace("r.", "ra.")
     return (
-        _neighbours(r) +
-        f"  WITH r, m ORDER BY {r.order}, elementId(m)\n"
-        "  WITH collect([r, m]) AS rows\n"
-        "  WITH rows, [i IN range(0, size(rows) - 1) WHERE $afterLabel IN labels(rows[i][1])"
-        " AND rows[i][1][$afterProperty] = $afterKey] AS at\n"
-        "  WITH rows, coalesce(at[0] + 1, size(rows)) AS start\n"
-        "  UNWIND rows[start .. start + $limit] AS row\n"
-        "  RETURN row[0] AS r, row[1] AS m\n"
+        "UNWIND $keys AS k\n"
+        f"MATCH (n:{r.source.value} {{{KEY_PROPERTY[r.source]}: k}})\n"
+        "CALL (n) {\n"
+        f"  MATCH (n){arrow}(a{_target(r.targets)})\n"
+        f"  WHERE $afterLabel IN labels(a) AND a[$afterProperty] = $afterKey{where}\n"
+        f"  RETURN ra, a ORDER BY {y}, elementId(ra) LIMIT 1\n"
+        "}\n"
+        "CALL (n, ra, a) {\n"
+        + _neighbours(r).split("CALL (n) {\n", 1)[1]
+        + ("    AND " if r.open_only else "  WHERE ") + _seek(r.order) + "\n"
+        f"  RETURN r, m ORDER BY {r.order}, elementId(r) LIMIT $limit\n"
         "}\n"
         "RETURN k, labels(m) AS labels, properties(m) AS props, properties(r) AS rel"
     )
@@ -181,47 +203,127 @@ def related(tx: ManagedTransaction, relation: str, keys: list[str], limit: int =
 
 
 # -- pages of root lists ------------------------------------------------------------------
+# A root list is ordered by its key (unique, indexed by its constraint), and a page seeks
+# past the previous page's last key: the index gives the order, so a page reads about as
+# many nodes as it returns. An owner or a team filter starts from that person or team
+# instead, so a filtered page costs what the owner holds, whatever else the graph holds.
+_OPEN = "WHERE o.until IS NULL"
 _OWNED_BY = ("($owner IS NULL OR EXISTS { MATCH (:Person {handle: $owner})-[o:OWNS]->(n) "
-             "WHERE o.until IS NULL })")
+             f"{_OPEN} }})")
 _OWNED_BY_TEAM = (
-    "($team IS NULL OR EXISTS { MATCH (:Team {name: $team})-[o:OWNS]->(n) "
-    "WHERE o.until IS NULL } OR EXISTS { MATCH (:Team {name: $team})<-[:MEMBER_OF]-"
-    "(:Person)-[o:OWNS]->(n) WHERE o.until IS NULL })"
+    f"($team IS NULL OR EXISTS {{ MATCH (:Team {{name: $team}})-[o:OWNS]->(n) {_OPEN} }} "
+    "OR EXISTS { MATCH (:Team {name: $team})<-[:MEMBER_OF]-"
+    f"(:Person)-[o:OWNS]->(n) {_OPEN} }})"
 )
 
-PAGES: dict[str, tuple[Label, str, str]] = {
-    # kind: (label, MATCH ... WHERE ..., ORDER BY)
-    "models": (L.MODEL, f"MATCH (n:Model) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
-    "datasets": (L.DATASET, f"MATCH (n:Dataset) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}",
-                 "n.name"),
-    "experiments": (L.EXPERIMENT,
-                    f"MATCH (n:Experiment) WHERE {_OWNED_BY} AND {_OWNED_BY_TEAM}", "n.name"),
-    "people": (L.PERSON, "MATCH (n:Person) WHERE ($team IS NULL OR EXISTS { MATCH (n)"
-               "-[:MEMBER_OF]->(:Team {name: $team}) }) AND ($active IS NULL OR "
-               f"{active('n')} = $active)", "n.handle"),
-    "teams": (L.TEAM, "MATCH (n:Team)", "n.name"),
-    "runs": (L.RUN, "MATCH (n:Run) WHERE ($since IS NULL OR n.startedAt >= $since)"
-             " AND ($status IS NULL OR n.status = $status)"
-             " AND ($person IS NULL OR EXISTS { MATCH (:Person {handle: $person})"
-             "-[:TRAINED]->(n) })"
-             " AND ($experiment IS NULL OR EXISTS { MATCH (n)-[:PART_OF]->"
-             "(:Experiment {name: $experiment}) })", "n.startedAt DESC, n.id"),
+
+@dataclass(frozen=True)
+class RootList:
+    label: Label
+    key: str  # the key property, which orders the list
+    params: tuple[str, ...]
+    where: str  # what every filter keeps (true when unset)
+    anchors: tuple[tuple[str, str], ...]  # (filter, MATCH from it), most selective first
+
+
+def _owned(label: Label) -> RootList:
+    v = label.value
+    return RootList(label, "name", ("owner", "team"), f"{_OWNED_BY} AND {_OWNED_BY_TEAM}", (
+        ("owner", f"MATCH (:Person {{handle: $owner}})-[o:OWNS]->(n:{v}) {_OPEN}"),
+        ("team", "CALL () {\n"
+                 f"  MATCH (:Team {{name: $team}})-[o:OWNS]->(n:{v}) {_OPEN} RETURN n\n"
+                 "  UNION\n"
+                 f"  MATCH (:Team {{name: $team}})<-[:MEMBER_OF]-(:Person)-[o:OWNS]->(n:{v})"
+                 f" {_OPEN} RETURN n\n}}")))
+
+
+ROOTS: dict[str, RootList] = {
+    "models": _owned(L.MODEL), "datasets": _owned(L.DATASET),
+    "experiments": _owned(L.EXPERIMENT),
+    "people": RootList(
+        L.PERSON, "handle", ("team", "active"),
+        "($team IS NULL OR EXISTS { MATCH (n)-[:MEMBER_OF]->(:Team {name: $team}) }) "
+        f"AND ($active IS NULL OR {active('n')} = $active)",
+        (("team", "MATCH (:Team {name: $team})<-[:MEMBER_OF]-(n:Person)"),)),
+    "teams": RootList(L.TEAM, "name", (), "true", ()),
 }
-PAGE_PARAMS = {"models": ("owner", "team"), "datasets": ("owner", "team"),
-               "experiments": ("owner", "team"), "people": ("team", "active"), "teams": (),
-               "runs": ("since", "status", "person", "experiment")}
-PAGE_COUNT = {kind: f"{match}\nRETURN count(n) AS total"
-              for kind, (_, match, _) in PAGES.items()}
-PAGE_ROWS = {kind: f"{match}\nWITH n ORDER BY {order} SKIP $skip LIMIT $limit\n"
-                   "RETURN properties(n) AS props" for kind, (_, match, order) in PAGES.items()}
+#: The exact names the roots are counted with, for anyone checking a filter.
+PAGE_PARAMS = {kind: r.params for kind, r in ROOTS.items()}
+
+
+def _root_statements(r: RootList) -> dict[tuple[str | None, bool], str]:
+    out = {}
+    for anchor, match in (*r.anchors, (None, None)):
+        for after in (False, True):
+            k = f"n.{r.key}"
+            if match is None:
+                # The constraint's index gives the order; pinned, since a label scan and a
+                # sort read every node.
+                start = (f"MATCH (n:{r.label.value}) USING INDEX n:{r.label.value}({r.key})\n"
+                         f"WHERE {k} {'> $after' if after else 'IS NOT NULL'}")
+            else:
+                start = f"{match}\nWITH DISTINCT n WHERE " + (f"{k} > $after" if after
+                                                               else "true")
+            out[(anchor, after)] = (f"{start} AND {r.where}\n"
+                                    f"WITH n ORDER BY {k} LIMIT $limit\n"
+                                    "RETURN properties(n) AS props")
+    return out
+
+
+def _root_count(r: RootList, anchor: str | None, match: str | None) -> str:
+    if match is None:
+        if not r.params:
+            return f"MATCH (n:{r.label.value}) RETURN count(n) AS total"
+        match = f"MATCH (n:{r.label.value})"
+    return f"{match}\nWITH DISTINCT n WHERE {r.where}\nRETURN count(n) AS total"
+
+
+ROOT_PAGE = {kind: _root_statements(r) for kind, r in ROOTS.items()}
+ROOT_COUNT = {kind: {anchor: _root_count(r, anchor, match)
+                     for anchor, match in (*r.anchors, (None, None))}
+              for kind, r in ROOTS.items()}
+
+
+def _root_anchor(kind: str, filters: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    r = ROOTS[kind]
+    params = {name: filters.get(name) for name in r.params}
+    return next((a for a, _ in r.anchors if params[a] is not None), None), params
+
+
+def root_page(tx: ManagedTransaction, kind: str, filters: dict[str, Any], first: int,
+              after: str | None = None) -> Page[dict[str, Any]]:
+    """One page of a root list (``models``, ``datasets``, ``experiments``, ``people``,
+    ``teams``) in key order, after the ``end_cursor`` of the previous page."""
+    r = ROOTS[kind]
+    anchor, params = _root_anchor(kind, filters)
+    last = None
+    if after is not None:
+        (last,) = decode_cursor(after, 1)
+        if not isinstance(last, str):
+            raise InvalidInput("after", "is not a cursor this list gave", after)
+    if first == 0:
+        return Page((), None, False)
+    rows = [decode(r.label, row["props"]) for row in
+            tx.run(ROOT_PAGE[kind][(anchor, after is not None)], limit=first + 1,
+                   after=last, **params)]
+    return page_of(rows, first, lambda p: (p[r.key],))
+
+
+def root_count(tx: ManagedTransaction, kind: str, filters: dict[str, Any]) -> int:
+    """How many a root list holds under its filters, counted from the same anchor."""
+    anchor, params = _root_anchor(kind, filters)
+    return tx.run(ROOT_COUNT[kind][anchor], **params).single(strict=True)["total"]
 
 
 def page(tx: ManagedTransaction, kind: str, filters: dict[str, Any], skip: int, limit: int
          ) -> tuple[int, list[dict[str, Any]]]:
-    """The total and one page of a root list, both in one read transaction."""
-    label = PAGES[kind][0]
-    params = {name: filters.get(name) for name in PAGE_PARAMS[kind]}
-    total = tx.run(PAGE_COUNT[kind], **params).single(strict=True)["total"]
-    rows = [decode(label, r["props"]) for r in
-            tx.run(PAGE_ROWS[kind], skip=skip, limit=limit, **params)] if limit > 0 else []
-    return total, rows
+    """The total and ``limit`` items after the first ``skip`` of a root list, for callers
+    that still page by offset (a deep offset reads every item before it; ``root_page``
+    continues by cursor instead)."""
+    if skip < 0 or limit < 0:
+        raise InvalidInput("after", "must not be negative", min(skip, limit))
+    anchor, params = _root_anchor(kind, filters)
+    rows = [decode(ROOTS[kind].label, row["props"]) for row in
+            tx.run(ROOT_PAGE[kind][(anchor, False)], limit=skip + limit, after=None,
+                   **params)] if limit > 0 else []
+    return root_count(tx, kind, filters), rows[skip:]

@@ -87,9 +87,26 @@ ORDER BY environment, model, deployedAt DESC, id
 """
 
 
+def _model_anchor(environment: bool, status: bool) -> str:
+    """Today's deployments of one model: from the model through its versions, so every
+    other model's deployments are never read (the tests are CASEs, which no index seeks,
+    so the planner cannot also start from the status or environment index)."""
+    where = " AND ".join(
+        [c for c, on in (("CASE WHEN d.environment = $environment THEN true ELSE false END",
+                          environment),
+                         ("CASE WHEN d.status = $status THEN true ELSE false END", status))
+         if on]) or "true"
+    return ("MATCH (a:Model {name: $model})<-[:VERSION_OF]-(:ModelVersion)"
+            f"<-[:SERVES]-(d:Deployment) USING INDEX a:Model(name)\nWHERE {where}\n")
+
+
 #: Keyed by (environment given, status given).
 DEPLOYMENTS: dict[tuple[bool, bool], str] = {
     (e, s): _deployments_statement(_anchor(e, s), False)
+    for e in (False, True) for s in (False, True)}
+#: The same for one model (``$model`` given), keyed alike.
+DEPLOYMENTS_OF_MODEL: dict[tuple[bool, bool], str] = {
+    (e, s): _deployments_statement(_model_anchor(e, s), False)
     for e in (False, True) for s in (False, True)}
 #: As of ``$asOf``, keyed by (environment given, status or None).
 DEPLOYMENTS_AT: dict[tuple[bool, str | None], str] = {
@@ -116,7 +133,8 @@ def read_deployments(tx: ManagedTransaction, environment: str | None = None,
     """``deployments`` inside a read the caller holds (the site's production page); with
     ``as_of``, ``status`` is the status then (ACTIVE: live then)."""
     if as_of is None:
-        statement = DEPLOYMENTS[(environment is not None, status is not None)]
+        statements = DEPLOYMENTS if model is None else DEPLOYMENTS_OF_MODEL
+        statement = statements[(environment is not None, status is not None)]
     else:
         statement = DEPLOYMENTS_AT[(environment is not None, status)]
     rows = tx.run(statement, environment=environment, status=status, model=model,

@@ -8,7 +8,8 @@ from typing import Any
 
 from kb.domain import Label, versioned_key
 from kb.domain.answers import DatasetVersionFact, TrainingFact
-from kb.errors import NotFound
+from kb.domain.paging import Page, decode_cursor, encode_cursor, page_size
+from kb.errors import InvalidInput, NotFound
 
 from . import asof
 from .driver import Graph, Question, Read
@@ -145,3 +146,57 @@ def who_trained(graph: Graph, model: str, version: str | None = None,
     """Every version of ``model`` newest first, or only ``version``; with ``as_of``, as
     they stood then."""
     return graph.ask(asking_who_trained(model, version, as_of))
+
+
+# -- a page at a time ---------------------------------------------------------------------
+# ``newest_first`` said in Cypher: [0, -number, ""] for a numbered version, [1, -created
+# seconds, version] for a named one; lists compare item by item, so the page after a
+# cursor is the versions whose key is greater. Only the page's versions gather their facts.
+_KEY = """WITH v, CASE WHEN v.version =~ '[0-9]+' THEN 0 ELSE 1 END AS g
+WITH v, CASE WHEN g = 0 THEN [0, -toInteger(v.version), '']
+  ELSE [1, -coalesce(v.createdAt.epochSeconds + v.createdAt.nanosecond / 1e9, 0.0),
+        v.version] END AS sortKey
+WHERE $after IS NULL OR sortKey > $after
+WITH v, sortKey ORDER BY sortKey LIMIT $limit
+"""
+
+
+def _paged(facts: str) -> str:
+    return _KEY + facts.rstrip() + ",\n       sortKey\nORDER BY sortKey\n"
+
+
+PAGE_VERSIONS = ("MATCH (v:ModelVersion {model: $model})\n" + _paged(_facts(False)))
+PAGE_VERSIONS_AT = ("MATCH (v:ModelVersion {model: $model}) WHERE " + asof.existed("v")
+                    + "\n" + _paged(_facts(True)))
+
+
+def asking_who_trained_page(model: str, *, first: int = 20, after: str | None = None,
+                            as_of: datetime | None = None
+                            ) -> Question[Page[TrainingFact]]:
+    """One page of ``who_trained(model)`` in its order (newest first), as a question."""
+    size = page_size(first)
+    at = asof.instant(as_of)
+    last = None
+    if after is not None:
+        last = decode_cursor(after, 3)
+        if last[0] not in (0, 1) or not isinstance(last[1], int | float):
+            raise InvalidInput("after", "is not a cursor this list gave", after)
+    if size == 0:
+        return Page((), None, False)
+    rows = yield Read(PAGE_VERSIONS if at is None else PAGE_VERSIONS_AT,
+                      {"model": model, "asOf": at, "after": last, "limit": size + 1})
+    if not rows and after is None:
+        found = yield Read(MODEL_EXISTS, {"model": model})
+        if not found[0]["found"]:
+            raise NotFound("model", model)
+    items = tuple(_fact(r) for r in rows[:size])
+    cursor = encode_cursor(rows[len(items) - 1]["sortKey"]) if items else None
+    return Page(items, cursor, len(rows) > size)
+
+
+def who_trained_page(graph: Graph, model: str, *, first: int = 20, after: str | None = None,
+                     as_of: datetime | None = None) -> Page[TrainingFact]:
+    """One page of every version of ``model``, newest first (``who_trained``'s order);
+    ``after`` is the previous page's ``end_cursor``. Only the page's versions are read
+    in full, so a model with hundreds of versions answers its first page quickly."""
+    return graph.ask(asking_who_trained_page(model, first=first, after=after, as_of=as_of))

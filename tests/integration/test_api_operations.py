@@ -12,6 +12,8 @@ OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 VARIABLES = {
     "who_trained": {"model": "churn"},
     "lineage": {"id": "model:churn@1", "direction": "UPSTREAM", "depth": 4},
+    "lineage_neighbours": {"id": "dataset:customers@2024-06", "direction": "DOWNSTREAM",
+                           "first": 1},
     "impact": {"dataset": "customers", "version": "2024-05"},
     "production": {"environment": "prod"},
     "handover": {"person": "bob"},
@@ -22,6 +24,8 @@ CHECKS = {
     "who_trained": lambda d: [v["personHandle"] for v in d["whoTrained"]] == ["alice", "bob"],
     "lineage": lambda d: {"features@v1", "customers@2024-05", "bob"} <= {
         n["key"] for n in d["lineage"]["nodes"]},
+    "lineage_neighbours": lambda d: [n["node"]["key"] for n in d["lineageNeighbours"][
+        "neighbours"]] == ["r2"] and not d["lineageNeighbours"]["hasNextPage"],
     "impact": lambda d: [i["key"] for i in d["impact"]] == ["churn@1", "dep-staging"],
     "production": lambda d: [x["deploymentId"] for x in d["deployments"]] == ["dep-prod"],
     "handover": lambda d: {i["key"]: i["atRisk"] for i in d["handover"]} == {
