@@ -55,11 +55,13 @@ from kb.domain import Label, Ref
 from kb.graph import Graph, exists, impact, lineage, show, who_trained
 from kb.graph.compare import compare_runs
 from kb.graph.history import entity_history
-from kb.graph.nodes import page
+from kb.graph.nodes import root_page
 from kb.graph.ownership import handover, orphans
 from kb.graph.production import deployments
+from kb.graph.runs import runs_page
 from kb.graph.search import search
 from kb.graph.stats import counts
+from kb.graph.training import who_trained_page
 from kb.ingest import BatchBuilder, Client
 from kb.localdb import resolve
 
@@ -317,11 +319,13 @@ QUESTIONS = (
 def in_process(graph: Graph, a: Anchors) -> dict[str, Callable[[], Any]]:
     """The ``kb.graph`` functions, as the CLI and the API call them."""
     def listing(kind: str, **filters: Any) -> Callable[[], Any]:
-        return lambda: graph.read(page, kind, filters, 0, a.first)
+        if kind == "runs":
+            return lambda: runs_page(graph, **filters, first=a.first)
+        return lambda: graph.read(root_page, kind, filters, a.first)
 
     return {
         "production": lambda: deployments(graph, environment="prod"),
-        "whoTrained model": lambda: who_trained(graph, BUSY_MODEL),
+        "whoTrained model": lambda: who_trained_page(graph, BUSY_MODEL, first=a.first),
         "whoTrained version": lambda: who_trained(graph, BUSY_MODEL, a.model_version),
         "lineage depth 3": lambda: lineage(
             graph, Ref(Label.DATASET_VERSION, f"{BUSY_DATASET}@{BUSY_VERSION}"),

@@ -29,7 +29,7 @@ from kb.graph.ownership import handover as graph_handover
 from kb.graph.ownership import orphans as graph_orphans
 from kb.graph.runs import runs_count, runs_page
 from kb.graph.search import search as graph_search
-from kb.graph.training import asking_who_trained
+from kb.graph.training import asking_who_trained, asking_who_trained_page
 
 from .answers import (
     DeploymentFact,
@@ -280,7 +280,12 @@ class Query:
     async def who_trained(self, info: Info, model: str, version: str | None = None,
                           first: First = ANSWERS, after: After = None, as_of: AsOf = None
                           ) -> list[Training]:
-        list_size(first)
+        size = list_size(first)
+        if version is None and after is None:
+            # A first page reads only its own versions in full, however many the model has.
+            first_page = await _ask(info, asking_who_trained_page(model, first=size,
+                                                                  as_of=as_of))
+            return [training(f) for f in first_page.items]
         facts = await _ask(info, asking_who_trained(model, version, as_of))
         page = _answers(facts, first, after, lambda f: (
             Label.MODEL_VERSION, versioned_key(f.model, f.version)))

@@ -4,6 +4,7 @@ models, datasets and people. Every id is printed whole, as a ref ``kind:key`` th
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
@@ -212,10 +213,11 @@ def runs_cmd(experiment: str = typer.Option(None, "--experiment", "-e",
         if not more:
             break
     data = [run_json(s) for s in sheets]
-    given = [f"--{name} {value}" for name, value in (
+    given = [arg for name, value in (
         ("experiment", experiment), ("person", person), ("status", status), ("model", model),
-        ("dataset", dataset), ("since", since)) if value is not None]
-    resume = (" ".join(["kb runs", *given, f"--first {limit}", f"--after {cursor}"])
+        ("dataset", dataset), ("since", since)) if value is not None
+             for arg in (f"--{name}", value)]
+    resume = (shlex.join(["kb", "runs", *given, "--first", str(limit), "--after", cursor])
               if more and cursor else None)
 
     def render(_: Any) -> None:
@@ -251,10 +253,14 @@ def _first(first: int) -> int:
 
 
 def _root_page(kind: str, first: int, **filters: Any) -> tuple[int, list[dict[str, Any]]]:
-    from kb.graph.nodes import page
+    from kb.graph.nodes import root_count, root_page
 
     _first(first)
-    return _read(lambda graph: graph.read(page, kind, filters, 0, first))
+
+    def read(tx: Any) -> tuple[int, list[dict[str, Any]]]:
+        return root_count(tx, kind, filters), list(root_page(tx, kind, filters, first).items)
+
+    return _read(lambda graph: graph.read(read))
 
 
 def _more(total: int, shown: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,8 +56,9 @@ def lineage_json(answer: Any) -> dict[str, Any]:
 def neighbours_command(ref: str, direction: str, cursor: str, as_of: Any = None) -> str:
     """The ``kb lineage`` command that lists a node's neighbours after ``cursor``."""
     way = "--up" if direction == "UPSTREAM" else "--down"
-    when = f" --as-of {as_of.isoformat()}" if as_of is not None else ""
-    return f"kb lineage {ref} --neighbours {way} --after {cursor}{when}"
+    when = ["--as-of", as_of.isoformat()] if as_of is not None else []
+    # Keys are recorded text: quoted, so the line pastes into a shell as one argument each.
+    return shlex.join(["kb", "lineage", ref, "--neighbours", way, "--after", cursor, *when])
 
 
 class _Shape:

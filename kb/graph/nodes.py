@@ -313,17 +313,3 @@ def root_count(tx: ManagedTransaction, kind: str, filters: dict[str, Any]) -> in
     """How many a root list holds under its filters, counted from the same anchor."""
     anchor, params = _root_anchor(kind, filters)
     return tx.run(ROOT_COUNT[kind][anchor], **params).single(strict=True)["total"]
-
-
-def page(tx: ManagedTransaction, kind: str, filters: dict[str, Any], skip: int, limit: int
-         ) -> tuple[int, list[dict[str, Any]]]:
-    """The total and ``limit`` items after the first ``skip`` of a root list, for callers
-    that still page by offset (a deep offset reads every item before it; ``root_page``
-    continues by cursor instead)."""
-    if skip < 0 or limit < 0:
-        raise InvalidInput("after", "must not be negative", min(skip, limit))
-    anchor, params = _root_anchor(kind, filters)
-    rows = [decode(ROOTS[kind].label, row["props"]) for row in
-            tx.run(ROOT_PAGE[kind][(anchor, False)], limit=skip + limit, after=None,
-                   **params)] if limit > 0 else []
-    return root_count(tx, kind, filters), rows[skip:]

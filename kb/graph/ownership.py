@@ -53,7 +53,10 @@ def _handover_statement(at: bool) -> str:
     models of versions trained by then, deployments live then."""
     since = (lambda var: f" WHERE {asof.existed(var)}") if at else (lambda var: "")
     deployed = (f"MATCH (p)-[:DEPLOYED]->(a:Deployment) WHERE {asof.live('a')}" if at
-                else "MATCH (p)-[:DEPLOYED]->(a:Deployment {status: 'ACTIVE'})")
+                # A CASE, which no index can seek: the status index would read every
+                # active deployment anywhere.
+                else "MATCH (p)-[:DEPLOYED]->(a:Deployment)"
+                     " WHERE CASE a.status WHEN 'ACTIVE' THEN true ELSE false END")
     is_active = asof.active_at if at else active
     versions = (f" AND {asof.existed('r')} AND {asof.existed('v')}" if at else "")
     trained = f"WHERE {asof.existed('r')} AND {asof.existed('v')}" if at else ""

@@ -19,12 +19,19 @@ from .people import active
 log = logging.getLogger(__name__)
 
 def _anchor(environment: bool, status: bool) -> str:
-    """Today's deployments: the environment or status index, so the planner seeks instead
-    of scanning every deployment behind an ``$x IS NULL OR`` test."""
-    where = " AND ".join(
-        [c for c, on in (("d.environment = $environment", environment),
-                         ("d.status = $status", status)) if on]) or "true"
-    return f"MATCH (d:Deployment)\nWHERE {where}\n"
+    """Today's deployments: the environment index, else the status index, so the planner
+    seeks instead of scanning every deployment behind an ``$x IS NULL OR`` test. The
+    status test under an environment is a CASE, which no index can seek: given both, a
+    planner may seek both and join, reading every active deployment anywhere."""
+    if environment:
+        status_test = (" AND CASE d.status WHEN $status THEN true ELSE false END"
+                       if status else "")
+        return ("MATCH (d:Deployment) USING INDEX SEEK d:Deployment(environment)\n"
+                f"WHERE d.environment = $environment{status_test}\n")
+    if status:
+        return ("MATCH (d:Deployment) USING INDEX SEEK d:Deployment(status)\n"
+                "WHERE d.status = $status\n")
+    return "MATCH (d:Deployment)\n"
 
 
 def _anchor_at(environment: bool, status: str | None) -> str:

@@ -48,6 +48,7 @@ from .questions import (
     history,
     impact,
     lineage,
+    lineage_neighbours,
     orphans,
     search,
     show,
@@ -62,6 +63,6 @@ __all__ = [
     "LinkChange", "Links", "Model", "ModelOwner", "ModelVersion", "Note", "Orphan",
     "Person", "Results", "Run", "RunComparison", "RunSummary", "SearchHit", "Team",
     "Training", "ValueChange", "compare_runs", "datasets", "deployments", "experiments",
-    "handover", "history", "impact", "lineage", "models", "orphans", "people", "runs",
-    "search", "show", "teams", "who_trained"
+    "handover", "history", "impact", "lineage", "lineage_neighbours", "models", "orphans",
+    "people", "runs", "search", "show", "teams", "who_trained"
 ]

@@ -22,9 +22,6 @@ from .arguments import (
     paged,
 )
 from .entities import ENTITY, entity
-
-# The paged reads of the root lists; once ``kb.graph.runs.runs_page`` lands (same
-# signature), importing it from there instead is the whole change.
 from .fetch import nodes_page, runs_page
 from .results import Results
 

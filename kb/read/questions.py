@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kb.domain import Label, Ref, split_versioned
+from kb.domain.answers import LineageNeighbour
 from kb.domain.keys import KIND_LABEL
 from kb.domain.paging import Page
 from kb.errors import InvalidInput
@@ -23,10 +24,12 @@ from kb.graph import show as graph_show
 from kb.graph import who_trained as graph_who_trained
 from kb.graph.compare import compare_runs as graph_compare_runs
 from kb.graph.history import entity_history
+from kb.graph.lineage import neighbours as graph_neighbours
 from kb.graph.ownership import handover as graph_handover
 from kb.graph.ownership import orphans as graph_orphans
 from kb.graph.search import SEARCHABLE
 from kb.graph.search import search as graph_search
+from kb.graph.training import who_trained_page
 
 from .answers import (
     DeploymentFact,
@@ -45,6 +48,7 @@ from .answers import (
     training,
 )
 from .arguments import (
+    PAGE,
     as_ref,
     checked_name,
     default_graph,
@@ -71,8 +75,14 @@ def who_trained(model: str, version: str | int | None = None, *, as_of: Any = No
                                 or not isinstance(version, str | int)):
         raise InvalidInput("version", "must be a version number like 3, or a name", version)
     when = instant(as_of, "as_of")
-    facts = graph_who_trained(default_graph(), name,
-                              None if version is None else str(version), when)
+    if version is None:
+        def page(after: str | None) -> Page[Training]:
+            found = who_trained_page(default_graph(), name, first=PAGE, after=after,
+                                     as_of=when)
+            return Page(tuple(training(f) for f in found.items), found.end_cursor,
+                        found.has_next)
+        return paged(page, Training)
+    facts = graph_who_trained(default_graph(), name, str(version), when)
     return Results.of([training(f) for f in facts], Training)
 
 
@@ -85,6 +95,20 @@ def lineage(ref: str | Ref, *, direction: str = "BOTH", depth: int = 3,
         raise InvalidInput("direction", "must be UPSTREAM, DOWNSTREAM or BOTH", direction)
     return graph_lineage(default_graph(), as_ref(ref), direction=direction, depth=depth,
                          as_of=instant(as_of, "as_of"))
+
+
+def lineage_neighbours(ref: str | Ref, direction: str, *, after: str | None = None,
+                       as_of: Any = None) -> Results[LineageNeighbour]:
+    """Every neighbour of ``ref`` along the lineage path, ``"UPSTREAM"`` or
+    ``"DOWNSTREAM"``, in the order a walk shows them; give a ``LineageCut``'s
+    ``end_cursor`` as ``after`` to list what a cut walk left out."""
+    start, when = as_ref(ref), instant(as_of, "as_of")
+
+    def page(cursor: str | None) -> Page[LineageNeighbour]:
+        return graph_neighbours(default_graph(), start, direction, first=PAGE,
+                                after=after if cursor is None else cursor, as_of=when)
+
+    return paged(page, LineageNeighbour)
 
 
 def impact(dataset: str, version: str | int | None = None, *, as_of: Any = None

@@ -238,6 +238,12 @@ def db_hits(graph: Graph, statement: str, **params: Any) -> int:
     return graph.read(work)
 
 
+def fresh_plans(graph: Graph) -> None:
+    """Forget cached plans, so a statement is planned on the graph it is measured on, as a
+    server replans once its statistics moved."""
+    graph.write(lambda tx: tx.run("CALL db.clearQueryCaches()").consume())
+
+
 def grow(client: Client, start: int, count: int, models: bool) -> None:
     """Unrelated history: runs by someone else, and (``models``) the versions they made of
     models owned by that person."""
@@ -271,6 +277,7 @@ ANCHORED = {
 def test_as_of_reads_cost_the_same_whatever_else_the_graph_holds(story: Graph,
                                                                   client: Client) -> None:
     def measure() -> dict[str, int]:
+        fresh_plans(story)
         return {name: db_hits(story, s, asOf=T, production="production", **p)
                 for name, (s, p) in ANCHORED.items()}
 
@@ -278,13 +285,14 @@ def test_as_of_reads_cost_the_same_whatever_else_the_graph_holds(story: Graph,
     small = measure()
     grow(client, 20, 380, models=True)
     large = measure()
-    assert large == small
+    assert large == small, {k: (small[k], large[k]) for k in small if small[k] != large[k]}
 
 
 @pytest.mark.slow  # fills the graph with hundreds of unrelated runs
 def test_orphans_as_of_cost_does_not_follow_unrelated_runs(story: Graph,
                                                            client: Client) -> None:
     def measure() -> int:
+        fresh_plans(story)
         return db_hits(story, ownership.ORPHANS_AT, asOf=T, production="production")
 
     grow(client, 0, 20, models=False)
