@@ -121,17 +121,46 @@ def _feeds_production(at: bool) -> str:
       WHERE {serving} }} END"""
 
 
-FEEDS_PRODUCTION = _feeds_production(False)
 
-ORPHANS = f"""
-MATCH (a) WHERE (a:Model OR a:Dataset OR a:Experiment
-                 OR a:Deployment AND a.status = 'ACTIVE')
-  AND NOT EXISTS {{ MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND {_active_owner('true')} }}
-WITH a, COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT {_OWNER_REF} }} AS formerOwners
+# What production stands on, found once from the few production deployments rather than
+# by walking down from every asset: the served versions, their models, the experiments of
+# the runs that produced them, and the datasets upstream along the data path.
+_PRODUCTION_UPSTREAM = f"""
+CALL () {{
+  MATCH (d:Deployment) USING INDEX SEEK d:Deployment(environment)
+  WHERE d.environment = $production AND CASE d.status WHEN 'ACTIVE' THEN true ELSE false END
+  MATCH (d)-[:SERVES]->(v:ModelVersion)
+  RETURN collect(DISTINCT v) AS served
+}}
+WITH served, COLLECT {{ UNWIND served AS v MATCH (v)-[:VERSION_OF]->(m:Model)
+                       RETURN DISTINCT elementId(m) }}
+  + COLLECT {{ UNWIND served AS v MATCH (v)<-[:PRODUCED]-(:Run)-[:PART_OF]->(x:Experiment)
+              RETURN DISTINCT elementId(x) }}
+  + COLLECT {{ UNWIND served AS v
+              MATCH (ds:Dataset)<-[:VERSION_OF]-(){_DATA_PATH.removesuffix("(:ModelVersion)")}(v)
+              RETURN DISTINCT elementId(ds) }} AS fed
+"""
+
+# One label scan per kind of asset (a label disjunction would scan every node).
+ORPHANS = f"""{_PRODUCTION_UPSTREAM}
+CALL () {{
+  MATCH (a:Model) RETURN a
+  UNION
+  MATCH (a:Dataset) RETURN a
+  UNION
+  MATCH (a:Experiment) RETURN a
+  UNION
+  MATCH (a:Deployment) USING INDEX SEEK a:Deployment(status) WHERE a.status = 'ACTIVE'
+  RETURN a
+}}
+WITH fed, a WHERE NOT EXISTS {{
+  MATCH (o)-[e:OWNS]->(a) WHERE e.until IS NULL AND {_active_owner('true')} }}
+WITH fed, a, COLLECT {{ MATCH (o)-[e:OWNS]->(a) RETURN DISTINCT {_OWNER_REF} }} AS formerOwners
 RETURN labels(a) AS labels, coalesce(a.name, a.id) AS key, formerOwners,
   COLLECT {{ MATCH (o)-[e:OWNS]->(a) WITH coalesce(e.until, e.since) AS t
             RETURN t ORDER BY t DESC LIMIT 1 }}[0] AS lastOwnedAt,
-  {FEEDS_PRODUCTION} AS feedsProduction
+  CASE WHEN a:Deployment THEN a.environment = $production
+       ELSE elementId(a) IN fed END AS feedsProduction
 ORDER BY size(formerOwners) = 0, feedsProduction DESC, labels[0], key
 """
 

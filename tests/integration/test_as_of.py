@@ -292,7 +292,6 @@ def test_as_of_reads_cost_the_same_whatever_else_the_graph_holds(story: Graph,
 def test_orphans_as_of_cost_does_not_follow_unrelated_runs(story: Graph,
                                                            client: Client) -> None:
     def measure() -> int:
-        fresh_plans(story)
         return db_hits(story, ownership.ORPHANS_AT, asOf=T, production="production")
 
     grow(client, 0, 20, models=False)
