@@ -178,6 +178,21 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, default=_default, indent=2, sort_keys=True))
 
 
+def progress_bar(to: InertConsole = console):
+    """A bar for a long import or export: description, bar, done of total, time so far;
+    it clears itself when done."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=to, transient=True)
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Every command's tables: no value cut short at any width (``listing``)."""
     from .listing import listing

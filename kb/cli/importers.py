@@ -16,25 +16,21 @@ import typer
 
 from kb.errors import InvalidInput
 
-from .app import JSON_OPTION, app, console, emit, err_console, get_config, open_graph
+from .app import (
+    JSON_OPTION,
+    app,
+    console,
+    emit,
+    err_console,
+    get_config,
+    open_graph,
+    progress_bar,
+)
 
 import_app = typer.Typer(help="Import what other tools recorded (OpenLineage events, MLflow), "
                          "or a kb export.",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
-
-
-def _progress(to=None):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=to or console, transient=True)
 
 
 @import_app.command("openlineage")
@@ -50,7 +46,7 @@ def import_openlineage(
     config = get_config()
     graph = open_graph(config)
     try:
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task("events", total=None)
             result = ingest_file(graph, file, actor=current_person(config.actor),
                                  progress=lambda n, task=task: bar.advance(task, n))
@@ -129,7 +125,7 @@ def import_mlflow(
         return
     graph = open_graph(config)
     try:
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task("runs", total=None)
 
             def progress(done: int, total: int | None) -> None:
@@ -180,7 +176,7 @@ def _follow_mlflow(tracking_uri: str, *, registry_uri: str | None, experiments: 
             forget_cursor(graph, tracking_uri, registry_uri, experiments)
         while True:
             # On stderr: stdout has one line per pass, for people or (--json) tools.
-            with _progress(err_console) as bar:
+            with progress_bar(err_console) as bar:
                 task = bar.add_task("runs", total=None)
                 result: PassResult = follow_pass(
                     graph, tracking_uri, actor=actor, experiments=experiments,
@@ -221,12 +217,10 @@ def import_kb(
     from kb.graph.portable import import_file
     from kb.ingest.capture import current_person
 
-    from .portable import progress_bar
-
     config = get_config()
     graph = open_graph(config)
     try:
-        with progress_bar() as bar:
+        with progress_bar(err_console) as bar:
             tasks: dict[str, object] = {}
 
             def progress(stage: str, done: int, total: int | None) -> None:

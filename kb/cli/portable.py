@@ -17,25 +17,21 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from .app import JSON_OPTION, app, console, emit, err_console, get_config, open_graph
+from .app import (
+    JSON_OPTION,
+    app,
+    console,
+    emit,
+    err_console,
+    get_config,
+    open_graph,
+    progress_bar,
+)
 
 #: Bytes buffered between the exporter and the file.
 BUFFER = 1 << 20
 #: Lines between two updates of the progress bar.
 TICK = 2000
-
-
-def progress_bar():
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err_console, transient=True)
 
 
 @contextlib.contextmanager
@@ -106,7 +102,7 @@ def export(
     graph = open_graph(get_config())
     try:
         total = sum(section_totals(graph, with_tokens=with_tokens).values()) + 2
-        with progress_bar() as bar, _target(file) as out:
+        with progress_bar(err_console) as bar, _target(file) as out:
             task = bar.add_task("exporting", total=total)
             counts = export_graph(graph, out, with_tokens=with_tokens,
                                   progress=lambda n: bar.update(task, completed=n))

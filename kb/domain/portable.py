@@ -16,6 +16,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kb.errors import InvalidInput
@@ -164,7 +165,7 @@ def refuse(number: int, field: str, problem: str, value: object = None) -> Inval
 
 def parse_header(number: int, text: str | bytes) -> Header:
     try:
-        data = json.loads(text)
+        data = orjson.loads(text)
     except ValueError:
         raise refuse(number, "line", "is not JSON") from None
     if not isinstance(data, dict) or "format" not in data:
@@ -189,7 +190,7 @@ def check_supported(number: int, head: Header, schema: int) -> None:
 def parse_line(number: int, text: str | bytes) -> Line:
     """One line after the header, validated; ``InvalidInput`` names the line and field."""
     try:
-        data = json.loads(text)
+        data = orjson.loads(text)
     except ValueError:
         raise refuse(number, "line", "is not JSON") from None
     if not isinstance(data, dict):

@@ -13,11 +13,10 @@ by their identity, change records only when absent).
 from __future__ import annotations
 
 import gzip
-import json
 import sqlite3
 import tempfile
 import zlib
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import neo4j
+import orjson
 from neo4j import ManagedTransaction
 from neo4j.time import DateTime as NeoDateTime
 
@@ -51,6 +51,10 @@ BATCH_LINES = 5000
 BATCH_BYTES = 4 << 20
 #: Link ends checked against the file's nodes (and then the graph) at a time.
 CHECK_BATCH = 5000
+#: Transactions of one section written at once. Nodes and change records of different
+#: batches never touch the same node; links of two batches would wait on the nodes they
+#: share (a dataset version read by many runs).
+IN_FLIGHT = {"node": 2, "link": 1, "change": 2, "token": 1}
 
 Triple = tuple[Label, Rel, Label]
 
@@ -249,13 +253,15 @@ def _link_upsert(triple: Triple) -> str:
 def _change_create(times: tuple[str, ...]) -> str:
     """Create each row's record unless present; its times ``times`` (all it may hold)."""
     sets = ", ".join(f"c.`{t}` = datetime(row.times.`{t}`)" for t in times if t != "at")
-    # Found, when present, through the (kind, key, at) index, then told apart by id.
+    # Found, when present, through the (kind, key, at) index, then told apart by id; the
+    # hint keeps it so when the plan was made on an empty graph (a fresh server).
     return (
         KEYED +
         "UNWIND $rows AS row\n"
         "WITH row, datetime(row.times.at) AS at\n"
         f"WHERE NOT EXISTS {{ MATCH (c:{CHANGE_LABEL} {{kind: row.props.kind, "
-        "key: row.props.key, at: at}) WHERE c.id = row.props.id }\n"
+        "key: row.props.key, at: at})\n"
+        f"  USING INDEX SEEK c:{CHANGE_LABEL}(kind, key, at) WHERE c.id = row.props.id }}\n"
         f"CREATE (c:{CHANGE_LABEL})\n"
         "SET c = row.props, c.at = at" + (f", {sets}" if sets else "") + "\n"
         "RETURN count(c) AS n"
@@ -347,6 +353,13 @@ class ImportResult:
     changes_added: int = 0
     links_written: int = 0
 
+    def add(self, created: int, updated: int, changes_added: int, links: int) -> None:
+        """Count one written batch."""
+        self.created += created
+        self.updated += updated
+        self.changes_added += changes_added
+        self.links_written += links
+
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -437,31 +450,43 @@ def import_file(graph: Graph, path: Path, *, actor: str,
         create_missing(graph, tokens.CONSTRAINTS)
     result = ImportResult(lines=checked.lines)
     done = 0
-    # One batch is written by a thread of its own while the next is read and built, so
+    # Batches are written by threads of their own while the next is read and built, so
     # that the server and this process work at the same time, as the SDK's pipeline does.
-    with open_text(path) as stream, ThreadPoolExecutor(1, "kb-import") as writer:
-        pending: Future[None] | None = None
+    # A section's batches wait for the one before (links need their nodes committed).
+    pending: deque[tuple[int, Future[tuple[int, int, int, int]]]] = deque()
+
+    def settle(keep: int) -> None:
+        nonlocal done
+        while len(pending) > keep:
+            size, future = pending.popleft()
+            result.add(*future.result())
+            done += size
+            progress("writing", done, total)
+
+    with open_text(path) as stream, ThreadPoolExecutor(2, "kb-import") as writer:
+        section = None
         for batch in _batches(stream):
-            if pending is not None:
-                pending.result()
-                progress("writing", done, total)
-            done += batch.size
-            pending = writer.submit(_write, graph, batch, actor, result)
-        if pending is not None:
-            pending.result()
-        progress("writing", done, total)
+            settle(0 if batch.section != section else IN_FLIGHT[batch.section] - 1)
+            section = batch.section
+            pending.append((batch.size, writer.submit(graph.write, _write_batch, batch, actor)))
+        settle(0)
+    progress("writing", done, total)
     return result
 
 
 def _batches(stream: IO[bytes]) -> Iterator[_Batch]:
-    """The file's lines after the header, ``BATCH_LINES`` (or ``BATCH_BYTES``) at a time."""
+    """The file's lines after the header, ``BATCH_LINES`` (or ``BATCH_BYTES``) at a time,
+    each of one section."""
     batch, size = _Batch(), 0
     for number, text in _lines(stream):
         if number == 1:
             continue
-        data = json.loads(text)
+        data = orjson.loads(text)
         if data["type"] == "end":
             break
+        if batch.size and data["type"] != batch.section:
+            yield batch
+            batch, size = _Batch(), 0
         batch.add(data)
         size += len(text)
         if batch.size >= BATCH_LINES or size >= BATCH_BYTES:
@@ -469,6 +494,13 @@ def _batches(stream: IO[bytes]) -> Iterator[_Batch]:
             batch, size = _Batch(), 0
     if batch.size:
         yield batch
+
+
+# Looked up once per line of a large file: computed once here.
+_LABEL = {label.value: label for label in Label}
+_NODE_TIMES = {label: fmt.time_names(fmt.NODE_PROPS[label]) for label in Label}
+_LINK_TIMES = {triple: fmt.time_names(fmt.LINK_PROPS[triple]) for triple in fmt.LINK_OF}
+_TOKEN_TIMES = fmt.time_names(fmt.TOKEN_PROP)
 
 
 def _split(props: dict[str, Any], times: tuple[str, ...] | list[str]
@@ -484,33 +516,27 @@ class _Batch:
     changes: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[dict[str, Any]] = field(default_factory=list)
     size: int = 0
+    section: str = ""
 
     def add(self, data: dict[str, Any]) -> None:
         self.size += 1
-        kind = data["type"]
+        kind = self.section = data["type"]
         if kind == "node":
-            label = Label(data["label"])
-            plain, times = _split(data["props"], fmt.time_names(fmt.NODE_PROPS[label]))
+            label = _LABEL[data["label"]]
+            plain, times = _split(data["props"], _NODE_TIMES[label])
             self.nodes[label].append({"key": data["key"], "props": plain, "times": times})
         elif kind == "link":
-            triple = (Label(data["from"]["label"]), Rel(data["rel"]), Label(data["to"]["label"]))
-            plain, times = _split(data["props"], fmt.time_names(fmt.LINK_PROPS[triple]))
+            triple = (_LABEL[data["from"]["label"]], Rel(data["rel"]),
+                      _LABEL[data["to"]["label"]])
+            plain, times = _split(data["props"], _LINK_TIMES[triple])
             self.links[triple].append({"a": data["from"]["key"], "b": data["to"]["key"],
                                        "props": plain, "times": times})
         elif kind == "change":
             plain, times = _split(data["props"], data["times"])
             self.changes.append({"props": plain, "times": times})
         elif kind == "token":
-            plain, times = _split(data["props"], fmt.time_names(fmt.TOKEN_PROP))
+            plain, times = _split(data["props"], _TOKEN_TIMES)
             self.tokens.append({"key": data["props"]["id"], "props": plain, "times": times})
-
-
-def _write(graph: Graph, batch: _Batch, actor: str, result: ImportResult) -> None:
-    created, updated, added, links = graph.write(_write_batch, batch, actor)
-    result.created += created
-    result.updated += updated
-    result.changes_added += added
-    result.links_written += links
 
 
 def _write_batch(tx: ManagedTransaction, batch: _Batch, actor: str

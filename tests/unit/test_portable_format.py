@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kb.domain import portable
+from kb.domain import Label, portable
 from kb.domain.portable import (
     ChangeLine,
     LinkLine,
@@ -138,3 +138,22 @@ def test_times_as_neo4j_writes_them_are_times(text: str) -> None:
                                   "2024-13-02T03:04:05Z", 5])
 def test_times_without_a_zone_or_a_date_are_not(text: object) -> None:
     assert not portable.is_time(text)
+
+
+def test_import_batches_hold_one_section_each_in_the_files_order(monkeypatch) -> None:
+    """Batches of one section may be written at once; a section waits for the one before
+    (links need their nodes committed), so no batch may mix two."""
+    import io
+
+    from kb.graph import portable as io_portable
+
+    monkeypatch.setattr(io_portable, "BATCH_LINES", 3)
+    nodes = [dict(NODE, key=f"r{i}") for i in range(4)]
+    lines = [{"format": "kb-export", "version": 1, "schema": 2, "tokens": False},
+             *nodes, LINK, LINK, CHANGE, {"type": "end", "counts": {}}]
+    text = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    batches = list(io_portable._batches(io.BytesIO(text)))
+    assert [(b.section, b.size) for b in batches] == [
+        ("node", 3), ("node", 1), ("link", 2), ("change", 1)]
+    assert [row["key"] for b in batches[:2] for row in b.nodes[Label.RUN]] == [
+        "r0", "r1", "r2", "r3"]
