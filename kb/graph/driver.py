@@ -35,12 +35,13 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-#: Managed transactions retry transient faults for this long, the
+#: Managed transactions retry transient faults for this long (long enough to outlast the
+#: server's restart during ``kb backup`` on a busy machine), the
 #: first retry after ``RETRY_FIRST_DELAY`` and each next one twice as late. The driver's
 #: own first delay is 1 s; a deadlock (two concurrent writes to shared nodes, which
 #: Neo4j settles by failing one) is over in milliseconds, and a second of idle
 #: worker per deadlock halved concurrent OpenLineage throughput.
-RETRY_SECONDS = 30.0
+RETRY_SECONDS = 60.0
 RETRY_FIRST_DELAY = 0.05
 #: A readiness probe asks once and waits this long at most: probes have short timeouts
 #: of their own, and "not ready" is the answer while the database does not reply.
