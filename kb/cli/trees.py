@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import shlex
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,8 @@ from typing import Any
 from rich.cells import cell_len
 from rich.text import Text
 from rich.tree import Tree
+
+from kb.domain.text import natural
 
 from .app import console, inert
 
@@ -94,12 +95,6 @@ class _Shape:
         if notes:
             text.append("  " + inert(", ".join(notes)), style="dim")
         return text
-
-
-def natural(text: str) -> list[Any]:
-    """A sort key that puts ``churn@2`` before ``churn@10``."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in re.split(r"(\d+)", text)]
 
 
 def _grow(shape: _Shape, tree: Tree, node: str, breadth: int, shown: set[str],

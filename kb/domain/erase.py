@@ -31,6 +31,7 @@ from kb.errors import Conflict
 
 from .keys import Ref
 from .labels import OWNABLE, Label, Rel
+from .text import natural
 
 
 class Action(StrEnum):
@@ -105,6 +106,7 @@ class HasDependents(Conflict):
     """Raised by a delete without cascade when other facts depend on the entity."""
 
     def __init__(self, ref: Ref, dependents: list[Dependent]) -> None:
+        dependents = sorted(dependents, key=lambda d: (natural(str(d.ref)), d.rel))
         shown = "".join(f"\n  {d.ref} ({d.rel}: would be "
                         f"{'deleted' if d.cascade else 'unlinked'})"
                         for d in dependents[:DEPENDENTS_SHOWN])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from .limits import NAME
 
@@ -90,3 +91,9 @@ def escape_text(value: str, limit: int) -> str:
     (a command line), which must not fail the run it describes."""
     value = _TEXT_FORBIDDEN.sub(lambda m: f"\\u{ord(m.group()):04x}", value.replace("\r\n", "\n"))
     return value if len(value) <= limit else value[:limit - 1] + "…"
+
+
+def natural(text: str) -> list[Any]:
+    """A sort key that puts ``churn@2`` before ``churn@10``."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in re.split(r"(\d+)", text)]

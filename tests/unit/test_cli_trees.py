@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from kb.cli.app import console
-from kb.cli.trees import lineage_json, natural, print_lineage
+from kb.cli.trees import lineage_json, print_lineage
 from kb.domain import Label, to_global_id
 from kb.domain.answers import LineageEdge, LineageGraph, LineageNode
+from kb.domain.text import natural
 
 
 def _node(label: Label, key: str, name: str | None = None) -> LineageNode:
