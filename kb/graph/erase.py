@@ -40,6 +40,7 @@ from kb.domain.erase import (
     pseudonym,
     pseudonym_name,
 )
+from kb.domain.text import natural
 from kb.errors import Conflict, NotFound
 
 from .changes import RECORD, REWRITE, new_batch
@@ -105,7 +106,8 @@ def _walk(tx: ManagedTransaction, ref: Ref, cascade: bool, statements: dict[Labe
     unlinked: list[tuple[Ref, Dependent, LinkChange]] = []
     while queue:
         current = queue.pop(0)
-        rows = list(tx.run(statements[current.label], key=current.key))
+        # In the entities' order, so that previews, refusals and records read in order.
+        rows = sorted(tx.run(statements[current.label], key=current.key), key=_order)
         if not rows:
             if current == ref:
                 raise NotFound(kind_name(ref.label), ref.key)
@@ -136,6 +138,12 @@ def _walk(tx: ManagedTransaction, ref: Ref, cascade: bool, statements: dict[Labe
         if dependents and not cascade:
             raise HasDependents(ref, dependents)
     return removed, links, unlinked
+
+
+def _order(row: Any) -> tuple[int, list[Any]]:
+    if row["label"] is None or row["key"] is None:
+        return (1, [])
+    return (0, natural(str(Ref(Label(row["label"]), row["key"]))))
 
 
 def delete(tx: ManagedTransaction, ref: Ref, *, cascade: bool, reason: str | None,
