@@ -1,4 +1,4 @@
-"""kb backup / kb restore on a local Neo4j of the module's own, through the CLI.
+"""kb backup / kb restore on a local Neo4j apart from the session's, through the CLI.
 
 One server serves the whole module (each start costs seconds); the tests run in order:
 the round trip first, then refusals, which must leave the live graph as it is.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,18 +23,17 @@ from kb.config import Config
 from kb.graph import SCHEMA_VERSION, Graph
 from kb.ingest import Client
 from kb.ingest.demo import load_demo
-from kb.localdb import Connection, start, stop
+from kb.localdb import Connection, start
 from kb.localdb.files import Layout
 
 
 @pytest.fixture(scope="module")
-def local(new_local_config) -> Iterator[Config]:
-    config = new_local_config(neo4j_heap="512m", neo4j_pagecache="64m")
-    start(config)
-    try:
-        yield config
-    finally:
-        stop(config)
+def local(own_server: Config) -> Iterator[Config]:
+    """The server of its own (``own_server``), running; its backups folder holds only this
+    module's files, as the rotation test counts them."""
+    start(own_server)
+    shutil.rmtree(Layout.of(own_server).backups, ignore_errors=True)
+    yield own_server
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """What a crash leaves: a killed Neo4j, a backup under a live writer, a killed restore.
 
-Each test runs a local server of its own and stops it at the end. Batches of runs are
-recognisable by their ids (``<prefix><batch>-<n>``, a fixed number per batch), so "every
-batch whole or absent" can be read back from the graph.
+The tests share one local server apart from the session's (``own_server``): each kill is
+followed by a start anyway, and a start costs seconds. The backup taken under a writer is
+made once (``under_a_writer``) and is also the backup the killed restores restore. Batches
+of runs are recognisable by their ids (``<prefix><batch>-<n>``, a fixed number per batch),
+so "every batch whole or absent" can be read back from the graph.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from kb.errors import LocalDbError
 from kb.graph import Graph
 from kb.ingest import Client
 from kb.localdb import process as local_process
-from kb.localdb import start, stop
+from kb.localdb import start
 from kb.localdb.backup import backup, restore
 from kb.localdb.files import Layout, read_state
 
@@ -34,13 +36,15 @@ SIZE = 40
 
 
 @pytest.fixture
-def local(new_local_config) -> Iterator[Config]:
-    config = new_local_config(neo4j_heap="512m", neo4j_pagecache="64m")
-    start(config)
-    try:
-        yield config
-    finally:
-        stop(config)
+def local(own_server: Config) -> Config:
+    """The shared server, running and emptied (but for the schema's record), so a test
+    reads back only what it wrote."""
+    wipe(own_server)
+    return own_server
+
+
+def wipe(config: Config) -> None:
+    query(config, "MATCH (n) WHERE NOT n:KbMeta DETACH DELETE n")
 
 
 def query(config: Config, cypher: str, **params: object) -> list[dict]:
@@ -118,7 +122,33 @@ def test_a_killed_server_keeps_each_batch_whole_or_absent(local: Config) -> None
     assert batches_of([c["key"] for c in changed], "b") == present
 
 
-def test_a_backup_under_a_writer_loses_no_write(local: Config) -> None:
+@dataclass(frozen=True)
+class UnderAWriter:
+    """A backup taken while a writer wrote batches, and what the writer was told."""
+
+    info: dict
+    acknowledged: list[int]
+    after_backup: int  # batches acknowledged when the backup returned
+    failed: list[BaseException]
+    live: Counter[int]  # the live graph's batches once the writer stopped
+
+    @property
+    def file(self) -> Path:
+        return Path(self.info["file"])
+
+    @property
+    def batches(self) -> dict[int, int]:
+        """The whole batches the backup holds, by its manifest (which the test of the
+        backup checks against the graph it restores)."""
+        return {i: SIZE for i in range(self.info["manifest"]["counts"]["nodes"]["Run"]
+                                       // SIZE)}
+
+
+@pytest.fixture(scope="module")
+def under_a_writer(own_server: Config, tmp_path_factory: pytest.TempPathFactory
+                   ) -> UnderAWriter:
+    local = own_server
+    wipe(local)
     graph = graph_of(local)  # the default retry window: the writer waits out the backup
     client = Client(graph, actor="writer")
     acknowledged: list[int] = []
@@ -141,7 +171,8 @@ def test_a_backup_under_a_writer_loses_no_write(local: Config) -> None:
         while len(acknowledged) < 3:
             assert thread.is_alive(), failed
             time.sleep(0.05)
-        info = backup(local)
+        # Not in <home>/backups, which test_backup's rotation counts on the same server.
+        info = backup(local, tmp_path_factory.mktemp("backups") / "kb-backup-writer.tar")
         after_backup = len(acknowledged)
         while len(acknowledged) < after_backup + 3:
             assert thread.is_alive(), failed
@@ -150,21 +181,18 @@ def test_a_backup_under_a_writer_loses_no_write(local: Config) -> None:
         enough.set()
         thread.join(120)
     graph.close()
-    assert failed == []
-    live = batches_of(run_ids(local), "w")
-    assert live == {i: SIZE for i in acknowledged}
+    return UnderAWriter(info, acknowledged, after_backup, failed,
+                        batches_of(run_ids(local), "w"))
 
-    restore(local, Path(info["file"]))
-    restored = batches_of(run_ids(local), "w")
-    k = len(restored)
-    assert restored == {i: SIZE for i in range(k)}  # the first k whole batches
-    assert 3 <= k <= after_backup + 1
-    counts = info["manifest"]["counts"]
-    assert counts["nodes"]["Run"] == k * SIZE
-    by_label = query(local, "MATCH (n) UNWIND labels(n) AS l RETURN l, count(*) AS c")
-    assert {r["l"]: r["c"] for r in by_label} == counts["nodes"]
-    total = query(local, "MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
-    assert total == counts["relationship_total"]
+
+def test_a_backup_under_a_writer_loses_no_write(under_a_writer: UnderAWriter) -> None:
+    """The writer waited out the backup and lost nothing. What the backup holds (the first
+    whole batches, as its manifest counts them) is checked where it is restored whole, at
+    the end of ``test_a_killed_restore_leaves_the_old_graph_or_the_backups``: one restore
+    serves both."""
+    made = under_a_writer
+    assert made.failed == []
+    assert made.live == {i: SIZE for i in made.acknowledged}
 
 
 KILLER = """
@@ -195,13 +223,11 @@ def killed_restoring(config: Config, at: str, file: Path) -> None:
 
 
 def test_a_killed_restore_leaves_the_old_graph_or_the_backups(
-        local: Config, monkeypatch: pytest.MonkeyPatch) -> None:
-    graph = graph_of(local)
-    client = Client(graph, actor="writer")
-    write_batch(client, "a", 0)
-    graph.close()
-    file = Path(backup(local)["file"])
-    backed_up = {0: SIZE}
+        local: Config, under_a_writer: UnderAWriter,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The backup made under a writer; the live graph, emptied, holds none of its batches.
+    file, backed_up = under_a_writer.file, under_a_writer.batches
+    assert len(backed_up) >= 3
 
     def write_more(prefix: str) -> dict[int, int]:
         graph = graph_of(local)
@@ -215,13 +241,13 @@ def test_a_killed_restore_leaves_the_old_graph_or_the_backups(
     # Killed after the server stopped, before the switch: `kb up` finds the old graph.
     killed_restoring(local, "write_data_pointer", file)
     start(local)
-    assert batches_of(run_ids(local), "a") == backed_up
+    assert batches_of(run_ids(local), "w") == {}
     assert batches_of(run_ids(local), "x") == {0: SIZE}
 
     # Killed after the switch, before the start: `kb up` finds the backup's graph.
     killed_restoring(local, "start_locked", file)
     start(local)
-    assert batches_of(run_ids(local), "a") == backed_up
+    assert batches_of(run_ids(local), "w") == backed_up
     assert batches_of(run_ids(local), "x") == {}
 
     # The restored server's JVM killed while it starts: back to the old graph, running.
@@ -242,12 +268,24 @@ def test_a_killed_restore_leaves_the_old_graph_or_the_backups(
     monkeypatch.setattr(local_process, "wait_ready", real_wait)
     assert len(calls) == 2
     assert batches_of(run_ids(local), "y") == {0: SIZE}
-    assert batches_of(run_ids(local), "a") == backed_up
+    assert batches_of(run_ids(local), "w") == backed_up
 
     # A whole restore after all that, which also clears what the killed ones left.
     restore(local, file)
-    assert batches_of(run_ids(local), "a") == backed_up
+    assert batches_of(run_ids(local), "w") == backed_up
     assert batches_of(run_ids(local), "y") == {}
+    # The backup taken under the writer holds its first k batches whole, and the counts
+    # its manifest gives.
+    restored = batches_of(run_ids(local), "w")
+    k = len(restored)
+    assert restored == {i: SIZE for i in range(k)}  # the first k whole batches
+    assert 3 <= k <= under_a_writer.after_backup + 1
+    counts = under_a_writer.info["manifest"]["counts"]
+    assert counts["nodes"]["Run"] == k * SIZE
+    by_label = query(local, "MATCH (n) UNWIND labels(n) AS l RETURN l, count(*) AS c")
+    assert {r["l"]: r["c"] for r in by_label} == counts["nodes"]
+    total = query(local, "MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
+    assert total == counts["relationship_total"]
     layout = Layout.of(local)
     assert sorted(p.name for p in layout.db_home.iterdir()
                   if p.is_dir() and p.name.startswith(("data", "restore-"))) == [

@@ -22,12 +22,13 @@ from kb.localdb import Connection, resolve, start, status, stop
 
 
 @pytest.fixture(scope="module")
-def second(new_local_config) -> Iterator[Config]:
-    config = new_local_config(neo4j_heap="256m", neo4j_pagecache="64m")
+def second(own_server: Config) -> Iterator[Config]:
+    """The server apart from the session's that test_backup and test_crash_safety use too:
+    started once for all of them (each start costs seconds), left stopped here."""
     try:
-        yield config
+        yield own_server
     finally:
-        stop(config)
+        stop(own_server)
 
 
 def run(conn: Connection, cypher: str, **params: object) -> list[dict]:
@@ -82,7 +83,7 @@ def test_data_survives_stop_and_start(second: Config) -> None:
     assert info["home"] == str(second.home)
     assert Path(info["data_dir"]).is_dir()
     assert info["version"] == second.neo4j_version
-    assert (info["heap"], info["pagecache"]) == ("256m", "64m")
+    assert (info["heap"], info["pagecache"]) == ("512m", "64m")
     assert "KB-NEO4J-READY" in Path(info["log"]).read_text()
     assert info["uptime_s"] >= 0
 
