@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import shutil
@@ -33,6 +34,19 @@ def parse_java_version(output: str) -> int | None:
     return major
 
 
+@functools.cache
+def _version_text(java: str) -> str:
+    """What ``java -version`` prints, asked once per process and path: it is a JVM start,
+    and a backup would otherwise pay it before each of its dump, load, count and start."""
+    try:
+        out = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LocalDbError(f"`{java} -version` failed ({exc}). {INSTALL_JAVA}") from exc
+    return (out.stderr or "") + (out.stdout or "")
+
+
 def find_java() -> str:
     """The ``java`` on PATH, checked to be Java 17 or newer."""
     java = shutil.which("java")
@@ -40,13 +54,7 @@ def find_java() -> str:
         raise LocalDbError(
             f"Java was not found on PATH; the local Neo4j runs on it. {INSTALL_JAVA}"
         )
-    try:
-        out = subprocess.run(
-            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LocalDbError(f"`{java} -version` failed ({exc}). {INSTALL_JAVA}") from exc
-    text = (out.stderr or "") + (out.stdout or "")
+    text = _version_text(java)
     major = parse_java_version(text)
     if major is None:
         raise LocalDbError(
